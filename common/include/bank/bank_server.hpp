@@ -1,0 +1,129 @@
+#pragma once
+// The bank server, written once against the seams in io.hpp: it accepts
+// connections, runs a Session per connection, answers reads from the durable
+// ledger, and answers a CREATE or VOID only after its journal record is synced.
+// Writes that arrive while a sync is in flight share the next sync (group
+// commit). After a disk failure it refuses writes and keeps serving reads.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bank/framing.hpp"
+#include "bank/io.hpp"
+#include "bank/journal.hpp"
+#include "bank/ledger.hpp"
+#include "bank/log.hpp"
+#include "bank/result.hpp"
+#include "bank/session.hpp"
+
+namespace bank {
+
+struct BankServerConfig {
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 3000;
+  std::string journal_file = "bank.journal";
+  std::size_t frame_bytes_max = frame_bytes_max_default;
+  std::size_t connections_max = 1024;
+  // A connection that sends nothing for this long is told so and closed; 0 disables.
+  std::int64_t idle_timeout_ms = 300'000;
+  // A connection whose unsent replies exceed this is not read from until they drain.
+  std::size_t send_queue_bytes_max = 1024 * 1024;
+  // How long shutdown waits for connections to drain before it gives up on them.
+  std::int64_t shutdown_grace_ms = 5'000;
+  bool allow_remote_exit = false;
+};
+
+struct BankEnvironment {
+  Clock& clock;
+  Timers& timers;
+  Network& network;
+  Disk& disk;
+  Logger& log;
+};
+
+struct BankServerStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_refused = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t writes_staged = 0;
+  std::uint64_t syncs = 0;
+  std::uint64_t disk_failures = 0;
+};
+
+class BankServer {
+ public:
+  // Recovers the ledger from the journal, then listens.
+  static Result<std::unique_ptr<BankServer>> start(BankEnvironment environment, BankServerConfig config);
+  ~BankServer();
+  BankServer(const BankServer&) = delete;
+  BankServer& operator=(const BankServer&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  const Ledger& ledger() const { return ledger_; }
+  const BankServerStats& stats() const { return stats_; }
+  bool writes_disabled() const { return writes_disabled_; }
+
+  // Runs when a client's EXIT is accepted (only with allow_remote_exit).
+  void set_on_exit_requested(std::function<void()> callback) { on_exit_requested_ = std::move(callback); }
+
+  // Stops accepting and reading, lets writes in flight finish and be answered,
+  // closes every connection, then runs on_done (at the latest after
+  // shutdown_grace_ms).
+  void shutdown(std::function<void()> on_done);
+
+ private:
+  class Client;
+  struct Waiter {
+    std::uint64_t client_id;
+    std::uint64_t transaction_id;
+  };
+
+  BankServer(BankEnvironment environment, BankServerConfig config, Journal journal, Ledger ledger);
+
+  void on_accept(std::unique_ptr<Connection> connection);
+  void on_client_data(Client& client, std::string_view bytes);
+  void on_client_closed(std::uint64_t client_id, CloseReason reason);
+  void pump(Client& client);
+  void update_reading(Client& client);
+  void handle_frame(Client& client, std::string_view frame);
+  void handle_write(Client& client, const SessionAction& action);
+  void send_frame(Client& client, std::string_view payload);
+  void close_client(Client& client);
+  void arm_idle_timer(Client& client, std::int64_t delay_ms);
+  void on_idle_timer(std::uint64_t client_id);
+
+  void maybe_flush();
+  void on_durable(std::uint64_t through_id);
+  void on_disk_failure(std::string_view operation, IoStatus status);
+  void maybe_finish_shutdown();
+  std::int64_t now_s() const;
+
+  BankEnvironment env_;
+  BankServerConfig config_;
+  Journal journal_;
+  Ledger ledger_;
+  std::unique_ptr<Listener> listener_;
+  std::uint16_t port_ = 0;
+
+  // Ordered by id: iteration order must not depend on addresses or hashes.
+  std::map<std::uint64_t, std::unique_ptr<Client>> clients_;
+  std::uint64_t client_id_next_ = 1;
+  std::size_t clients_refused_open_ = 0;
+
+  std::string batch_;  // Encoded records staged but not yet handed to the disk.
+  bool flush_in_flight_ = false;
+  std::vector<Waiter> waiters_;
+  bool writes_disabled_ = false;
+
+  bool shutting_down_ = false;
+  std::function<void()> on_shutdown_done_;
+  TimerId shutdown_timer_ = 0;
+  std::function<void()> on_exit_requested_;
+  BankServerStats stats_;
+};
+
+}  // namespace bank

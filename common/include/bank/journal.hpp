@@ -1,0 +1,73 @@
+#pragma once
+// The journal: the ledger's transactions as checksummed records in one
+// append-only file. Record layout, little-endian:
+//
+//   magic u32 ("BNK1")  payload_bytes u32  crc32c u32 (over payload_bytes and payload)
+//   payload: id u64, created_at_s i64, amount_cents i64, voids_id u64, key_bytes u8, key
+//
+// Recovery reads records from the start. The first record that is incomplete or
+// fails its checksum begins the damage. If no valid record follows it, the
+// damage is a torn tail (an append that a crash cut short: it can only hold
+// writes that were never acknowledged) and is cut off. If a valid record does
+// follow, an acknowledged transaction may have been lost: recovery refuses,
+// naming the file and the offset.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bank/io.hpp"
+#include "bank/ledger.hpp"
+#include "bank/log.hpp"
+#include "bank/result.hpp"
+
+namespace bank {
+
+inline constexpr std::uint32_t journal_record_magic = 0x314B4E42;  // "BNK1" in little-endian bytes.
+inline constexpr std::size_t journal_header_bytes = 12;
+inline constexpr std::size_t journal_payload_fixed_bytes = 8 * 4 + 1;
+inline constexpr std::size_t journal_payload_bytes_max = journal_payload_fixed_bytes + key_bytes_max;
+
+std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc = 0);
+
+void encode_record(std::string& out, const Transaction& transaction);
+
+enum class DecodeOutcome { ok, incomplete, corrupt };
+struct DecodedRecord {
+  DecodeOutcome outcome = DecodeOutcome::corrupt;
+  Transaction transaction;
+  std::size_t record_bytes = 0;
+};
+// Decodes the record at the start of bytes.
+DecodedRecord decode_record(std::string_view bytes);
+
+struct RecoveredJournal {
+  Ledger ledger;
+  std::uint64_t valid_bytes = 0;  // The file's length once the torn tail is cut.
+  std::uint64_t torn_bytes = 0;   // How many bytes of torn tail there were.
+};
+
+// Rebuilds the ledger from a journal's bytes. file_name only names the file in
+// errors and logs.
+Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_view file_name);
+
+// The journal file: recovery at open, then appends and syncs.
+class Journal {
+ public:
+  // Opens file_name on disk, recovers the ledger, cuts a torn tail (logging
+  // it), and returns both.
+  static Result<Journal> open(Disk& disk, const std::string& file_name, Logger& log, Ledger& ledger_out);
+
+  void append(std::string bytes, IoCallback done) { file_->append(std::move(bytes), std::move(done)); }
+  void sync(IoCallback done) { file_->sync(std::move(done)); }
+  const std::string& file_name() const { return file_name_; }
+
+ private:
+  Journal(std::unique_ptr<DiskFile> file, std::string file_name)
+      : file_(std::move(file)), file_name_(std::move(file_name)) {}
+  std::unique_ptr<DiskFile> file_;
+  std::string file_name_;
+};
+
+}  // namespace bank

@@ -1,0 +1,397 @@
+#include "bank/bank_server.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace bank {
+
+class BankServer::Client final : public ConnectionHandler {
+ public:
+  Client(BankServer& server, std::uint64_t id, std::unique_ptr<Connection> connection, std::size_t frame_bytes_max,
+         bool refused)
+      : server_(server),
+        id_(id),
+        connection_(std::move(connection)),
+        decoder_(frame_bytes_max),
+        refused_(refused),
+        peer_(connection_->peer_name()) {}
+
+  void on_data(std::string_view bytes) override { server_.on_client_data(*this, bytes); }
+  void on_sent() override {
+    if (!refused_) server_.pump(*this);
+  }
+  void on_closed(CloseReason reason) override {
+    // Destroys *this: nothing may follow.
+    server_.on_client_closed(id_, reason);
+  }
+
+  BankServer& server_;
+  const std::uint64_t id_;
+  std::unique_ptr<Connection> connection_;
+  FrameDecoder decoder_;
+  Session session_;
+  const bool refused_;  // Over the connection limit: told so and being closed.
+  const std::string peer_;
+  bool awaiting_write_ = false;
+  bool closing_ = false;
+  bool reading_paused_ = false;
+  std::int64_t last_activity_ms_ = 0;
+  TimerId idle_timer_ = 0;
+};
+
+Result<std::unique_ptr<BankServer>> BankServer::start(BankEnvironment environment, BankServerConfig config) {
+  BANK_ASSERT(config.frame_bytes_max > 0);
+  BANK_ASSERT(config.connections_max > 0);
+  Ledger ledger;
+  auto journal = Journal::open(environment.disk, config.journal_file, environment.log, ledger);
+  if (!journal) return journal.error();
+  std::unique_ptr<BankServer> server(
+      new BankServer(environment, std::move(config), std::move(*journal), std::move(ledger)));
+  BankServer* raw = server.get();
+  auto listener = environment.network.listen(
+      raw->config_.address, raw->config_.port,
+      [raw](std::unique_ptr<Connection> connection) { raw->on_accept(std::move(connection)); });
+  if (!listener) {
+    return Error{fmt::format("cannot listen on {}:{}: {}", raw->config_.address, raw->config_.port,
+                             listener.error().message)};
+  }
+  server->listener_ = std::move(*listener);
+  server->port_ = server->listener_->port();
+  environment.log.info("listening on {}:{} ({} transactions, balance {})", server->config_.address, server->port_,
+                       server->ledger_.durable_count(), format_money(server->ledger_.balance()));
+  return server;
+}
+
+BankServer::BankServer(BankEnvironment environment, BankServerConfig config, Journal journal, Ledger ledger)
+    : env_(environment), config_(std::move(config)), journal_(std::move(journal)), ledger_(std::move(ledger)) {}
+
+BankServer::~BankServer() {
+  // Timers are not owned by an object that dies with us, so cancel them here.
+  for (auto& [id, client] : clients_) {
+    if (client->idle_timer_ != 0) env_.timers.cancel_timer(client->idle_timer_);
+  }
+  if (shutdown_timer_ != 0) env_.timers.cancel_timer(shutdown_timer_);
+}
+
+std::int64_t BankServer::now_s() const {
+  const std::int64_t now_ms = env_.clock.realtime_ms();
+  // Floor division: a clock before the epoch still rounds down.
+  return now_ms >= 0 ? now_ms / 1000 : -((-now_ms + 999) / 1000);
+}
+
+void BankServer::on_accept(std::unique_ptr<Connection> connection) {
+  const std::uint64_t id = client_id_next_++;
+  const bool refused = shutting_down_ || clients_.size() - clients_refused_open_ >= config_.connections_max;
+  if (refused) {
+    ++stats_.connections_refused;
+    // Refused connections are told why, then closed. Past a bound, they are
+    // dropped without a word so that a flood cannot pin memory.
+    if (clients_refused_open_ >= config_.connections_max) return;
+    ++clients_refused_open_;
+  } else {
+    ++stats_.connections_accepted;
+  }
+  auto client = std::make_unique<Client>(*this, id, std::move(connection), config_.frame_bytes_max, refused);
+  Client& ref = *client;
+  clients_.emplace(id, std::move(client));
+  ref.connection_->start(&ref);
+  if (refused) {
+    env_.log.warn("refused connection from {}: {}", ref.peer_,
+                  shutting_down_ ? "shutting down" : "connection limit reached");
+    send_frame(ref, shutting_down_ ? error_reply("server is shutting down")
+                                   : error_reply(fmt::format("too many connections (the limit is {}); try again "
+                                                             "later",
+                                                             config_.connections_max)));
+    close_client(ref);
+    return;
+  }
+  env_.log.debug("connection {} from {}", id, ref.peer_);
+  ref.last_activity_ms_ = env_.clock.monotonic_ms();
+  arm_idle_timer(ref, config_.idle_timeout_ms);
+}
+
+void BankServer::on_client_data(Client& client, std::string_view bytes) {
+  if (client.refused_ || client.closing_) return;  // Nothing more is read from it.
+  client.last_activity_ms_ = env_.clock.monotonic_ms();
+  client.decoder_.feed(bytes);
+  pump(client);
+}
+
+void BankServer::on_client_closed(std::uint64_t client_id, CloseReason reason) {
+  auto it = clients_.find(client_id);
+  BANK_ASSERT(it != clients_.end());
+  Client& client = *it->second;
+  env_.log.debug("connection {} from {} ended: {}", client_id, client.peer_, describe(reason));
+  if (client.idle_timer_ != 0) env_.timers.cancel_timer(client.idle_timer_);
+  if (client.refused_) {
+    BANK_ASSERT(clients_refused_open_ > 0);
+    --clients_refused_open_;
+  }
+  // Waiters for this client stay: their records are still made durable; only
+  // the reply has nowhere to go.
+  clients_.erase(it);
+  if (shutting_down_) maybe_finish_shutdown();
+}
+
+void BankServer::pump(Client& client) {
+  const std::uint64_t client_id = client.id_;
+  while (!client.closing_ && !client.awaiting_write_ && !shutting_down_ &&
+         client.connection_->send_queued_bytes() < config_.send_queue_bytes_max) {
+    const FrameDecoder::Next next = client.decoder_.next();
+    if (next.status == FrameDecoder::Status::need_more) break;
+    if (next.status == FrameDecoder::Status::too_large) {
+      env_.log.warn("connection {} from {}: frame larger than {} bytes; closing", client_id, client.peer_,
+                    config_.frame_bytes_max);
+      send_frame(client, error_reply(fmt::format("frame too large (the limit is {} bytes)", config_.frame_bytes_max)));
+      close_client(client);
+      return;
+    }
+    ++stats_.requests;
+    handle_frame(client, next.frame);
+  }
+  update_reading(client);
+}
+
+void BankServer::update_reading(Client& client) {
+  if (client.closing_) return;
+  // Read only while frames can be handled: this bounds what one connection can
+  // make us hold to one read's worth of input and one frame's worth of replies.
+  const bool should_pause = client.awaiting_write_ || shutting_down_ ||
+                            client.connection_->send_queued_bytes() >= config_.send_queue_bytes_max;
+  if (should_pause && !client.reading_paused_) {
+    client.reading_paused_ = true;
+    client.connection_->pause_reading();
+  } else if (!should_pause && client.reading_paused_) {
+    client.reading_paused_ = false;
+    client.connection_->resume_reading();
+  }
+}
+
+void BankServer::send_frame(Client& client, std::string_view payload) {
+  std::string bytes;
+  bytes.reserve(payload.size() + 1);
+  append_frame(bytes, payload);
+  client.connection_->send(bytes);
+}
+
+void BankServer::close_client(Client& client) {
+  if (client.closing_) return;
+  client.closing_ = true;
+  client.connection_->close();
+}
+
+void BankServer::handle_frame(Client& client, std::string_view frame) {
+  using Kind = SessionAction::Kind;
+  SessionAction action = client.session_.handle_frame(frame);
+  switch (action.kind) {
+    case Kind::reply:
+      send_frame(client, action.reply);
+      return;
+    case Kind::list: {
+      std::string reply;
+      bool first = true;
+      for (const Transaction& transaction : ledger_.list()) {
+        if (!first) reply.push_back('\n');
+        first = false;
+        append_transaction_line(reply, transaction);
+      }
+      send_frame(client, reply);
+      return;
+    }
+    case Kind::balance:
+      send_frame(client, "$" + format_money(ledger_.balance()));
+      return;
+    case Kind::get: {
+      const Transaction* transaction = ledger_.get(action.id);
+      send_frame(client, transaction != nullptr ? format_transaction(*transaction) : std::string(reply_not_found));
+      return;
+    }
+    case Kind::create:
+    case Kind::void_:
+      handle_write(client, action);
+      return;
+    case Kind::close:
+      env_.log.debug("connection {} from {}: CLOSE", client.id_, client.peer_);
+      close_client(client);
+      return;
+    case Kind::exit:
+      if (!config_.allow_remote_exit || !on_exit_requested_) {
+        send_frame(client, error_reply("remote shutdown is disabled (start the server with --allow-remote-exit)"));
+        return;
+      }
+      env_.log.warn("EXIT from connection {} ({}): shutting down", client.id_, client.peer_);
+      on_exit_requested_();
+      return;
+  }
+  BANK_ASSERT_MSG(false, "unhandled session action");
+}
+
+void BankServer::handle_write(Client& client, const SessionAction& action) {
+  if (shutting_down_) {
+    send_frame(client, error_reply("server is shutting down; nothing was recorded"));
+    return;
+  }
+  if (writes_disabled_) {
+    send_frame(client, error_reply("writes are disabled after a disk failure until the server restarts; "
+                                   "nothing was recorded"));
+    return;
+  }
+  const bool is_create = action.kind == SessionAction::Kind::create;
+  auto staged = is_create ? ledger_.stage_create(action.amount, now_s(), action.key)
+                          : ledger_.stage_void(action.id, now_s(), action.key);
+  if (!staged) {
+    send_frame(client, error_reply(staged.error().message));
+    return;
+  }
+  if (staged->id == 0) {
+    send_frame(client, reply_not_found);
+    return;
+  }
+  if (ledger_.is_durable(staged->id)) {
+    // A retry whose key was recorded before: answer with that transaction.
+    BANK_ASSERT(staged->replayed_by_key);
+    send_frame(client, format_transaction(*ledger_.get(staged->id)));
+    return;
+  }
+  if (!staged->replayed_by_key) {
+    ++stats_.writes_staged;
+    encode_record(batch_, *ledger_.get_any(staged->id));
+  }
+  client.awaiting_write_ = true;
+  waiters_.push_back(Waiter{client.id_, staged->id});
+  maybe_flush();
+}
+
+void BankServer::maybe_flush() {
+  if (flush_in_flight_ || batch_.empty() || writes_disabled_) return;
+  flush_in_flight_ = true;
+  ++stats_.syncs;
+  const std::uint64_t through_id = ledger_.staged_last_id();
+  std::string bytes;
+  bytes.swap(batch_);
+  journal_.append(std::move(bytes), [this, through_id](IoStatus status) {
+    if (!status.ok()) return on_disk_failure("append", status);
+    journal_.sync([this, through_id](IoStatus sync_status) {
+      if (!sync_status.ok()) return on_disk_failure("sync", sync_status);
+      on_durable(through_id);
+    });
+  });
+}
+
+void BankServer::on_durable(std::uint64_t through_id) {
+  BANK_ASSERT(flush_in_flight_);
+  ledger_.mark_durable(through_id);
+  flush_in_flight_ = false;
+  // Start the next batch before answering, so that the writes the answers
+  // unblock queue up behind it.
+  maybe_flush();
+  std::vector<Waiter> ready;
+  auto split = std::stable_partition(waiters_.begin(), waiters_.end(),
+                                     [through_id](const Waiter& w) { return w.transaction_id > through_id; });
+  ready.assign(split, waiters_.end());
+  waiters_.erase(split, waiters_.end());
+  for (const Waiter& waiter : ready) {
+    auto it = clients_.find(waiter.client_id);
+    if (it == clients_.end()) continue;
+    Client& client = *it->second;
+    BANK_ASSERT(client.awaiting_write_);
+    client.awaiting_write_ = false;
+    send_frame(client, format_transaction(*ledger_.get(waiter.transaction_id)));
+  }
+  for (const Waiter& waiter : ready) {
+    auto it = clients_.find(waiter.client_id);
+    if (it != clients_.end()) pump(*it->second);
+  }
+  if (shutting_down_) maybe_finish_shutdown();
+}
+
+void BankServer::on_disk_failure(std::string_view operation, IoStatus status) {
+  ++stats_.disk_failures;
+  writes_disabled_ = true;
+  flush_in_flight_ = false;
+  batch_.clear();
+  ledger_.discard_staged();
+  env_.log.error("journal {}: {} failed: {}; {} write(s) answered with ERROR, outcome unknown; refusing writes "
+                 "until restart, still serving reads",
+                 journal_.file_name(), operation, describe(status), waiters_.size());
+  std::vector<Waiter> failed;
+  failed.swap(waiters_);
+  const std::string reply = error_reply(fmt::format(
+      "journal {} failed ({}): the outcome of this request is unknown; the server refuses writes until it restarts",
+      operation, describe(status)));
+  for (const Waiter& waiter : failed) {
+    auto it = clients_.find(waiter.client_id);
+    if (it == clients_.end()) continue;
+    it->second->awaiting_write_ = false;
+    send_frame(*it->second, reply);
+  }
+  for (const Waiter& waiter : failed) {
+    auto it = clients_.find(waiter.client_id);
+    if (it != clients_.end()) pump(*it->second);
+  }
+  if (shutting_down_) maybe_finish_shutdown();
+}
+
+void BankServer::arm_idle_timer(Client& client, std::int64_t delay_ms) {
+  if (config_.idle_timeout_ms <= 0) return;
+  const std::uint64_t client_id = client.id_;
+  client.idle_timer_ = env_.timers.start_timer(delay_ms, [this, client_id] { on_idle_timer(client_id); });
+}
+
+void BankServer::on_idle_timer(std::uint64_t client_id) {
+  auto it = clients_.find(client_id);
+  if (it == clients_.end()) return;
+  Client& client = *it->second;
+  client.idle_timer_ = 0;
+  if (client.closing_) return;
+  const std::int64_t idle_ms = env_.clock.monotonic_ms() - client.last_activity_ms_;
+  if (client.awaiting_write_ || client.reading_paused_ || idle_ms < config_.idle_timeout_ms) {
+    // Not idle by its own doing: look again later.
+    arm_idle_timer(client, std::max<std::int64_t>(1, config_.idle_timeout_ms - idle_ms));
+    return;
+  }
+  env_.log.info("connection {} from {}: idle for {} ms; closing", client_id, client.peer_, idle_ms);
+  send_frame(client, error_reply(fmt::format("idle timeout: nothing received for {} s; closing",
+                                             config_.idle_timeout_ms / 1000)));
+  close_client(client);
+}
+
+void BankServer::shutdown(std::function<void()> on_done) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  on_shutdown_done_ = std::move(on_done);
+  listener_.reset();
+  env_.log.info("shutting down: {} connection(s), {} write(s) in flight", clients_.size(), waiters_.size());
+  shutdown_timer_ = env_.timers.start_timer(config_.shutdown_grace_ms, [this] {
+    shutdown_timer_ = 0;
+    env_.log.warn("shutdown: {} connection(s) did not close within {} ms; giving up on them", clients_.size(),
+                  config_.shutdown_grace_ms);
+    if (auto done = std::move(on_shutdown_done_)) {
+      on_shutdown_done_ = nullptr;
+      done();
+    }
+  });
+  for (auto& [id, client] : clients_) update_reading(*client);
+  maybe_finish_shutdown();
+}
+
+void BankServer::maybe_finish_shutdown() {
+  BANK_ASSERT(shutting_down_);
+  if (flush_in_flight_ || !waiters_.empty()) return;  // Writes in flight get their answers first.
+  std::vector<Client*> open;
+  for (auto& [id, client] : clients_) open.push_back(client.get());
+  for (Client* client : open) close_client(*client);
+  if (!clients_.empty() || !on_shutdown_done_) return;
+  if (shutdown_timer_ != 0) {
+    env_.timers.cancel_timer(shutdown_timer_);
+    shutdown_timer_ = 0;
+  }
+  env_.log.info("shutdown complete: {} transactions durable, balance {}", ledger_.durable_count(),
+                format_money(ledger_.balance()));
+  auto done = std::move(on_shutdown_done_);
+  on_shutdown_done_ = nullptr;
+  done();
+}
+
+}  // namespace bank

@@ -1,0 +1,152 @@
+#include "bank/journal.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cstring>
+
+namespace bank {
+
+namespace {
+
+constexpr std::array<std::uint32_t, 256> make_crc32c_table() {
+  std::array<std::uint32_t, 256> table{};
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    std::uint32_t crc = i;
+    for (int bit = 0; bit < 8; ++bit) crc = (crc & 1) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+    table[i] = crc;
+  }
+  return table;
+}
+constexpr auto crc32c_table = make_crc32c_table();
+
+void put_u32(std::string& out, std::uint32_t value) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+void put_u64(std::string& out, std::uint64_t value) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+std::uint32_t get_u32(std::string_view bytes, std::size_t at) {
+  std::uint32_t value = 0;
+  for (int i = 3; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(bytes[at + i]);
+  return value;
+}
+std::uint64_t get_u64(std::string_view bytes, std::size_t at) {
+  std::uint64_t value = 0;
+  for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(bytes[at + i]);
+  return value;
+}
+
+}  // namespace
+
+std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc) {
+  crc = ~crc;
+  for (char c : bytes) crc = crc32c_table[(crc ^ static_cast<unsigned char>(c)) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+void encode_record(std::string& out, const Transaction& transaction) {
+  BANK_ASSERT(transaction.id != 0);
+  BANK_ASSERT(transaction.key.size() <= key_bytes_max);
+  const std::size_t start = out.size();
+  const auto payload_bytes = static_cast<std::uint32_t>(journal_payload_fixed_bytes + transaction.key.size());
+  put_u32(out, journal_record_magic);
+  put_u32(out, payload_bytes);
+  put_u32(out, 0);  // The checksum, filled in below.
+  put_u64(out, transaction.id);
+  put_u64(out, static_cast<std::uint64_t>(transaction.created_at_s));
+  put_u64(out, static_cast<std::uint64_t>(transaction.amount.cents));
+  put_u64(out, transaction.voids_id);
+  out.push_back(static_cast<char>(transaction.key.size()));
+  out += transaction.key;
+  const std::string_view covered(out.data() + start + 4, 4);
+  const std::string_view payload(out.data() + start + journal_header_bytes, payload_bytes);
+  const std::uint32_t crc = crc32c(payload, crc32c(covered));
+  for (int i = 0; i < 4; ++i) out[start + 8 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  // Check the record as it will be read back.
+  BANK_ASSERT(out.size() - start == journal_header_bytes + payload_bytes);
+  BANK_ASSERT(decode_record(std::string_view(out).substr(start)).transaction == transaction);
+}
+
+DecodedRecord decode_record(std::string_view bytes) {
+  DecodedRecord result;
+  if (bytes.size() < journal_header_bytes) {
+    // A prefix of a header is a torn write only if what is there agrees with one.
+    std::string magic;
+    put_u32(magic, journal_record_magic);
+    const std::size_t compared = std::min<std::size_t>(bytes.size(), 4);
+    result.outcome = bytes.substr(0, compared) == std::string_view(magic).substr(0, compared)
+                         ? DecodeOutcome::incomplete
+                         : DecodeOutcome::corrupt;
+    return result;
+  }
+  if (get_u32(bytes, 0) != journal_record_magic) return result;
+  const std::uint32_t payload_bytes = get_u32(bytes, 4);
+  if (payload_bytes < journal_payload_fixed_bytes || payload_bytes > journal_payload_bytes_max) return result;
+  if (bytes.size() < journal_header_bytes + payload_bytes) {
+    result.outcome = DecodeOutcome::incomplete;
+    return result;
+  }
+  const std::string_view payload = bytes.substr(journal_header_bytes, payload_bytes);
+  if (crc32c(payload, crc32c(bytes.substr(4, 4))) != get_u32(bytes, 8)) return result;
+  const std::size_t key_bytes = static_cast<unsigned char>(payload[32]);
+  if (journal_payload_fixed_bytes + key_bytes != payload_bytes) return result;
+  result.transaction.id = get_u64(payload, 0);
+  result.transaction.created_at_s = static_cast<std::int64_t>(get_u64(payload, 8));
+  result.transaction.amount = Money{static_cast<std::int64_t>(get_u64(payload, 16))};
+  result.transaction.voids_id = get_u64(payload, 24);
+  result.transaction.key = std::string(payload.substr(journal_payload_fixed_bytes, key_bytes));
+  result.record_bytes = journal_header_bytes + payload_bytes;
+  result.outcome = DecodeOutcome::ok;
+  return result;
+}
+
+Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_view file_name) {
+  RecoveredJournal recovered;
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    const DecodedRecord record = decode_record(bytes.substr(at));
+    if (record.outcome != DecodeOutcome::ok) break;
+    if (auto status = recovered.ledger.replay(record.transaction); !status) {
+      return Error{fmt::format("journal {} is inconsistent at offset {}: {}", file_name, at, status.error().message)};
+    }
+    at += record.record_bytes;
+  }
+  if (at < bytes.size()) {
+    // Damage at `at`. Only a tail with no valid record after it may be cut.
+    for (std::size_t probe = at + 1; probe + journal_header_bytes <= bytes.size(); ++probe) {
+      if (decode_record(bytes.substr(probe)).outcome == DecodeOutcome::ok) {
+        return Error{fmt::format(
+            "journal {} is damaged at offset {} and a valid record follows at offset {}: refusing to start, "
+            "since acknowledged transactions could be lost (restore the file or move it aside)",
+            file_name, at, probe)};
+      }
+    }
+  }
+  recovered.valid_bytes = at;
+  recovered.torn_bytes = bytes.size() - at;
+  recovered.ledger.check_invariants();
+  return recovered;
+}
+
+Result<Journal> Journal::open(Disk& disk, const std::string& file_name, Logger& log, Ledger& ledger_out) {
+  auto opened = disk.open(file_name);
+  if (!opened) return opened.error();
+  auto recovered = recover_journal(opened->contents, file_name);
+  if (!recovered) return recovered.error();
+  if (recovered->torn_bytes != 0) {
+    log.warn("journal {}: cut a torn tail of {} bytes at offset {} (writes that were never acknowledged)",
+             file_name, recovered->torn_bytes, recovered->valid_bytes);
+    const IoStatus status = opened->file->truncate_now(recovered->valid_bytes);
+    if (!status.ok()) {
+      return Error{fmt::format("journal {}: cannot cut the torn tail at offset {}: {}", file_name,
+                               recovered->valid_bytes, describe(status))};
+    }
+  }
+  log.info("journal {}: recovered {} transactions, balance {}", file_name, recovered->ledger.durable_count(),
+           format_money(recovered->ledger.balance()));
+  ledger_out = std::move(recovered->ledger);
+  return Journal(std::move(opened->file), file_name);
+}
+
+}  // namespace bank
