@@ -1,0 +1,146 @@
+// dst_demo_server: the bank over TCP, on the system clock and a POSIX journal.
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+
+#include "bank/bank_server.hpp"
+#include "posix_disk.hpp"
+#include "system_runtime.hpp"
+
+namespace {
+
+class SpdLogger final : public bank::Logger {
+ public:
+  SpdLogger(bank::LogLevel level, std::shared_ptr<spdlog::logger> sink) : Logger(level), sink_(std::move(sink)) {}
+
+ protected:
+  void write(bank::LogLevel level, std::string_view message) override {
+    sink_->log(to_spdlog(level), "{}", message);
+  }
+
+ private:
+  static spdlog::level::level_enum to_spdlog(bank::LogLevel level) {
+    switch (level) {
+      case bank::LogLevel::trace: return spdlog::level::trace;
+      case bank::LogLevel::debug: return spdlog::level::debug;
+      case bank::LogLevel::info: return spdlog::level::info;
+      case bank::LogLevel::warn: return spdlog::level::warn;
+      case bank::LogLevel::error: return spdlog::level::err;
+      case bank::LogLevel::off: return spdlog::level::off;
+    }
+    return spdlog::level::info;
+  }
+  std::shared_ptr<spdlog::logger> sink_;
+};
+
+// --log-level, else SPDLOG_LEVEL, else RUST_LOG (what the original's users
+// type), else info.
+std::optional<bank::LogLevel> resolve_log_level(const std::string& flag, std::string& source) {
+  bank::LogLevel level = bank::LogLevel::info;
+  auto try_parse = [&](const char* name, const char* value) -> std::optional<bool> {
+    if (value == nullptr || *value == '\0') return std::nullopt;
+    source = name;
+    return bank::parse_log_level(value, level);
+  };
+  std::optional<bool> parsed = try_parse("--log-level", flag.empty() ? nullptr : flag.c_str());
+  if (!parsed) parsed = try_parse("SPDLOG_LEVEL", std::getenv("SPDLOG_LEVEL"));
+  if (!parsed) parsed = try_parse("RUST_LOG", std::getenv("RUST_LOG"));
+  if (parsed && !*parsed) return std::nullopt;
+  return level;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "dst_demo_server: the bank over TCP (NUL-framed text protocol; see PROTOCOL.md).\n"
+      "Every CREATE_TRANSACTION and VOID_TRANSACTION is answered only once its record is synced to the\n"
+      "journal in --data-dir; a restart rebuilds the ledger from it.\n"
+      "On start it prints 'listening on ADDR:PORT' on stdout. SIGINT/SIGTERM shut it down cleanly.",
+      "dst_demo_server"};
+  std::uint16_t port = 3000;
+  std::string address = "0.0.0.0";
+  std::string data_dir = "data";
+  std::string log_level_flag;
+  bank::BankServerConfig config;
+  std::int64_t idle_timeout_s = config.idle_timeout_ms / 1000;
+  app.add_option("--port", port, "TCP port to listen on; 0 picks a free one")->envname("PORT")->capture_default_str();
+  app.add_option("--addr", address, "Address to bind to")->envname("ADDR")->capture_default_str();
+  app.add_option("--data-dir", data_dir, "Directory holding the journal (bank.journal); created when missing")
+      ->envname("DATA_DIR")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level_flag,
+                 "trace, debug, info, warn, error or off. Unset: SPDLOG_LEVEL, else RUST_LOG, else info");
+  app.add_option("--max-connections", config.connections_max,
+                 "Connections served at once; more are told 'ERROR too many connections' and closed")
+      ->check(CLI::Range(1, 1'000'000))
+      ->capture_default_str();
+  app.add_option("--idle-timeout-s", idle_timeout_s,
+                 "Close a connection that sends nothing for this many seconds (0: never)")
+      ->check(CLI::Range(0, 86'400 * 365))
+      ->capture_default_str();
+  app.add_option("--max-frame-bytes", config.frame_bytes_max,
+                 "Largest frame accepted; a longer one gets 'ERROR frame too large' and the connection is closed")
+      ->check(CLI::Range(64, 64 * 1024 * 1024))
+      ->capture_default_str();
+  app.add_flag("--allow-remote-exit", config.allow_remote_exit,
+               "Let a client's EXIT shut the server down (off: EXIT gets an ERROR reply)");
+  CLI11_PARSE(app, argc, argv);
+
+  std::string log_source;
+  const auto log_level = resolve_log_level(log_level_flag, log_source);
+  if (!log_level) {
+    std::fprintf(stderr, "dst_demo_server: %s has an unknown log level; use trace, debug, info, warn, error or off\n",
+                 log_source.c_str());
+    return 2;
+  }
+  auto sink = spdlog::stderr_color_mt("dst_demo_server");
+  sink->set_level(spdlog::level::trace);
+  sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+  SpdLogger log(*log_level, sink);
+
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    log.error("cannot create data directory '{}': {}", data_dir, ec.message());
+    return 1;
+  }
+
+  config.address = address;
+  config.port = port;
+  config.idle_timeout_ms = idle_timeout_s * 1000;
+
+  dst_demo::SystemRuntime runtime;
+  dst_demo::PosixDisk disk(data_dir, runtime);
+  bank::BankEnvironment environment{runtime, runtime, runtime, disk, log};
+  auto started = bank::BankServer::start(environment, config);
+  if (!started) {
+    log.error("cannot start: {}", started.error().message);
+    return 1;
+  }
+  std::unique_ptr<bank::BankServer> server = std::move(*started);
+  std::printf("listening on %s:%u\n", address.c_str(), static_cast<unsigned>(server->port()));
+  std::fflush(stdout);
+
+  bool stopping = false;
+  auto stop = [&](const char* why) {
+    if (stopping) return;
+    stopping = true;
+    log.info("{}: shutting down", why);
+    server->shutdown([&runtime] { runtime.stop(); });
+  };
+  runtime.on_shutdown_signal([&](int signal_number) { stop(signal_number == SIGINT ? "SIGINT" : "SIGTERM"); });
+  server->set_on_exit_requested([&] { stop("EXIT"); });
+  runtime.run();
+  const auto& stats = server->stats();
+  log.info("served {} connections ({} refused), {} requests, {} writes in {} syncs", stats.connections_accepted,
+           stats.connections_refused, stats.requests, stats.writes_staged, stats.syncs);
+  server.reset();
+  return 0;
+}

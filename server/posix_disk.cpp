@@ -1,0 +1,155 @@
+#include "posix_disk.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace dst_demo {
+
+namespace {
+
+bank::IoStatus write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t written = ::write(fd, bytes.data(), bytes.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return bank::IoStatus{errno};
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return {};
+}
+
+bank::IoStatus sync_fd(int fd) {
+  while (::fdatasync(fd) != 0) {
+    if (errno != EINTR) return bank::IoStatus{errno};
+  }
+  return {};
+}
+
+class PosixFile final : public bank::DiskFile {
+ public:
+  PosixFile(int fd, Poster& poster) : fd_(fd), poster_(poster), alive_(std::make_shared<bool>(true)) {
+    worker_ = std::thread([this] { work(); });
+  }
+
+  ~PosixFile() override {
+    *alive_ = false;  // Completions still queued on the loop are dropped.
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    worker_.join();
+    ::close(fd_);
+  }
+
+  void append(std::string bytes, bank::IoCallback done) override {
+    enqueue(Job{Job::Kind::append, std::move(bytes), std::move(done)});
+  }
+  void sync(bank::IoCallback done) override { enqueue(Job{Job::Kind::sync, {}, std::move(done)}); }
+
+  bank::IoStatus truncate_now(std::uint64_t size_bytes) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size_bytes)) != 0) return bank::IoStatus{errno};
+    return sync_fd(fd_);
+  }
+
+ private:
+  struct Job {
+    enum class Kind { append, sync };
+    Kind kind;
+    std::string bytes;
+    bank::IoCallback done;
+  };
+
+  void enqueue(Job job) {
+    {
+      std::lock_guard lock(mutex_);
+      jobs_.push_back(std::move(job));
+    }
+    wake_.notify_one();
+  }
+
+  void work() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // Stopping, and nothing left to do.
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      const bank::IoStatus status = job.kind == Job::Kind::append ? write_all(fd_, job.bytes) : sync_fd(fd_);
+      poster_.post([alive = alive_, done = std::move(job.done), status] {
+        if (*alive) done(status);
+      });
+    }
+  }
+
+  int fd_;
+  Poster& poster_;
+  std::shared_ptr<bool> alive_;  // Read and written on the loop thread only.
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> jobs_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+std::string errno_text(int error_code) { return fmt::format("{} (errno {})", std::strerror(error_code), error_code); }
+
+}  // namespace
+
+bank::Result<bank::OpenedFile> PosixDisk::open(const std::string& name) {
+  const std::string path = data_dir_ + "/" + name;
+  struct stat before {};
+  const bool existed = ::stat(path.c_str(), &before) == 0;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return bank::Error{fmt::format("cannot open {}: {}", path, errno_text(errno))};
+  // One server per data directory: a second one would interleave records.
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error_code = errno;
+    ::close(fd);
+    if (error_code == EWOULDBLOCK) {
+      return bank::Error{fmt::format("{} is locked: another server is using this data directory", path)};
+    }
+    return bank::Error{fmt::format("cannot lock {}: {}", path, errno_text(error_code))};
+  }
+  if (!existed) {
+    // Make the new file's directory entry durable, or a crash could lose the file.
+    const int dir_fd = ::open(data_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd >= 0) {
+      ::fsync(dir_fd);
+      ::close(dir_fd);
+    }
+  }
+  bank::OpenedFile opened;
+  std::array<char, 1 << 16> chunk{};
+  off_t offset = 0;
+  for (;;) {
+    const ssize_t got = ::pread(fd, chunk.data(), chunk.size(), offset);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      const int error_code = errno;
+      ::close(fd);
+      return bank::Error{fmt::format("cannot read {}: {}", path, errno_text(error_code))};
+    }
+    if (got == 0) break;
+    opened.contents.append(chunk.data(), static_cast<std::size_t>(got));
+    offset += got;
+  }
+  opened.file = std::make_unique<PosixFile>(fd, poster_);
+  return opened;
+}
+
+}  // namespace dst_demo
