@@ -21,7 +21,11 @@ std::string_view trim_ascii_whitespace(std::string_view text) {
 void FrameDecoder::feed(std::string_view bytes) {
   // Compact when the consumed prefix dominates, so the buffer stays bounded by
   // what is unconsumed plus one feed.
-  if (read_at_ > 0 && read_at_ * 2 >= buffer_.size()) {
+  if (read_at_ == buffer_.size()) {
+    buffer_.clear();
+    read_at_ = 0;
+    scanned_to_ = 0;
+  } else if (read_at_ > 0 && read_at_ * 2 >= buffer_.size()) {
     buffer_.erase(0, read_at_);
     scanned_to_ -= read_at_;
     read_at_ = 0;
@@ -42,15 +46,10 @@ FrameDecoder::Next FrameDecoder::next() {
   const std::size_t end = static_cast<std::size_t>(nul - buffer_.data());
   if (end - read_at_ > frame_bytes_max_) return {Status::too_large, {}};
   const std::string_view frame(buffer_.data() + read_at_, end - read_at_);
+  // The consumed bytes are reclaimed by the next feed(), not here: the frame
+  // view points into them.
   read_at_ = end + 1;
   scanned_to_ = read_at_;
-  if (read_at_ == buffer_.size()) {
-    // Everything consumed: the next feed starts at the front. The frame view
-    // stays valid because clear() keeps the storage.
-    buffer_.clear();
-    read_at_ = 0;
-    scanned_to_ = 0;
-  }
   return {Status::frame, frame};
 }
 
