@@ -1,0 +1,97 @@
+#pragma once
+// SimNetwork: reliable, ordered byte streams between named nodes, with seeded
+// latency, random splitting and coalescing of what was sent, connect refused
+// while a node is down, every connection reset when its node crashes, and
+// faults on links: a partition (nothing crosses; streams stall and reset after
+// partition_reset_ms) and a clog (bytes are held, then all delivered).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "bank/io.hpp"
+#include "sim/world.hpp"
+
+namespace sim {
+
+struct NetworkConfig {
+  std::int64_t latency_ms_min = 1;
+  std::int64_t latency_ms_max = 10;
+  // Sent bytes are cut into pieces of 1..piece_bytes_max bytes.
+  std::size_t piece_bytes_max = 512;
+  // Bytes in flight a sender may have before send_queued_bytes() counts them.
+  std::size_t window_bytes = 64 * 1024;
+  std::int64_t partition_reset_ms = 10'000;
+  std::int64_t connect_timeout_ms = 5'000;
+};
+
+struct SimConnectionState;
+class SimEndpoint;
+
+using ConnectCallback = std::function<void(bank::Result<std::unique_ptr<bank::Connection>>)>;
+
+class SimNetwork {
+ public:
+  SimNetwork(World& world, NetworkConfig config);
+  ~SimNetwork();
+  SimNetwork(const SimNetwork&) = delete;
+  SimNetwork& operator=(const SimNetwork&) = delete;
+
+  // The bank::Network a node's server listens through.
+  bank::Network& node(const std::string& name);
+
+  void connect(const std::string& from, const std::string& to, std::uint16_t port, ConnectCallback on_done);
+
+  // A crashed node refuses connections until it is up again; every
+  // connection touching it is reset.
+  void crash(const std::string& name);
+  void set_up(const std::string& name);
+  bool is_up(const std::string& name) const;
+
+  void partition(const std::string& a, const std::string& b);
+  void heal(const std::string& a, const std::string& b);
+  void clog(const std::string& a, const std::string& b, std::int64_t duration_ms);
+  void heal_all();
+  bool link_blocked(const std::string& a, const std::string& b) const;
+
+  std::uint64_t bytes_delivered() const { return bytes_delivered_; }
+  std::size_t open_connections() const { return connections_.size(); }
+
+ private:
+  friend class SimEndpoint;
+  friend class SimListener;
+  class NodeNetwork;
+  struct Link {
+    bool partitioned = false;
+    std::uint64_t partition_epoch = 0;
+    std::int64_t clogged_until_ms = 0;
+  };
+  using LinkKey = std::pair<std::string, std::string>;
+  static LinkKey link_key(const std::string& a, const std::string& b);
+  const Link* find_link(const std::string& a, const std::string& b) const;
+
+  void schedule_pump(const std::shared_ptr<SimConnectionState>& state, int direction);
+  void pump(const std::shared_ptr<SimConnectionState>& state, int direction);
+  void kick_link(const std::string& a, const std::string& b);
+  void reset_connection(const std::shared_ptr<SimConnectionState>& state);
+  void notify_closed(const std::shared_ptr<SimConnectionState>& state, int side, bank::CloseReason reason);
+  void forget_if_done(const std::shared_ptr<SimConnectionState>& state);
+  std::int64_t latency();
+
+  World& world_;
+  NetworkConfig config_;
+  std::map<std::string, std::unique_ptr<NodeNetwork>> nodes_;
+  std::set<std::string> down_;
+  std::map<std::pair<std::string, std::uint16_t>, bank::AcceptCallback*> listeners_;
+  std::map<std::string, std::uint16_t> ephemeral_port_next_;
+  std::map<LinkKey, Link> links_;
+  std::map<std::uint64_t, std::shared_ptr<SimConnectionState>> connections_;
+  std::uint64_t connection_id_next_ = 1;
+  std::uint64_t bytes_delivered_ = 0;
+};
+
+}  // namespace sim

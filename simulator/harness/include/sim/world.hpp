@@ -1,0 +1,83 @@
+#pragma once
+// The world of one simulation run: simulated time, the event queue, the run's
+// PRNG and the trace. Single-threaded; owns nothing global.
+//
+// Time is milliseconds since the Unix epoch. It advances in steps of step_ms:
+// every event is due on a step boundary, and idle stretches are skipped by
+// jumping to the next due event, so a long sleep costs nothing. Events due at
+// the same step run in an order drawn from the seed, so races between actors
+// are explored rather than hidden by a fixed order.
+
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "sim/rng.hpp"
+
+namespace sim {
+
+using EventId = std::uint64_t;
+
+class World {
+ public:
+  World(std::uint64_t seed, std::int64_t start_ms, std::int64_t step_ms);
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  std::int64_t now_ms() const { return now_ms_; }
+  std::int64_t start_ms() const { return start_ms_; }
+  std::int64_t step_ms() const { return step_ms_; }
+  std::uint64_t steps() const { return static_cast<std::uint64_t>((now_ms_ - start_ms_) / step_ms_); }
+  Rng& rng() { return rng_; }
+
+  // Runs callback at the first step boundary at or after now + delay_ms; a
+  // delay of 0 runs it later in the current step, never inline.
+  EventId schedule_after(std::int64_t delay_ms, std::function<void()> callback);
+  void cancel(EventId id);
+
+  // Runs the next event if it is due at or before until_ms. Returns false when
+  // no such event remains (time then stays where it is).
+  bool run_next(std::int64_t until_ms);
+  std::int64_t next_event_ms() const;
+  bool idle() const { return callbacks_.empty(); }
+  std::uint64_t events_run() const { return events_run_; }
+
+  // The trace: every line an actor records is folded into a hash; when
+  // keep_trace is on, the lines are kept too, to name the first difference
+  // between two runs of one seed.
+  void trace(std::string_view line);
+  std::uint64_t trace_hash() const { return trace_hash_; }
+  void keep_trace(bool on) { keep_trace_ = on; }
+  const std::vector<std::string>& trace_lines() const { return trace_lines_; }
+
+ private:
+  struct Entry {
+    std::int64_t due_ms;
+    std::uint64_t order;  // Drawn from the seed: shuffles events due at one step.
+    EventId id;
+    bool operator>(const Entry& other) const {
+      if (due_ms != other.due_ms) return due_ms > other.due_ms;
+      if (order != other.order) return order > other.order;
+      return id > other.id;
+    }
+  };
+
+  std::int64_t now_ms_;
+  std::int64_t start_ms_;
+  std::int64_t step_ms_;
+  Rng rng_;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<>> queue_;
+  // Looked up by id only, never iterated: its order cannot leak into the run.
+  std::unordered_map<EventId, std::function<void()>> callbacks_;
+  EventId id_next_ = 1;
+  std::uint64_t events_run_ = 0;
+  std::uint64_t trace_hash_ = 0xcbf29ce484222325ULL;
+  bool keep_trace_ = false;
+  std::vector<std::string> trace_lines_;
+};
+
+}  // namespace sim

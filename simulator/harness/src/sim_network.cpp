@@ -1,0 +1,344 @@
+#include "sim/sim_network.hpp"
+
+#include <fmt/format.h>
+
+#include <deque>
+
+namespace sim {
+
+struct Piece {
+  std::string bytes;
+  std::int64_t ready_ms;
+};
+
+// One direction of a connection.
+struct Pipe {
+  std::deque<Piece> pieces;
+  std::size_t bytes = 0;
+  std::int64_t last_ready_ms = 0;
+  EventId pump_event = 0;
+  bool fin = false;  // The sender closed: after the last piece, the reader sees EOF.
+};
+
+// Side 0 is the connecting node, side 1 the accepting one. pipes[d] carries
+// bytes from side d to side 1 - d.
+struct SimConnectionState {
+  std::uint64_t id = 0;
+  std::string nodes[2];
+  SimEndpoint* endpoints[2] = {nullptr, nullptr};
+  bool finished[2] = {false, false};
+  Pipe pipes[2];
+};
+
+class SimEndpoint final : public bank::Connection {
+ public:
+  SimEndpoint(SimNetwork& network, std::shared_ptr<SimConnectionState> state, int side)
+      : network_(network), state_(std::move(state)), side_(side) {
+    state_->endpoints[side_] = this;
+  }
+  ~SimEndpoint() override {
+    state_->endpoints[side_] = nullptr;
+    handler_ = nullptr;
+    if (!state_->finished[side_]) {
+      // Destroyed without a close: the peer sees a reset.
+      state_->finished[side_] = true;
+      network_.reset_connection(state_);
+    }
+    network_.forget_if_done(state_);
+  }
+
+  void start(bank::ConnectionHandler* handler) override {
+    handler_ = handler;
+    network_.schedule_pump(state_, 1 - side_);
+  }
+  void send(std::string_view bytes) override {
+    if (state_->finished[side_] || close_requested_ || bytes.empty()) return;
+    Pipe& pipe = state_->pipes[side_];
+    Rng& rng = network_.world_.rng();
+    while (!bytes.empty()) {
+      const std::size_t piece_bytes =
+          std::min<std::size_t>(bytes.size(), 1 + rng.below(network_.config_.piece_bytes_max));
+      const std::int64_t ready_ms =
+          std::max(pipe.last_ready_ms, network_.world_.now_ms() + network_.latency());
+      pipe.pieces.push_back(Piece{std::string(bytes.substr(0, piece_bytes)), ready_ms});
+      pipe.last_ready_ms = ready_ms;
+      pipe.bytes += piece_bytes;
+      bytes.remove_prefix(piece_bytes);
+    }
+    network_.schedule_pump(state_, side_);
+  }
+  std::size_t send_queued_bytes() const override {
+    const std::size_t in_flight = state_->pipes[side_].bytes;
+    return in_flight > network_.config_.window_bytes ? in_flight - network_.config_.window_bytes : 0;
+  }
+  void pause_reading() override { paused_ = true; }
+  void resume_reading() override {
+    if (!paused_) return;
+    paused_ = false;
+    network_.schedule_pump(state_, 1 - side_);
+  }
+  void close() override {
+    if (state_->finished[side_] || close_requested_) return;
+    close_requested_ = true;
+    state_->pipes[side_].fin = true;
+    network_.schedule_pump(state_, side_);
+  }
+  std::string peer_name() const override {
+    return fmt::format("{}#{}", state_->nodes[1 - side_], state_->id);
+  }
+
+  bank::ConnectionHandler* handler() const { return handler_; }
+  bool paused() const { return paused_; }
+  void detach_handler() { handler_ = nullptr; }
+
+ private:
+  SimNetwork& network_;
+  std::shared_ptr<SimConnectionState> state_;
+  int side_;
+  bank::ConnectionHandler* handler_ = nullptr;
+  bool paused_ = false;
+  bool close_requested_ = false;
+};
+
+class SimListener final : public bank::Listener {
+ public:
+  SimListener(SimNetwork& network, std::string node, std::uint16_t port, bank::AcceptCallback on_accept)
+      : network_(network), node_(std::move(node)), port_(port), on_accept_(std::move(on_accept)) {
+    network_.listeners_[{node_, port_}] = &on_accept_;
+  }
+  ~SimListener() override { network_.listeners_.erase({node_, port_}); }
+  std::uint16_t port() const override { return port_; }
+
+ private:
+  SimNetwork& network_;
+  std::string node_;
+  std::uint16_t port_;
+  bank::AcceptCallback on_accept_;
+};
+
+class SimNetwork::NodeNetwork final : public bank::Network {
+ public:
+  NodeNetwork(SimNetwork& network, std::string name) : network_(network), name_(std::move(name)) {}
+  bank::Result<std::unique_ptr<bank::Listener>> listen(const std::string& /*address*/, std::uint16_t port,
+                                                       bank::AcceptCallback on_accept) override {
+    if (port == 0) {
+      std::uint16_t& next = network_.ephemeral_port_next_[name_];
+      if (next == 0) next = 40000;
+      port = next++;
+    }
+    if (network_.listeners_.contains({name_, port})) {
+      return bank::Error{fmt::format("address in use: {}:{}", name_, port)};
+    }
+    return std::unique_ptr<bank::Listener>(std::make_unique<SimListener>(network_, name_, port, std::move(on_accept)));
+  }
+
+ private:
+  SimNetwork& network_;
+  std::string name_;
+};
+
+SimNetwork::SimNetwork(World& world, NetworkConfig config) : world_(world), config_(config) {
+  BANK_ASSERT(config_.latency_ms_min >= 0);
+  BANK_ASSERT(config_.latency_ms_min <= config_.latency_ms_max);
+  BANK_ASSERT(config_.piece_bytes_max > 0);
+}
+
+SimNetwork::~SimNetwork() {
+  // Endpoints may outlive the network only if nobody touches them again.
+  for (auto& [id, state] : connections_) {
+    for (int side = 0; side < 2; ++side) state->finished[side] = true;
+  }
+}
+
+bank::Network& SimNetwork::node(const std::string& name) {
+  auto& slot = nodes_[name];
+  if (!slot) slot = std::make_unique<NodeNetwork>(*this, name);
+  return *slot;
+}
+
+std::int64_t SimNetwork::latency() { return world_.rng().range(config_.latency_ms_min, config_.latency_ms_max); }
+
+SimNetwork::LinkKey SimNetwork::link_key(const std::string& a, const std::string& b) {
+  return a < b ? LinkKey{a, b} : LinkKey{b, a};
+}
+
+const SimNetwork::Link* SimNetwork::find_link(const std::string& a, const std::string& b) const {
+  auto it = links_.find(link_key(a, b));
+  return it == links_.end() ? nullptr : &it->second;
+}
+
+bool SimNetwork::link_blocked(const std::string& a, const std::string& b) const {
+  const Link* link = find_link(a, b);
+  return link != nullptr && (link->partitioned || link->clogged_until_ms > world_.now_ms());
+}
+
+void SimNetwork::connect(const std::string& from, const std::string& to, std::uint16_t port,
+                         ConnectCallback on_done) {
+  if (find_link(from, to) != nullptr && find_link(from, to)->partitioned) {
+    world_.schedule_after(config_.connect_timeout_ms, [on_done = std::move(on_done), to, port] {
+      on_done(bank::Error{fmt::format("connect to {}:{} timed out", to, port)});
+    });
+    return;
+  }
+  world_.schedule_after(latency(), [this, from, to, port, on_done = std::move(on_done)] {
+    auto it = listeners_.find({to, port});
+    if (down_.contains(to) || down_.contains(from) || it == listeners_.end()) {
+      on_done(bank::Error{fmt::format("connect to {}:{} refused", to, port)});
+      return;
+    }
+    auto state = std::make_shared<SimConnectionState>();
+    state->id = connection_id_next_++;
+    state->nodes[0] = from;
+    state->nodes[1] = to;
+    connections_.emplace(state->id, state);
+    auto client = std::make_unique<SimEndpoint>(*this, state, 0);
+    auto server = std::make_unique<SimEndpoint>(*this, state, 1);
+    bank::AcceptCallback& accept = *it->second;
+    accept(std::move(server));
+    on_done(std::unique_ptr<bank::Connection>(std::move(client)));
+  });
+}
+
+void SimNetwork::schedule_pump(const std::shared_ptr<SimConnectionState>& state, int direction) {
+  Pipe& pipe = state->pipes[direction];
+  if (pipe.pump_event != 0) return;
+  if (pipe.pieces.empty() && !pipe.fin) return;
+  const int reader = 1 - direction;
+  if (state->finished[direction] && state->finished[reader]) return;
+  if (link_blocked(state->nodes[0], state->nodes[1])) return;  // kick_link() resumes it.
+  SimEndpoint* receiver = state->endpoints[reader];
+  if (!pipe.pieces.empty() && receiver != nullptr && (receiver->paused() || receiver->handler() == nullptr)) {
+    return;  // resume_reading() or start() resumes it.
+  }
+  const std::int64_t ready_ms = pipe.pieces.empty() ? world_.now_ms() : pipe.pieces.front().ready_ms;
+  const std::int64_t delay_ms = std::max<std::int64_t>(0, ready_ms - world_.now_ms());
+  pipe.pump_event = world_.schedule_after(delay_ms, [this, state, direction] {
+    state->pipes[direction].pump_event = 0;
+    pump(state, direction);
+  });
+}
+
+void SimNetwork::pump(const std::shared_ptr<SimConnectionState>& state, int direction) {
+  Pipe& pipe = state->pipes[direction];
+  const int reader = 1 - direction;
+  if (link_blocked(state->nodes[0], state->nodes[1])) return;
+  if (!pipe.pieces.empty()) {
+    SimEndpoint* receiver = state->endpoints[reader];
+    if (receiver != nullptr && (receiver->paused() || receiver->handler() == nullptr)) return;
+    // Deliver the head piece, coalescing with ready followers now and then.
+    std::string bytes = std::move(pipe.pieces.front().bytes);
+    pipe.pieces.pop_front();
+    while (!pipe.pieces.empty() && pipe.pieces.front().ready_ms <= world_.now_ms() && world_.rng().chance(1, 2)) {
+      bytes += pipe.pieces.front().bytes;
+      pipe.pieces.pop_front();
+    }
+    pipe.bytes -= bytes.size();
+    bytes_delivered_ += bytes.size();
+    if (receiver != nullptr && !state->finished[reader]) receiver->handler()->on_data(bytes);
+    SimEndpoint* sender = state->endpoints[direction];
+    if (sender != nullptr && !state->finished[direction] && sender->handler() != nullptr) {
+      sender->handler()->on_sent();
+    }
+  } else if (pipe.fin) {
+    pipe.fin = false;
+    // EOF reaches the reader; the closer learns its close completed.
+    notify_closed(state, reader, bank::CloseReason::peer_closed);
+    notify_closed(state, direction, bank::CloseReason::local_close);
+    forget_if_done(state);
+    return;
+  }
+  schedule_pump(state, direction);
+}
+
+void SimNetwork::notify_closed(const std::shared_ptr<SimConnectionState>& state, int side, bank::CloseReason reason) {
+  if (state->finished[side]) return;
+  state->finished[side] = true;
+  SimEndpoint* endpoint = state->endpoints[side];
+  if (endpoint == nullptr || endpoint->handler() == nullptr) return;
+  bank::ConnectionHandler* handler = endpoint->handler();
+  endpoint->detach_handler();
+  handler->on_closed(reason);  // May destroy the endpoint.
+}
+
+void SimNetwork::reset_connection(const std::shared_ptr<SimConnectionState>& state) {
+  for (auto& pipe : state->pipes) {
+    if (pipe.pump_event != 0) world_.cancel(pipe.pump_event);
+    pipe.pump_event = 0;
+    pipe.pieces.clear();
+    pipe.bytes = 0;
+    pipe.fin = false;
+  }
+  // Each side learns of the reset from the loop, never inline.
+  world_.schedule_after(0, [this, state] {
+    notify_closed(state, 0, bank::CloseReason::reset);
+    notify_closed(state, 1, bank::CloseReason::reset);
+    forget_if_done(state);
+  });
+}
+
+void SimNetwork::forget_if_done(const std::shared_ptr<SimConnectionState>& state) {
+  if (state->endpoints[0] == nullptr && state->endpoints[1] == nullptr) connections_.erase(state->id);
+}
+
+void SimNetwork::crash(const std::string& name) {
+  down_.insert(name);
+  std::vector<std::shared_ptr<SimConnectionState>> touched;
+  for (auto& [id, state] : connections_) {
+    if (state->nodes[0] == name || state->nodes[1] == name) touched.push_back(state);
+  }
+  for (auto& state : touched) reset_connection(state);
+}
+
+void SimNetwork::set_up(const std::string& name) { down_.erase(name); }
+bool SimNetwork::is_up(const std::string& name) const { return !down_.contains(name); }
+
+void SimNetwork::partition(const std::string& a, const std::string& b) {
+  Link& link = links_[link_key(a, b)];
+  if (link.partitioned) return;
+  link.partitioned = true;
+  const std::uint64_t epoch = ++link.partition_epoch;
+  // Streams across a partition stall, then time out.
+  world_.schedule_after(config_.partition_reset_ms, [this, a, b, epoch] {
+    const Link* current = find_link(a, b);
+    if (current == nullptr || !current->partitioned || current->partition_epoch != epoch) return;
+    std::vector<std::shared_ptr<SimConnectionState>> crossing;
+    for (auto& [id, state] : connections_) {
+      if (link_key(state->nodes[0], state->nodes[1]) == link_key(a, b)) crossing.push_back(state);
+    }
+    for (auto& state : crossing) reset_connection(state);
+  });
+}
+
+void SimNetwork::heal(const std::string& a, const std::string& b) {
+  auto it = links_.find(link_key(a, b));
+  if (it == links_.end()) return;
+  it->second.partitioned = false;
+  it->second.clogged_until_ms = 0;
+  kick_link(a, b);
+}
+
+void SimNetwork::clog(const std::string& a, const std::string& b, std::int64_t duration_ms) {
+  Link& link = links_[link_key(a, b)];
+  link.clogged_until_ms = std::max(link.clogged_until_ms, world_.now_ms() + duration_ms);
+  world_.schedule_after(duration_ms, [this, a, b] { kick_link(a, b); });
+}
+
+void SimNetwork::heal_all() {
+  std::vector<LinkKey> keys;
+  for (auto& [key, link] : links_) keys.push_back(key);
+  for (auto& key : keys) heal(key.first, key.second);
+}
+
+void SimNetwork::kick_link(const std::string& a, const std::string& b) {
+  if (link_blocked(a, b)) return;
+  std::vector<std::shared_ptr<SimConnectionState>> crossing;
+  for (auto& [id, state] : connections_) {
+    if (link_key(state->nodes[0], state->nodes[1]) == link_key(a, b)) crossing.push_back(state);
+  }
+  for (auto& state : crossing) {
+    schedule_pump(state, 0);
+    schedule_pump(state, 1);
+  }
+}
+
+}  // namespace sim
