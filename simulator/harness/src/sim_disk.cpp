@@ -63,9 +63,10 @@ class SimFile final : public bank::DiskFile {
     World& world = disk_.world();
     const DiskFaults& faults = disk_.faults();
     bank::IoStatus status;
+    const int nth_error = disk_.next_operation_error();
     if (op.is_append) {
-      if (faults.fail_appends_until_ms > world.now_ms()) {
-        status.error_code = faults.error_code;
+      if (nth_error != 0 || faults.fail_appends_until_ms > world.now_ms()) {
+        status.error_code = nth_error != 0 ? nth_error : faults.error_code;
         ++disk_.appends_failed;
         // Part of a failed write may have reached the file.
         state_.unsynced += op.bytes.substr(0, world.rng().below(op.bytes.size() + 1));
@@ -73,8 +74,8 @@ class SimFile final : public bank::DiskFile {
         state_.unsynced += op.bytes;
       }
     } else {
-      if (faults.fail_syncs_until_ms > world.now_ms()) {
-        status.error_code = faults.error_code;
+      if (nth_error != 0 || faults.fail_syncs_until_ms > world.now_ms()) {
+        status.error_code = nth_error != 0 ? nth_error : faults.error_code;
         ++disk_.syncs_failed;
       } else {
         state_.durable += state_.unsynced;

@@ -47,6 +47,17 @@ class SimDisk final : public bank::Disk {
   std::uint64_t crash();
 
   DiskFaults& faults() { return faults_; }
+  // Fails exactly the nth append or sync from now on (1-based) with error_code:
+  // lets a test visit every failure point in turn. n == 0 clears it.
+  void fail_nth_operation(std::uint64_t n, int error_code) {
+    fail_operation_number_ = n == 0 ? 0 : operations_ + n;
+    fail_operation_error_ = error_code;
+  }
+  // Counts an operation; returns the error to fail it with, or 0.
+  int next_operation_error() {
+    ++operations_;
+    return operations_ == fail_operation_number_ ? fail_operation_error_ : 0;
+  }
   const SimFileState* file(const std::string& name) const;
   SimFileState& file_for_test(const std::string& name) { return files_[name]; }
   World& world() { return world_; }
@@ -60,6 +71,9 @@ class SimDisk final : public bank::Disk {
   World& world_;
   DiskConfig config_;
   DiskFaults faults_;
+  std::uint64_t operations_ = 0;
+  std::uint64_t fail_operation_number_ = 0;
+  int fail_operation_error_ = 0;
   std::map<std::string, SimFileState> files_;
 };
 

@@ -1,0 +1,244 @@
+// BankServer end to end on the simulated world: every exchange of PROTOCOL.md,
+// group commit, limits and shutdown, with no real I/O.
+
+#include <catch2/catch.hpp>
+
+#include "support/sim_bank.hpp"
+
+using test_support::SimBank;
+
+TEST_CASE("every exchange of PROTOCOL.md") {
+  SimBank bank;
+  REQUIRE(bank.start().ok());
+  auto& c = bank.connect();
+  CHECK(bank.request(c, "HEALTH") == "healthy");
+  CHECK(bank.request(c, "LIST_TRANSACTIONS") == "");
+  CHECK(bank.request(c, "GET_BALANCE") == "$0.00");
+  CHECK(bank.request(c, "CREATE_TRANSACTION") == "Enter the transaction amount:");
+  CHECK(bank.request(c, "12.50") == "id=1 created_at=1745529640 amount=$12.50");
+  CHECK(bank.request(c, "CREATE_TRANSACTION") == "Enter the transaction amount:");
+  const std::string second = bank.request(c, "-25");
+  CHECK_THAT(second, Catch::Matches("id=2 created_at=17455296\\d\\d amount=\\$-25.00"));
+  CHECK(bank.request(c, "GET_BALANCE") == "$-12.50");
+  CHECK(bank.request(c, "GET_TRANSACTION") == "Enter the transaction ID:");
+  CHECK(bank.request(c, "1") == "id=1 created_at=1745529640 amount=$12.50");
+  CHECK(bank.request(c, "GET_TRANSACTION") == "Enter the transaction ID:");
+  CHECK(bank.request(c, "99") == "Transaction not found");
+  CHECK(bank.request(c, "VOID_TRANSACTION") == "Enter the transaction ID:");
+  CHECK_THAT(bank.request(c, "1"), Catch::Matches("id=3 created_at=\\d+ amount=\\$-12.50 voids=1"));
+  CHECK(bank.request(c, "VOID_TRANSACTION") == "Enter the transaction ID:");
+  CHECK(bank.request(c, "99") == "Transaction not found");
+  CHECK(bank.request(c, "VOID_TRANSACTION") == "Enter the transaction ID:");
+  CHECK(bank.request(c, "1") == "ERROR transaction 1 is already voided by transaction 3");
+  CHECK(bank.request(c, "VOID_TRANSACTION") == "Enter the transaction ID:");
+  CHECK(bank.request(c, "3") == "ERROR transaction 3 is a reversal of 1 and cannot be voided");
+  const std::string list = bank.request(c, "LIST_TRANSACTIONS");
+  CHECK(list.find("id=1 ") == 0);
+  CHECK(std::count(list.begin(), list.end(), '\n') == 2);
+  CHECK(list.back() != '\n');
+  CHECK(bank.request(c, "GET_BALANCE") == "$-25.00");
+  CHECK(bank.request(c, "EXIT") == "ERROR remote shutdown is disabled (start the server with --allow-remote-exit)");
+  CHECK(bank.request(c, "CLOSE") == "<closed>");
+  CHECK(c.close_reason == bank::CloseReason::peer_closed);
+}
+
+TEST_CASE("an argument sent before its prompt was read is handled in order") {
+  SimBank bank;
+  REQUIRE(bank.start().ok());
+  auto& c = bank.connect();
+  c.send_frame("CREATE_TRANSACTION");
+  c.send_frame("7.07");
+  c.send_frame("VOID_TRANSACTION");
+  c.send_frame("1");
+  c.send_frame("GET_BALANCE");
+  REQUIRE(bank.run_until([&] { return c.replies.size() == 5; }));
+  CHECK(c.replies[0] == "Enter the transaction amount:");
+  CHECK_THAT(c.replies[1], Catch::StartsWith("id=1 "));
+  CHECK(c.replies[2] == "Enter the transaction ID:");
+  CHECK_THAT(c.replies[3], Catch::EndsWith("amount=$-7.07 voids=1"));
+  CHECK(c.replies[4] == "$0.00");
+}
+
+TEST_CASE("bad input gets an ERROR and loses nothing") {
+  SimBank bank;
+  REQUIRE(bank.start().ok());
+  auto& c = bank.connect();
+  bank.request(c, "CREATE_TRANSACTION");
+  bank.request(c, "5");
+  CHECK_THAT(bank.request(c, "NOPE"), Catch::StartsWith("ERROR unknown action 'NOPE'"));
+  bank.request(c, "CREATE_TRANSACTION");
+  CHECK_THAT(bank.request(c, "1.234"), Catch::StartsWith("ERROR amount must have at most 2 decimals"));
+  bank.request(c, "CREATE_TRANSACTION");
+  CHECK_THAT(bank.request(c, ""), Catch::StartsWith("ERROR amount is empty"));
+  bank.request(c, "CREATE_TRANSACTION");
+  CHECK_THAT(bank.request(c, "99999999999999999999"), Catch::StartsWith("ERROR amount is out of range"));
+  bank.request(c, "GET_TRANSACTION");
+  CHECK_THAT(bank.request(c, "-4"), Catch::StartsWith("ERROR transaction id must be a positive integer"));
+  CHECK(bank.request(c, "GET_BALANCE") == "$5.00");
+  CHECK(bank.server->ledger().durable_count() == 1);
+}
+
+TEST_CASE("idempotency keys: a retry returns the first transaction and applies nothing, across restarts") {
+  SimBank bank;
+  REQUIRE(bank.start().ok());
+  auto& c = bank.connect();
+  bank.request(c, "CREATE_TRANSACTION");
+  const std::string first = bank.request(c, "12.50 key=banker3-41");
+  CHECK_THAT(first, Catch::StartsWith("id=1 "));
+  bank.request(c, "CREATE_TRANSACTION");
+  CHECK(bank.request(c, "12.50 key=banker3-41") == first);
+  bank.crash();
+  REQUIRE(bank.start().ok());
+  auto& d = bank.connect();
+  bank.request(d, "CREATE_TRANSACTION");
+  CHECK(bank.request(d, "12.50 key=banker3-41") == first);
+  CHECK(bank.request(d, "GET_BALANCE") == "$12.50");
+  bank.request(d, "VOID_TRANSACTION");
+  const std::string reversal = bank.request(d, "1 key=void-1");
+  bank.request(d, "VOID_TRANSACTION");
+  CHECK(bank.request(d, "1 key=void-1") == reversal);
+}
+
+TEST_CASE("a restart rebuilds the ledger and the balance from the journal") {
+  SimBank bank;
+  REQUIRE(bank.start().ok());
+  auto& c = bank.connect();
+  for (int i = 1; i <= 20; ++i) {
+    bank.request(c, "CREATE_TRANSACTION");
+    REQUIRE_THAT(bank.request(c, std::to_string(i) + ".25"), Catch::StartsWith("id="));
+  }
+  const std::string list_before = bank.request(c, "LIST_TRANSACTIONS");
+  bank.crash();
+  REQUIRE(bank.start().ok());
+  auto& d = bank.connect();
+  CHECK(bank.request(d, "LIST_TRANSACTIONS") == list_before);
+  CHECK(bank.request(d, "GET_BALANCE") == "$215.00");
+}
+
+TEST_CASE("writes that arrive together share one sync (group commit)") {
+  SimBank bank;
+  REQUIRE(bank.start().ok());
+  std::vector<test_support::TestClient*> clients;
+  for (int i = 0; i < 16; ++i) clients.push_back(&bank.connect("client" + std::to_string(i)));
+  for (auto* c : clients) {
+    c->send_frame("CREATE_TRANSACTION");
+    c->send_frame("1");
+  }
+  REQUIRE(bank.run_until([&] {
+    for (auto* c : clients)
+      if (c->replies.size() < 2) return false;
+    return true;
+  }));
+  for (auto* c : clients) CHECK_THAT(c->replies[1], Catch::StartsWith("id="));
+  CHECK(bank.server->ledger().durable_count() == 16);
+  CHECK(bank.server->stats().syncs < 16);
+  CHECK(bank.disk.syncs_done == bank.server->stats().syncs);
+}
+
+TEST_CASE("created_at never decreases when the server's clock steps back") {
+  SimBank bank;
+  REQUIRE(bank.start().ok());
+  auto& c = bank.connect();
+  bank.request(c, "CREATE_TRANSACTION");
+  CHECK(bank.request(c, "1") == "id=1 created_at=1745529640 amount=$1.00");
+  bank.clock.step(-3'600'000);
+  bank.request(c, "CREATE_TRANSACTION");
+  CHECK(bank.request(c, "2") == "id=2 created_at=1745529640 amount=$2.00");
+}
+
+TEST_CASE("a frame over the limit gets ERROR and the connection is closed") {
+  auto config = SimBank::default_config();
+  config.frame_bytes_max = 100;
+  SimBank bank(1, 1'745'529'640'464, config);
+  REQUIRE(bank.start().ok());
+  auto& c = bank.connect();
+  CHECK(bank.request(c, std::string(101, 'A')) == "ERROR frame too large (the limit is 100 bytes)");
+  REQUIRE(bank.run_until([&] { return c.closed; }));
+  // A well-behaved client is unaffected.
+  auto& d = bank.connect();
+  CHECK(bank.request(d, "HEALTH") == "healthy");
+}
+
+TEST_CASE("connections past the limit are told so and closed") {
+  auto config = SimBank::default_config();
+  config.connections_max = 2;
+  SimBank bank(1, 1'745'529'640'464, config);
+  REQUIRE(bank.start().ok());
+  auto& a = bank.connect();
+  auto& b = bank.connect();
+  auto& c = bank.connect();
+  REQUIRE(bank.run_until([&] { return c.closed; }));
+  REQUIRE(c.replies.size() == 1);
+  CHECK(c.replies[0] == "ERROR too many connections (the limit is 2); try again later");
+  CHECK(bank.request(a, "HEALTH") == "healthy");
+  CHECK(bank.request(b, "HEALTH") == "healthy");
+}
+
+TEST_CASE("an idle connection is told so and closed; an active one is not") {
+  auto config = SimBank::default_config();
+  config.idle_timeout_ms = 10'000;
+  SimBank bank(1, 1'745'529'640'464, config);
+  REQUIRE(bank.start().ok());
+  auto& idle = bank.connect("idle");
+  auto& active = bank.connect("active");
+  for (int i = 0; i < 15; ++i) {
+    CHECK(bank.request(active, "HEALTH") == "healthy");
+    bank.advance_ms(2'000);
+  }
+  REQUIRE(idle.closed);
+  REQUIRE(idle.replies.size() == 1);
+  CHECK(idle.replies[0] == "ERROR idle timeout: nothing received for 10 s; closing");
+  CHECK_FALSE(active.closed);
+}
+
+TEST_CASE("EXIT shuts down only when remote exit is allowed") {
+  auto config = SimBank::default_config();
+  config.allow_remote_exit = true;
+  SimBank bank(1, 1'745'529'640'464, config);
+  REQUIRE(bank.start().ok());
+  bool exit_requested = false;
+  bank.server->set_on_exit_requested([&] { exit_requested = true; });
+  auto& c = bank.connect();
+  c.send_frame("EXIT");
+  REQUIRE(bank.run_until([&] { return exit_requested; }));
+}
+
+TEST_CASE("shutdown answers writes in flight before closing") {
+  SimBank bank;
+  REQUIRE(bank.start().ok());
+  auto& c = bank.connect();
+  bank.request(c, "CREATE_TRANSACTION");
+  c.send_frame("42");
+  // Run until the write reached the server but is not yet durable.
+  REQUIRE(bank.run_until([&] { return bank.server->ledger().staged_last_id() == 1; }));
+  REQUIRE(bank.server->ledger().durable_count() == 0);
+  bool done = false;
+  bank.server->shutdown([&] { done = true; });
+  REQUIRE(bank.run_until([&] { return done && c.closed; }));
+  REQUIRE(c.replies.size() == 2);
+  CHECK_THAT(c.replies[1], Catch::StartsWith("id=1 "));
+  CHECK(bank.server->ledger().durable_count() == 1);
+}
+
+TEST_CASE("a client that never reads cannot make the server buffer without limit") {
+  auto config = SimBank::default_config();
+  config.send_queue_bytes_max = 64 * 1024;
+  SimBank bank(1, 1'745'529'640'464, config);
+  REQUIRE(bank.start().ok());
+  auto& writer = bank.connect("writer");
+  for (int i = 0; i < 200; ++i) {
+    bank.request(writer, "CREATE_TRANSACTION");
+    bank.request(writer, "123456.78");
+  }
+  auto& hog = bank.connect("hog");
+  hog.connection->pause_reading();
+  std::string burst;
+  for (int i = 0; i < 2000; ++i) bank::append_frame(burst, "LIST_TRANSACTIONS");
+  hog.connection->send(burst);
+  bank.run_until([] { return false; }, 200'000);
+  // One LIST reply is ~9 KB: without the bound the server would have queued
+  // ~18 MB. It stops handling the hog's frames once its queue passes the bound.
+  CHECK(bank.network.bytes_delivered() < 2 * 1024 * 1024);
+  auto& other = bank.connect("other");
+  CHECK(bank.request(other, "HEALTH") == "healthy");
+}

@@ -1,0 +1,161 @@
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <map>
+#include <set>
+
+#include "bank/journal.hpp"
+#include "support/sim_bank.hpp"
+
+using bank::Money;
+using bank::Transaction;
+
+namespace {
+
+std::string journal_of(const std::vector<Transaction>& transactions) {
+  std::string bytes;
+  for (const auto& t : transactions) bank::encode_record(bytes, t);
+  return bytes;
+}
+
+std::vector<Transaction> sample() {
+  return {Transaction{1, 100, Money{1250}, 0, "k1"}, Transaction{2, 100, Money{-300}, 0, ""},
+          Transaction{3, 105, Money{-1250}, 1, "void-1"}};
+}
+
+}  // namespace
+
+TEST_CASE("a record reads back as written") {
+  for (const auto& t : sample()) {
+    std::string bytes;
+    bank::encode_record(bytes, t);
+    auto decoded = bank::decode_record(bytes);
+    REQUIRE(decoded.outcome == bank::DecodeOutcome::ok);
+    CHECK(decoded.transaction == t);
+    CHECK(decoded.record_bytes == bytes.size());
+  }
+}
+
+TEST_CASE("recovery rebuilds the ledger, balance included") {
+  auto recovered = bank::recover_journal(journal_of(sample()), "bank.journal");
+  REQUIRE(recovered.ok());
+  CHECK(recovered->ledger.durable_count() == 3);
+  CHECK(recovered->ledger.balance() == Money{-300});
+  CHECK(recovered->torn_bytes == 0);
+  // The keys came back too.
+  auto retry = recovered->ledger.stage_create(Money{1250}, 200, "k1");
+  REQUIRE(retry.ok());
+  CHECK(retry->replayed_by_key);
+  CHECK(retry->id == 1);
+}
+
+TEST_CASE("a journal cut at every byte of its last record loses only that record") {
+  const std::string whole = journal_of(sample());
+  const std::size_t last_start = journal_of({sample()[0], sample()[1]}).size();
+  for (std::size_t cut = last_start; cut < whole.size(); ++cut) {
+    INFO("cut at byte " << cut << " of " << whole.size());
+    auto recovered = bank::recover_journal(std::string_view(whole).substr(0, cut), "bank.journal");
+    REQUIRE(recovered.ok());
+    CHECK(recovered->ledger.durable_count() == 2);
+    CHECK(recovered->valid_bytes == last_start);
+    CHECK(recovered->torn_bytes == cut - last_start);
+    CHECK(recovered->ledger.balance() == Money{950});
+  }
+}
+
+TEST_CASE("a garbage tail after the last record is cut") {
+  std::string bytes = journal_of(sample());
+  bytes += std::string(37, '\0');
+  auto recovered = bank::recover_journal(bytes, "bank.journal");
+  REQUIRE(recovered.ok());
+  CHECK(recovered->ledger.durable_count() == 3);
+  CHECK(recovered->torn_bytes == 37);
+}
+
+TEST_CASE("damage before a valid record stops recovery, naming file and offset") {
+  const std::string whole = journal_of(sample());
+  const std::size_t second_start = journal_of({sample()[0]}).size();
+  for (std::size_t flip = second_start; flip < second_start + 20; ++flip) {
+    std::string damaged = whole;
+    damaged[flip] = static_cast<char>(damaged[flip] ^ 0x40);
+    auto recovered = bank::recover_journal(damaged, "data/bank.journal");
+    INFO("flipped byte " << flip);
+    REQUIRE_FALSE(recovered.ok());
+    CHECK_THAT(recovered.error().message, Catch::Contains("data/bank.journal"));
+    CHECK_THAT(recovered.error().message, Catch::Contains("offset " + std::to_string(second_start)));
+  }
+}
+
+TEST_CASE("a record with a valid checksum that breaks the ledger's rules stops recovery") {
+  auto bytes = journal_of({Transaction{1, 100, Money{5}, 0, ""}, Transaction{3, 100, Money{5}, 0, ""}});
+  auto recovered = bank::recover_journal(bytes, "bank.journal");
+  REQUIRE_FALSE(recovered.ok());
+  CHECK_THAT(recovered.error().message, Catch::Contains("id 3 where 2 was expected"));
+}
+
+TEST_CASE("opening a journal with a torn tail cuts the tail on disk") {
+  test_support::SimBank bank;
+  const std::string whole = journal_of(sample());
+  bank.disk.file_for_test("bank.journal").durable = whole.substr(0, whole.size() - 5);
+  bank::Ledger ledger;
+  auto journal = bank::Journal::open(bank.disk, "bank.journal", bank.log, ledger);
+  REQUIRE(journal.ok());
+  CHECK(ledger.durable_count() == 2);
+  CHECK(bank.disk.file("bank.journal")->durable.size() == journal_of({sample()[0], sample()[1]}).size());
+  CHECK_THAT(bank.log.lines.front(), Catch::Contains("cut a torn tail"));
+}
+
+// Fails the nth disk operation for every n until a run sees no failure, and
+// checks after a crash and restart that exactly the acknowledged writes exist.
+TEST_CASE("every journal failure point: nothing acknowledged is lost, nothing is acknowledged that failed") {
+  constexpr int writes = 6;
+  for (std::uint64_t n = 1;; ++n) {
+    INFO("failing disk operation #" << n << " with EIO");
+    test_support::SimBank bank(n);
+    REQUIRE(bank.start().ok());
+    bank.disk.fail_nth_operation(n, EIO);
+    auto& client = bank.connect();
+    std::map<std::string, std::string> acknowledged;  // key -> reply line
+    int errors = 0;
+    for (int i = 0; i < writes; ++i) {
+      const std::string key = "w" + std::to_string(i);
+      REQUIRE(bank.request(client, "CREATE_TRANSACTION") == "Enter the transaction amount:");
+      const std::string reply = bank.request(client, std::to_string(i + 1) + " key=" + key);
+      if (reply.rfind("id=", 0) == 0) {
+        acknowledged[key] = reply;
+      } else {
+        CHECK_THAT(reply, Catch::StartsWith("ERROR"));
+        ++errors;
+      }
+    }
+    const bool failure_injected = bank.disk.appends_failed + bank.disk.syncs_failed > 0;
+    if (failure_injected) {
+      CHECK(errors > 0);
+      CHECK(bank.server->writes_disabled());
+      // Reads keep working.
+      CHECK(bank.request(client, "HEALTH") == "healthy");
+      CHECK_THAT(bank.request(client, "GET_BALANCE"), Catch::StartsWith("$"));
+    }
+    bank.disk.fail_nth_operation(0, 0);
+    bank.crash();
+    REQUIRE(bank.start().ok());
+    const auto list = bank.server->ledger().list();
+    std::set<std::uint64_t> seen_amounts;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      CHECK(list[i].id == i + 1);
+      CHECK(seen_amounts.insert(static_cast<std::uint64_t>(list[i].amount.cents)).second);  // Never twice.
+    }
+    for (const auto& [key, line] : acknowledged) {
+      bool found = false;
+      for (const auto& t : list) found = found || (t.key == key && bank::format_transaction(t) == line);
+      CHECK(found);
+    }
+    bank.server->ledger().check_invariants();
+    // After the restart writes work again.
+    auto& again = bank.connect();
+    REQUIRE(bank.request(again, "CREATE_TRANSACTION") == "Enter the transaction amount:");
+    CHECK_THAT(bank.request(again, "1000"), Catch::StartsWith("id="));
+    if (!failure_injected) break;  // Every failure point was visited.
+    REQUIRE(n < 100);
+  }
+}
