@@ -289,6 +289,12 @@ void SimNetwork::crash(const std::string& name) {
   for (auto& state : touched) reset_connection(state);
 }
 
+std::uint64_t SimNetwork::bytes_in_flight() const {
+  std::uint64_t bytes = 0;
+  for (const auto& [id, state] : connections_) bytes += state->pipes[0].bytes + state->pipes[1].bytes;
+  return bytes;
+}
+
 void SimNetwork::set_up(const std::string& name) { down_.erase(name); }
 bool SimNetwork::is_up(const std::string& name) const { return !down_.contains(name); }
 

@@ -59,6 +59,8 @@ class SimNetwork {
   bool link_blocked(const std::string& a, const std::string& b) const;
 
   std::uint64_t bytes_delivered() const { return bytes_delivered_; }
+  // Bytes sent and not yet delivered, over every connection.
+  std::uint64_t bytes_in_flight() const;
   std::size_t open_connections() const { return connections_.size(); }
 
  private:
