@@ -1,0 +1,224 @@
+// The real dst_demo_server binary over real TCP: the protocol byte for byte,
+// restarts, and kill -9 with writes in flight.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+#include <fstream>
+
+#include "bank/money.hpp"
+#include "support/process.hpp"
+
+using test_support::ServerProcess;
+using test_support::TcpClient;
+
+namespace {
+
+struct Line {
+  std::uint64_t id;
+  std::int64_t cents;
+  std::string text;
+};
+
+std::vector<Line> parse_list(const std::string& list) {
+  std::vector<Line> lines;
+  static const std::regex pattern(R"(id=(\d+) created_at=(\d+) amount=\$(-?\d+\.\d\d)( voids=\d+)?)");
+  std::size_t start = 0;
+  while (start < list.size()) {
+    auto end = list.find('\n', start);
+    if (end == std::string::npos) end = list.size();
+    const std::string text = list.substr(start, end - start);
+    std::smatch match;
+    REQUIRE(std::regex_match(text, match, pattern));
+    lines.push_back(Line{std::stoull(match[1]), bank::parse_amount(match[3].str())->cents, text});
+    start = end + 1;
+  }
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("process: the protocol byte for byte over TCP") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(dir + "/data");
+  TcpClient c(server.port());
+  REQUIRE(c.connected());
+  // A client of the original sends the argument without waiting for the prompt.
+  REQUIRE(c.send_raw(std::string("HEALTH") + '\0' + "CREATE_TRANSACTION" + '\0' + "12.50" + '\0'));
+  CHECK(c.read_frame() == "healthy");
+  CHECK(c.read_frame() == "Enter the transaction amount:");
+  const auto created = c.read_frame();
+  REQUIRE(created.has_value());
+  CHECK(std::regex_match(*created, std::regex(R"(id=1 created_at=\d{10} amount=\$12\.50)")));
+  CHECK(c.request("GET_BALANCE") == "$12.50");
+  CHECK(c.request("GET_TRANSACTION") == "Enter the transaction ID:");
+  CHECK(c.request("1") == *created);
+  CHECK(c.request("GET_TRANSACTION") == "Enter the transaction ID:");
+  CHECK(c.request("2") == "Transaction not found");
+  CHECK(c.request("VOID_TRANSACTION") == "Enter the transaction ID:");
+  const std::string reversal = c.request("1");
+  CHECK(std::regex_match(reversal, std::regex(R"(id=2 created_at=\d{10} amount=\$-12\.50 voids=1)")));
+  CHECK(c.request("LIST_TRANSACTIONS") == *created + "\n" + reversal);
+  CHECK(c.request("GET_BALANCE") == "$0.00");
+  CHECK(c.request("FOO") ==
+        "ERROR unknown action 'FOO'; expected HEALTH, LIST_TRANSACTIONS, GET_TRANSACTION, CREATE_TRANSACTION, "
+        "VOID_TRANSACTION, GET_BALANCE, CLOSE or EXIT");
+  CHECK(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+  CHECK(c.request("1.234") == "ERROR amount must have at most 2 decimals: '1.234'");
+  CHECK(c.request("VOID_TRANSACTION") == "Enter the transaction ID:");
+  CHECK(c.request("1") == "ERROR transaction 1 is already voided by transaction 2");
+  CHECK(c.request("EXIT") == "ERROR remote shutdown is disabled (start the server with --allow-remote-exit)");
+  CHECK(c.request("  HEALTH\r\n") == "healthy");
+  REQUIRE(c.send_frame("CLOSE"));
+  CHECK(c.closed_by_peer());
+}
+
+TEST_CASE("process: an oversized frame gets ERROR, the connection closes, the server stays up") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(dir + "/data", {"--max-frame-bytes", "1024"});
+  TcpClient c(server.port());
+  REQUIRE(c.send_raw(std::string(5000, 'x')));
+  CHECK(c.read_frame() == "ERROR frame too large (the limit is 1024 bytes)");
+  CHECK(c.closed_by_peer());
+  TcpClient d(server.port());
+  CHECK(d.request("HEALTH") == "healthy");
+}
+
+TEST_CASE("process: a restart finds everything, and SIGTERM exits cleanly") {
+  const auto dir = test_support::make_temp_dir();
+  std::string list_before;
+  {
+    ServerProcess server(dir + "/data");
+    TcpClient c(server.port());
+    for (int i = 1; i <= 25; ++i) {
+      REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+      REQUIRE(c.request(std::to_string(i) + ".01 key=k" + std::to_string(i)).rfind("id=", 0) == 0);
+    }
+    list_before = c.request("LIST_TRANSACTIONS");
+    CHECK(server.terminate() == 0);
+  }
+  ServerProcess server(dir + "/data");
+  TcpClient c(server.port());
+  CHECK(c.request("LIST_TRANSACTIONS") == list_before);
+  CHECK(c.request("GET_BALANCE") == "$325.25");
+  CHECK(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+  CHECK(c.request("1.01 key=k1") == list_before.substr(0, list_before.find('\n')));
+}
+
+TEST_CASE("process: a second server on the same data dir refuses to start") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess first(dir + "/data");
+  const auto spawned = test_support::spawn(
+      {DST_DEMO_SERVER_PATH, "--port", "0", "--addr", "127.0.0.1", "--data-dir", dir + "/data"}, dir + "/second.log");
+  ::close(spawned.stdout_fd);
+  CHECK(test_support::wait_exit(spawned.pid) == 1);
+  std::ifstream log(dir + "/second.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("another server is using this data directory"));
+}
+
+TEST_CASE("process: kill -9 with writes in flight loses nothing acknowledged and applies nothing twice") {
+  const auto dir = test_support::make_temp_dir();
+  constexpr int writers = 8;
+  constexpr int rounds = 3;
+  std::map<std::string, std::string> acknowledged;  // key -> line
+  std::mutex mutex;
+  std::set<std::string> keys_tried;
+  for (int round = 0; round < rounds; ++round) {
+    INFO("round " << round);
+    ServerProcess server(dir + "/data");
+    std::atomic<int> acked_this_round{0};
+    std::vector<std::thread> threads;
+    for (int w = 0; w < writers; ++w) {
+      threads.emplace_back([&, w] {
+        TcpClient c(server.port());
+        for (int i = 0;; ++i) {
+          const std::string key = "r" + std::to_string(round) + "w" + std::to_string(w) + "i" + std::to_string(i);
+          {
+            std::lock_guard lock(mutex);
+            keys_tried.insert(key);
+          }
+          if (c.request("CREATE_TRANSACTION") != "Enter the transaction amount:") return;
+          const std::string reply = c.request("1.00 key=" + key);
+          if (reply.rfind("id=", 0) != 0) return;  // The server died mid-request.
+          std::lock_guard lock(mutex);
+          acknowledged[key] = reply;
+          ++acked_this_round;
+        }
+      });
+    }
+    // Kill once the writers are well under way, with requests in flight.
+    while (acked_this_round.load() < 200) std::this_thread::yield();
+    server.kill9();
+    for (auto& t : threads) t.join();
+  }
+  ServerProcess server(dir + "/data");
+  TcpClient c(server.port());
+  const auto lines = parse_list(c.request("LIST_TRANSACTIONS"));
+  std::int64_t sum = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    CHECK(lines[i].id == i + 1);  // Contiguous.
+    sum += lines[i].cents;
+  }
+  CHECK(c.request("GET_BALANCE") == "$" + bank::format_money(bank::Money{sum}));
+  std::set<std::string> present;
+  for (const auto& l : lines) present.insert(l.text);
+  for (const auto& [key, line] : acknowledged) {
+    INFO("acknowledged " << key << ": " << line);
+    CHECK(present.contains(line));
+  }
+  // Retrying every key ever tried returns the recorded line and applies nothing.
+  std::size_t retried_present = 0;
+  for (const auto& key : keys_tried) {
+    REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+    const std::string reply = c.request("1.00 key=" + key);
+    REQUIRE(reply.rfind("id=", 0) == 0);
+    if (acknowledged.contains(key)) CHECK(reply == acknowledged[key]);
+    if (present.contains(reply)) ++retried_present;
+  }
+  CHECK(retried_present >= acknowledged.size());
+  const auto after = parse_list(c.request("LIST_TRANSACTIONS"));
+  CHECK(after.size() == lines.size() + (keys_tried.size() - retried_present));
+}
+
+TEST_CASE("process: the client works from a pipe and fails clearly when refused") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(dir + "/data");
+  auto spawned = test_support::spawn({DST_DEMO_CLIENT_PATH, "127.0.0.1:" + std::to_string(server.port())},
+                                     dir + "/client.log", true);
+  const std::string script = "HEALTH\nCREATE_TRANSACTION\n4.20\nGET_BALANCE\nCLOSE\n";
+  REQUIRE(::write(spawned.stdin_fd, script.data(), script.size()) == static_cast<ssize_t>(script.size()));
+  ::close(spawned.stdin_fd);
+  const std::string out = test_support::read_all(spawned.stdout_fd);
+  ::close(spawned.stdout_fd);
+  CHECK(test_support::wait_exit(spawned.pid) == 0);
+  CHECK(std::regex_match(out, std::regex("healthy\nEnter the transaction amount:\nid=1 created_at=\\d+ amount=\\$4\\.20\n\\$4\\.20\n")));
+
+  server.kill9();
+  auto refused = test_support::spawn({DST_DEMO_CLIENT_PATH, "127.0.0.1:" + std::to_string(server.port())},
+                                     dir + "/refused.log", true);
+  ::close(refused.stdin_fd);
+  test_support::read_all(refused.stdout_fd);
+  ::close(refused.stdout_fd);
+  CHECK(test_support::wait_exit(refused.pid) == 1);
+  std::ifstream log(dir + "/refused.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("cannot connect to 127.0.0.1:") && Catch::Contains("refused"));
+}
+
+TEST_CASE("process: --help documents every setting") {
+  const auto dir = test_support::make_temp_dir();
+  auto spawned = test_support::spawn({DST_DEMO_SERVER_PATH, "--help"}, dir + "/help.log");
+  const std::string help = test_support::read_all(spawned.stdout_fd);
+  ::close(spawned.stdout_fd);
+  CHECK(test_support::wait_exit(spawned.pid) == 0);
+  for (const char* word : {"--port", "PORT", "--addr", "ADDR", "--data-dir", "DATA_DIR", "--log-level", "RUST_LOG",
+                           "--max-connections", "--idle-timeout-s", "--allow-remote-exit"}) {
+    CHECK_THAT(help, Catch::Contains(word));
+  }
+}
