@@ -15,4 +15,9 @@ inline constexpr bool epochalypse = false;
 
 inline constexpr bool any = epochalypse;
 
+// The bugs planted in the bank_core this program links, as a comma-separated
+// list of names; empty in a normal build. Defined in a .cpp so that it reports
+// the library's switches, not the caller's.
+const char* names();
+
 }  // namespace bank::planted_bugs

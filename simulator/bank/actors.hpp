@@ -1,0 +1,212 @@
+#pragma once
+// The bank-specific actors of a run: the Host (the unchanged BankServer on the
+// simulated network, clock and disk), the Bankers (clients running interaction
+// plans and checking every reply), the FaultInjector, the HealthChecker and
+// the Auditor that reads the whole ledger at the end.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bank/bank_server.hpp"
+#include "model.hpp"
+#include "plan.hpp"
+#include "sim/sim_disk.hpp"
+#include "sim/sim_host_env.hpp"
+#include "sim/sim_network.hpp"
+#include "sim_logger.hpp"
+
+namespace bank_sim {
+
+inline constexpr std::uint16_t bank_port = 3000;
+inline constexpr const char* bank_node = "bank";
+
+struct RunStats {
+  std::uint64_t interactions_done = 0;
+  std::uint64_t requests_sent = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t faults_injected = 0;
+  std::uint64_t bounces = 0;
+  std::uint64_t disk_faults = 0;
+};
+
+// What every actor of one run shares.
+struct RunContext {
+  sim::World& world;
+  sim::SimNetwork& network;
+  Model& model;
+  RunStats& stats;
+  bank::LogLevel log_level;
+  std::string& log;
+  std::int64_t step_ms;
+  std::int64_t liveness_deadline_ms;
+  std::optional<std::int64_t> healed_at_ms;  // Set when faults stop for good.
+};
+
+class Host {
+ public:
+  Host(RunContext& context, bank::BankServerConfig config);
+  ~Host();
+  void start();
+  // Crash now (memory gone, unsynced writes lost or torn, connections reset);
+  // boot again from the disk after restart_after_ms.
+  void bounce(std::int64_t restart_after_ms);
+  bool up() const { return server_ != nullptr; }
+  sim::SimClock& clock() { return clock_; }
+  sim::SimDisk& disk() { return disk_; }
+
+ private:
+  RunContext& context_;
+  bank::BankServerConfig config_;
+  sim::SimDisk disk_;
+  sim::SimClock clock_;
+  sim::SimTimers timers_;
+  SimLogger log_;
+  std::unique_ptr<bank::BankServer> server_;
+  sim::EventId restart_event_ = 0;
+};
+
+class Banker final : public bank::ConnectionHandler {
+ public:
+  Banker(RunContext& context, Host& host, std::uint32_t index, const BankerPlan& plan);
+  ~Banker() override;
+  void start();
+  // Finish the request in progress (retrying as needed), then stop.
+  void stop_after_current();
+  bool finished() const { return finished_; }
+  const std::string& name() const { return name_; }
+  std::optional<std::int64_t> first_completion_after_heal_ms() const { return first_completion_after_heal_ms_; }
+  std::int64_t last_completed_ms() const { return last_completed_ms_; }
+
+  void on_data(std::string_view bytes) override;
+  void on_sent() override {}
+  void on_closed(bank::CloseReason reason) override;
+
+ private:
+  struct Request {
+    Interaction interaction;
+    std::vector<std::string> frames;
+    std::size_t replies_expected = 1;
+    std::string prompt;
+    std::string key;
+    std::uint64_t id = 0;
+    std::vector<std::string> replies;
+    std::uint64_t generation = 0;
+    ClockWindow clock;
+    std::uint64_t clock_steps_at_send = 0;
+    std::uint32_t attempts = 0;
+    bool sent = false;
+  };
+
+  void next();
+  void begin(const Interaction& interaction);
+  void send_current();
+  void connect();
+  void handle_reply(std::string reply);
+  void finish_request();
+  void complete(std::string_view outcome);
+  void retry_later(std::string_view reason);
+  void drop_connection();
+  std::uint64_t resolve(const IdPick& pick) const;
+
+  RunContext& context_;
+  Host& host_;
+  std::uint32_t index_;
+  std::string name_;
+  const BankerPlan& plan_;
+  SimLogger log_;
+  std::size_t next_interaction_ = 0;
+  std::optional<Request> request_;
+  std::unique_ptr<bank::Connection> connection_;
+  bool connecting_ = false;
+  std::uint64_t connection_generation_ = 0;
+  bank::FrameDecoder decoder_;
+  sim::EventId timer_ = 0;
+  sim::EventId timeout_ = 0;
+  bool stopping_ = false;
+  bool finished_ = false;
+  std::int64_t last_completed_ms_ = 0;
+  std::optional<std::int64_t> first_completion_after_heal_ms_;
+};
+
+class HealthChecker final : public bank::ConnectionHandler {
+ public:
+  HealthChecker(RunContext& context, std::int64_t interval_ms);
+  ~HealthChecker() override;
+  void start();
+  void stop();
+  std::optional<std::int64_t> first_success_after_heal_ms() const { return first_success_after_heal_ms_; }
+  std::uint64_t checks_failed() const { return checks_failed_; }
+
+  void on_data(std::string_view bytes) override;
+  void on_sent() override {}
+  void on_closed(bank::CloseReason reason) override;
+
+ private:
+  void tick();
+  RunContext& context_;
+  std::int64_t interval_ms_;
+  SimLogger log_;
+  std::unique_ptr<bank::Connection> connection_;
+  bool connecting_ = false;
+  bank::FrameDecoder decoder_;
+  std::optional<std::int64_t> outstanding_since_ms_;
+  sim::EventId timer_ = 0;
+  bool stopped_ = false;
+  std::uint64_t checks_failed_ = 0;
+  std::optional<std::int64_t> first_success_after_heal_ms_;
+};
+
+class FaultInjector {
+ public:
+  FaultInjector(RunContext& context, Host& host, const FaultPlan& plan, std::uint32_t banker_count,
+                std::function<void()> on_healed);
+  ~FaultInjector();
+  void start();
+  // Stop injecting and heal everything now.
+  void heal_now();
+
+ private:
+  void next();
+  void apply(const Fault& fault);
+  std::vector<std::string> targets(std::int64_t target) const;
+
+  RunContext& context_;
+  Host& host_;
+  const FaultPlan& plan_;
+  std::uint32_t banker_count_;
+  std::function<void()> on_healed_;
+  SimLogger log_;
+  std::size_t next_fault_ = 0;
+  sim::EventId timer_ = 0;
+  std::vector<sim::EventId> heal_events_;
+  bool healed_ = false;
+  bool disk_faulted_ = false;
+};
+
+// Reads the whole ledger once every banker is done, and hands it to the model.
+class Auditor final : public bank::ConnectionHandler {
+ public:
+  explicit Auditor(RunContext& context);
+  ~Auditor() override;
+  void start();
+  bool done() const { return done_; }
+
+  void on_data(std::string_view bytes) override;
+  void on_sent() override {}
+  void on_closed(bank::CloseReason reason) override;
+
+ private:
+  void attempt();
+  RunContext& context_;
+  SimLogger log_;
+  std::unique_ptr<bank::Connection> connection_;
+  bank::FrameDecoder decoder_;
+  std::vector<std::string> replies_;
+  sim::EventId timer_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace bank_sim

@@ -1,0 +1,408 @@
+#include "model.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace bank_sim {
+
+namespace {
+
+constexpr std::int64_t int32_limit_s = 2'147'483'648LL;
+
+bool take(std::string_view& text, std::string_view prefix) {
+  if (text.substr(0, prefix.size()) != prefix) return false;
+  text.remove_prefix(prefix.size());
+  return true;
+}
+
+template <class Int>
+bool take_int(std::string_view& text, Int& value) {
+  const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (result.ec != std::errc{} || result.ptr == text.data()) return false;
+  text.remove_prefix(static_cast<std::size_t>(result.ptr - text.data()));
+  return true;
+}
+
+// "$-12.50" with any int64 number of cents (a balance may exceed one amount's range).
+std::optional<std::int64_t> parse_dollars(std::string_view text) {
+  if (!take(text, "$")) return std::nullopt;
+  const bool negative = take(text, "-");
+  const auto dot = text.find('.');
+  if (dot == std::string_view::npos || text.size() != dot + 3) return std::nullopt;
+  std::int64_t units = 0;
+  std::string_view integer = text.substr(0, dot);
+  if (!take_int(integer, units) || !integer.empty() || units < 0) return std::nullopt;
+  std::int64_t fraction = 0;
+  std::string_view cents = text.substr(dot + 1);
+  if (!take_int(cents, fraction) || !cents.empty() || fraction < 0) return std::nullopt;
+  std::int64_t total = 0;
+  if (__builtin_mul_overflow(units, 100, &total) || __builtin_add_overflow(total, fraction, &total)) return std::nullopt;
+  return negative ? -total : total;
+}
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+}  // namespace
+
+std::optional<ParsedTransaction> parse_transaction_line(std::string_view line) {
+  ParsedTransaction t;
+  t.line = std::string(line);
+  std::string_view text = line;
+  if (!take(text, "id=") || !take_int(text, t.id)) return std::nullopt;
+  if (!take(text, " created_at=") || !take_int(text, t.created_at_s)) return std::nullopt;
+  if (!take(text, " amount=")) return std::nullopt;
+  const auto space = text.find(' ');
+  const auto cents = parse_dollars(text.substr(0, space));
+  if (!cents) return std::nullopt;
+  t.amount = bank::Money{*cents};
+  text = space == std::string_view::npos ? std::string_view{} : text.substr(space);
+  if (!text.empty()) {
+    if (!take(text, " voids=") || !take_int(text, t.voids_id) || !text.empty()) return std::nullopt;
+  }
+  if (t.id == 0) return std::nullopt;
+  return t;
+}
+
+std::string format_utc(std::int64_t unix_s) {
+  // Days to civil date (proleptic Gregorian), integer only.
+  const std::int64_t days = floor_div(unix_s, 86'400);
+  const std::int64_t second_of_day = unix_s - days * 86'400;
+  const std::int64_t z = days + 719'468;
+  const std::int64_t era = floor_div(z, 146'097);
+  const std::int64_t doe = z - era * 146'097;
+  const std::int64_t yoe = (doe - doe / 1'460 + doe / 36'524 - doe / 146'096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", year, month, day, second_of_day / 3600,
+                     second_of_day / 60 % 60, second_of_day % 60);
+}
+
+void Model::fail(std::string invariant, std::string actor, std::string evidence) {
+  if (failure_) return;  // The first failure is the story; the rest are echoes.
+  failure_ = Failure{std::move(invariant), std::move(actor), world_.now_ms(), world_.steps(), std::move(evidence)};
+}
+
+void Model::note_host_clock(std::int64_t realtime_ms) { host_clock_high_ms_ = std::max(host_clock_high_ms_, realtime_ms); }
+
+void Model::write_started(const std::string& key, WriteKind kind, bank::Money amount, std::uint64_t target_id) {
+  if (acked_keys_.contains(key)) return;  // A retry of a write already acknowledged.
+  pending_.emplace(key, Write{kind, amount, target_id});
+}
+
+void Model::write_refused(const std::string& key) { pending_.erase(key); }
+
+bool Model::confirm(const std::string& actor, const ParsedTransaction& t, const char* source) {
+  auto it = confirmed_.find(t.id);
+  if (it != confirmed_.end()) {
+    if (it->second.line != t.line) {
+      fail("durability", actor,
+           fmt::format("transaction {} was `{}` and {} now shows `{}`", t.id, it->second.line, source, t.line));
+      return false;
+    }
+    return true;
+  }
+  confirmed_.emplace(t.id, t);
+  confirmations_.push_back(t.id);
+  known_ids_.push_back(t.id);
+  return true;
+}
+
+void Model::write_acked(const std::string& actor, const std::string& key, std::string_view reply,
+                        const ClockWindow& clock) {
+  const auto parsed = parse_transaction_line(reply);
+  if (!parsed) {
+    fail("reply format", actor, fmt::format("expected a transaction line for key {}, got `{}`", key, reply));
+    return;
+  }
+  const ParsedTransaction& t = *parsed;
+  if (auto acked = acked_keys_.find(key); acked != acked_keys_.end()) {
+    const ParsedTransaction& first = confirmed_.at(acked->second);
+    if (first.line != t.line) {
+      fail("exactly-once", actor,
+           fmt::format("a retry with key {} returned `{}`, but the first acknowledgement was `{}`: the write "
+                       "was applied twice",
+                       key, t.line, first.line));
+    }
+    return;
+  }
+  auto pending = pending_.find(key);
+  BANK_ASSERT_MSG(pending != pending_.end(), "an acknowledged key was never started");
+  const Write write = pending->second;
+  if (write.kind == WriteKind::create) {
+    if (t.amount != write.amount || t.voids_id != 0) {
+      fail("reply matches request", actor,
+           fmt::format("CREATE {} key={} was answered `{}`", bank::format_money(write.amount), key, t.line));
+      return;
+    }
+  } else {
+    if (t.voids_id != write.target_id) {
+      fail("reply matches request", actor, fmt::format("VOID {} key={} was answered `{}`", write.target_id, key, t.line));
+      return;
+    }
+    if (auto target = confirmed_.find(write.target_id); target != confirmed_.end()) {
+      if (bank::checked_negate(target->second.amount) != t.amount) {
+        fail("a reversal negates its original", actor,
+             fmt::format("`{}` voids `{}` but does not negate its amount", t.line, target->second.line));
+        return;
+      }
+    }
+  }
+  // created_at comes from the host's clock at some point between request and reply.
+  const std::int64_t seen_s = t.created_at_s;
+  const std::int64_t high_s = floor_div(std::max(host_clock_high_ms_, clock.at_reply_ms), 1000);
+  if (!clock.stepped) {
+    const std::int64_t low_s = floor_div(std::min(clock.at_request_ms, clock.at_reply_ms), 1000);
+    if (seen_s < low_s) {
+      std::string evidence = fmt::format(
+          "`{}` has created_at={} ({}), but the host's clock read {} ({}) when the request was sent: {} s "
+          "earlier than anything the clock said",
+          t.line, seen_s, format_utc(seen_s), low_s, format_utc(low_s), low_s - seen_s);
+      if (low_s >= int32_limit_s && seen_s < int32_limit_s) {
+        evidence += fmt::format(
+            ". The clock has passed 2^31 s = {}, the last second a signed 32-bit integer can hold; a created_at "
+            "kept in 32 bits wraps to {} ({}) there, or sticks at the last value it held. This is the "
+            "epochalypse (the year-2038 problem)",
+            format_utc(int32_limit_s), -int32_limit_s, format_utc(-int32_limit_s));
+      }
+      fail("created_at within the host's clock", actor, std::move(evidence));
+      return;
+    }
+  }
+  if (seen_s > high_s) {
+    fail("created_at within the host's clock", actor,
+         fmt::format("`{}` has created_at={} ({}), later than the host's clock has ever read ({} = {})", t.line, seen_s,
+                     format_utc(seen_s), high_s, format_utc(high_s)));
+    return;
+  }
+  // created_at never decreases from one transaction to the next.
+  if (auto before = confirmed_.find(t.id - 1); before != confirmed_.end() && before->second.created_at_s > seen_s) {
+    fail("created_at never decreases", actor,
+         fmt::format("`{}` follows `{}` but has an earlier created_at", t.line, before->second.line));
+    return;
+  }
+  if (auto after = confirmed_.find(t.id + 1); after != confirmed_.end() && after->second.created_at_s < seen_s) {
+    fail("created_at never decreases", actor,
+         fmt::format("`{}` precedes `{}` but has a later created_at", t.line, after->second.line));
+    return;
+  }
+  if (!confirm(actor, t, "an acknowledgement")) return;
+  pending_.erase(pending);
+  acked_keys_.emplace(key, t.id);
+  acked_ids_.insert(t.id);
+  ++acknowledged_writes_;
+}
+
+void Model::void_rejected(const std::string& actor, const std::string& key, std::uint64_t target_id,
+                          std::string_view reply) {
+  pending_.erase(key);
+  // "ERROR transaction T is already voided by transaction X"
+  const std::string already = fmt::format("ERROR transaction {} is already voided by transaction ", target_id);
+  if (reply.substr(0, already.size()) == already) {
+    std::uint64_t by = 0;
+    std::string_view rest = reply.substr(already.size());
+    if (!take_int(rest, by)) {
+      fail("reply format", actor, fmt::format("unreadable reply `{}`", reply));
+      return;
+    }
+    if (auto it = confirmed_.find(by); it != confirmed_.end() && it->second.voids_id != target_id) {
+      fail("a transaction is voided at most once", actor,
+           fmt::format("VOID {} was refused as `{}`, but transaction {} is `{}`", target_id, reply, by, it->second.line));
+    }
+    return;
+  }
+  const std::string reversal = fmt::format("ERROR transaction {} is a reversal of ", target_id);
+  if (reply.substr(0, reversal.size()) == reversal) {
+    if (auto it = confirmed_.find(target_id); it != confirmed_.end() && it->second.voids_id == 0) {
+      fail("void rules", actor,
+           fmt::format("VOID {} was refused as `{}`, but it is `{}`, not a reversal", target_id, reply, it->second.line));
+    }
+    return;
+  }
+  fail("reply format", actor, fmt::format("VOID {} got an unexpected refusal `{}`", target_id, reply));
+}
+
+void Model::check_not_found(const std::string& actor, std::uint64_t id, std::string_view request,
+                            std::uint64_t generation) {
+  // Durable ids form a prefix 1..n: once any id >= this one was confirmed,
+  // this one existed too.
+  for (std::uint64_t i = 0; i < generation; ++i) {
+    if (confirmations_[i] >= id) {
+      fail("durability", actor,
+           fmt::format("{} {} answered `Transaction not found`, but transaction {} was confirmed before the request "
+                       "was sent",
+                       request, id, confirmations_[i]));
+      return;
+    }
+  }
+}
+
+std::optional<std::vector<ParsedTransaction>> Model::parse_list(const std::string& actor, std::string_view reply) {
+  std::vector<ParsedTransaction> list;
+  while (!reply.empty()) {
+    const auto newline = reply.find('\n');
+    const std::string_view line = reply.substr(0, newline);
+    auto parsed = parse_transaction_line(line);
+    if (!parsed) {
+      fail("reply format", actor, fmt::format("LIST_TRANSACTIONS returned an unreadable line `{}`", line));
+      return std::nullopt;
+    }
+    list.push_back(std::move(*parsed));
+    reply = newline == std::string_view::npos ? std::string_view{} : reply.substr(newline + 1);
+  }
+  return list;
+}
+
+bool Model::check_ledger_shape(const std::string& actor, const std::vector<ParsedTransaction>& list) {
+  std::map<std::uint64_t, std::uint64_t> voided_by;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const ParsedTransaction& t = list[i];
+    if (t.id != i + 1) {
+      fail("ids are 1..n with no gaps", actor,
+           fmt::format("LIST_TRANSACTIONS line {} is `{}`; expected id={}", i + 1, t.line, i + 1));
+      return false;
+    }
+    if (i > 0 && list[i - 1].created_at_s > t.created_at_s) {
+      fail("created_at never decreases", actor,
+           fmt::format("`{}` follows `{}` but has an earlier created_at", t.line, list[i - 1].line));
+      return false;
+    }
+    if (t.voids_id == 0) continue;
+    if (t.voids_id >= t.id) {
+      fail("void rules", actor, fmt::format("`{}` voids a transaction that does not precede it", t.line));
+      return false;
+    }
+    const ParsedTransaction& original = list[t.voids_id - 1];
+    if (original.voids_id != 0) {
+      fail("void rules", actor, fmt::format("`{}` voids a reversal, `{}`", t.line, original.line));
+      return false;
+    }
+    if (bank::checked_negate(original.amount) != t.amount) {
+      fail("a reversal negates its original", actor,
+           fmt::format("`{}` voids `{}` but does not negate its amount", t.line, original.line));
+      return false;
+    }
+    if (auto [it, inserted] = voided_by.emplace(t.voids_id, t.id); !inserted) {
+      fail("a transaction is voided at most once", actor,
+           fmt::format("transaction {} is voided twice: by `{}` and by `{}`", t.voids_id, list[it->second - 1].line,
+                       t.line));
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Model::explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list) {
+  std::set<std::string> used;
+  for (const ParsedTransaction& t : list) {
+    if (acked_ids_.contains(t.id)) continue;
+    const WriteKind kind = t.voids_id != 0 ? WriteKind::void_ : WriteKind::create;
+    bool explained = false;
+    for (const auto& [key, write] : pending_) {
+      if (used.contains(key) || write.kind != kind) continue;
+      if (kind == WriteKind::create ? write.amount == t.amount : write.target_id == t.voids_id) {
+        used.insert(key);
+        explained = true;
+        break;
+      }
+    }
+    if (!explained) {
+      fail("exactly-once", actor,
+           fmt::format("`{}` matches no acknowledged write and no write still in flight: a write was applied twice "
+                       "(a retried key applied again) or invented",
+                       t.line));
+      return false;
+    }
+  }
+  return true;
+}
+
+std::uint64_t Model::highest_confirmed_id(std::uint64_t generation) const {
+  std::uint64_t highest = 0;
+  for (std::uint64_t i = 0; i < generation; ++i) highest = std::max(highest, confirmations_[i]);
+  return highest;
+}
+
+void Model::check_list(const std::string& actor, std::string_view reply, std::uint64_t generation) {
+  auto list = parse_list(actor, reply);
+  if (!list || !check_ledger_shape(actor, *list)) return;
+  for (std::uint64_t i = 0; i < generation; ++i) {
+    const ParsedTransaction& expected = confirmed_.at(confirmations_[i]);
+    if (expected.id > list->size()) {
+      fail("durability", actor,
+           fmt::format("`{}` was confirmed before LIST_TRANSACTIONS was sent, but the list has only {} transactions",
+                       expected.line, list->size()));
+      return;
+    }
+    if ((*list)[expected.id - 1].line != expected.line) {
+      fail("durability", actor,
+           fmt::format("transaction {} was confirmed as `{}` and LIST_TRANSACTIONS now shows `{}`", expected.id,
+                       expected.line, (*list)[expected.id - 1].line));
+      return;
+    }
+  }
+  if (!explain_unconfirmed(actor, *list)) return;
+  for (const ParsedTransaction& t : *list) {
+    if (!confirm(actor, t, "LIST_TRANSACTIONS")) return;
+  }
+}
+
+void Model::check_get(const std::string& actor, std::uint64_t id, std::string_view reply, std::uint64_t generation) {
+  if (reply == "Transaction not found") {
+    check_not_found(actor, id, "GET_TRANSACTION", generation);
+    return;
+  }
+  const auto parsed = parse_transaction_line(reply);
+  if (!parsed || parsed->id != id) {
+    fail("reply matches request", actor, fmt::format("GET_TRANSACTION {} was answered `{}`", id, reply));
+    return;
+  }
+  confirm(actor, *parsed, "GET_TRANSACTION");
+}
+
+void Model::check_balance(const std::string& actor, std::string_view reply, std::uint64_t generation) {
+  const auto cents = parse_dollars(reply);
+  if (!cents) {
+    fail("reply format", actor, fmt::format("GET_BALANCE was answered `{}`", reply));
+    return;
+  }
+  balance_reads_.push_back(BalanceRead{actor, *cents, highest_confirmed_id(generation), world_.now_ms()});
+}
+
+void Model::audit(const std::string& actor, std::string_view list_reply, std::string_view balance_reply) {
+  check_list(actor, list_reply, generation());
+  if (failed()) return;
+  auto list = parse_list(actor, list_reply);
+  BANK_ASSERT(list.has_value());
+  std::int64_t sum = 0;
+  std::vector<std::int64_t> prefix = {0};
+  for (const auto& t : *list) {
+    sum += t.amount.cents;
+    prefix.push_back(sum);
+  }
+  const auto balance = parse_dollars(balance_reply);
+  if (!balance || *balance != sum) {
+    fail("balance equals the sum of the list", actor,
+         fmt::format("GET_BALANCE answered `{}` but the {} transactions listed sum to ${}", balance_reply, list->size(),
+                     bank::format_money(bank::Money{sum})));
+    return;
+  }
+  for (const BalanceRead& read : balance_reads_) {
+    bool matched = false;
+    for (std::uint64_t n = read.id_low; n < prefix.size() && !matched; ++n) matched = prefix[n] == read.cents;
+    if (!matched) {
+      fail("a balance equals the sum of the ledger at some point between its request and its reply", read.actor,
+           fmt::format("GET_BALANCE at t={} ms answered ${}, but no ledger of at least {} transactions sums to that "
+                       "(with {} transactions the sum was ${})",
+                       read.time_ms, bank::format_money(bank::Money{read.cents}), read.id_low, read.id_low,
+                       bank::format_money(bank::Money{read.id_low < prefix.size() ? prefix[read.id_low] : 0})));
+      return;
+    }
+  }
+}
+
+}  // namespace bank_sim

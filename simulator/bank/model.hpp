@@ -1,0 +1,122 @@
+#pragma once
+// The checker: a model of the bank held outside the server, fed by every
+// actor's requests and replies. It checks each reply as it arrives and the
+// whole ledger at the end, and records the first broken invariant with the
+// actor, the simulated time and the evidence (expected vs seen).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bank/money.hpp"
+#include "sim/world.hpp"
+
+namespace bank_sim {
+
+struct Failure {
+  std::string invariant;  // A short name: "durability", "exactly-once", "created_at", ...
+  std::string actor;
+  std::int64_t time_ms = 0;
+  std::uint64_t step = 0;
+  std::string evidence;
+};
+
+struct ParsedTransaction {
+  std::uint64_t id = 0;
+  std::int64_t created_at_s = 0;
+  bank::Money amount;
+  std::uint64_t voids_id = 0;
+  std::string line;
+};
+
+std::optional<ParsedTransaction> parse_transaction_line(std::string_view line);
+// "2038-01-19T03:14:08Z" for any second in the year range the simulator uses.
+std::string format_utc(std::int64_t unix_s);
+
+// What the host's clock read around a request, for the created_at bounds.
+struct ClockWindow {
+  std::int64_t at_request_ms = 0;
+  std::int64_t at_reply_ms = 0;
+  bool stepped = false;  // The clock stepped between request and reply.
+};
+
+enum class WriteKind { create, void_ };
+
+class Model {
+ public:
+  explicit Model(sim::World& world) : world_(world) {}
+
+  bool failed() const { return failure_.has_value(); }
+  const std::optional<Failure>& failure() const { return failure_; }
+  void fail(std::string invariant, std::string actor, std::string evidence);
+
+  // The host's wall clock: its highest reading so far bounds created_at.
+  void note_host_clock(std::int64_t realtime_ms);
+  std::uint64_t clock_steps() const { return clock_steps_; }
+  void note_clock_step() { ++clock_steps_; }
+
+  // Writes, by idempotency key. A key is pending from its first send until it
+  // is acknowledged or definitely refused; a pending key may explain one
+  // transaction that nobody has acknowledged yet.
+  void write_started(const std::string& key, WriteKind kind, bank::Money amount, std::uint64_t target_id);
+  void write_acked(const std::string& actor, const std::string& key, std::string_view reply, const ClockWindow& clock);
+  void write_refused(const std::string& key);
+  // A void answered "already voided by X" or "is a reversal": checked against what is known.
+  void void_rejected(const std::string& actor, const std::string& key, std::uint64_t target_id, std::string_view reply);
+  // A GET or VOID of id answered "Transaction not found".
+  void check_not_found(const std::string& actor, std::uint64_t id, std::string_view request, std::uint64_t generation);
+
+  // Reads. A read's "generation" is confirmations_.size() when it was sent:
+  // everything confirmed before then must be in its reply.
+  std::uint64_t generation() const { return confirmations_.size(); }
+  void check_list(const std::string& actor, std::string_view reply, std::uint64_t generation);
+  void check_get(const std::string& actor, std::uint64_t id, std::string_view reply, std::uint64_t generation);
+  void check_balance(const std::string& actor, std::string_view reply, std::uint64_t generation);
+  // The final audit, once every request has resolved: the whole ledger.
+  void audit(const std::string& actor, std::string_view list_reply, std::string_view balance_reply);
+
+  // Ids a banker may pick as "known".
+  const std::vector<std::uint64_t>& known_ids() const { return known_ids_; }
+  std::uint64_t acknowledged_writes() const { return acknowledged_writes_; }
+  std::size_t pending_writes() const { return pending_.size(); }
+
+ private:
+  struct Write {
+    WriteKind kind;
+    bank::Money amount;
+    std::uint64_t target_id;
+  };
+  struct BalanceRead {
+    std::string actor;
+    std::int64_t cents;
+    std::uint64_t id_low;  // Every id up to this one was durable when it was sent.
+    std::int64_t time_ms;
+  };
+
+  // Adds or checks a transaction against what is known; false after a failure.
+  bool confirm(const std::string& actor, const ParsedTransaction& transaction, const char* source);
+  bool check_ledger_shape(const std::string& actor, const std::vector<ParsedTransaction>& list);
+  bool explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list);
+  std::optional<std::vector<ParsedTransaction>> parse_list(const std::string& actor, std::string_view reply);
+  std::uint64_t highest_confirmed_id(std::uint64_t generation) const;
+
+  sim::World& world_;
+  std::optional<Failure> failure_;
+  std::int64_t host_clock_high_ms_ = 0;
+  std::uint64_t clock_steps_ = 0;
+
+  std::map<std::uint64_t, ParsedTransaction> confirmed_;  // By id.
+  std::vector<std::uint64_t> confirmations_;              // Ids, in the order they were confirmed.
+  std::vector<std::uint64_t> known_ids_;
+  std::map<std::string, Write> pending_;
+  std::map<std::string, std::uint64_t> acked_keys_;  // key -> id
+  std::set<std::uint64_t> acked_ids_;
+  std::vector<BalanceRead> balance_reads_;
+  std::uint64_t acknowledged_writes_ = 0;
+};
+
+}  // namespace bank_sim

@@ -1,0 +1,292 @@
+#include "plan.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+
+namespace bank_sim {
+
+namespace {
+
+// Known time boundaries where 32- and 64-bit time representations overflow.
+struct Boundary {
+  std::int64_t ms;
+  const char* name;
+};
+constexpr Boundary boundaries[] = {
+    {2'147'483'648'000LL, "2^31 s (2038-01-19T03:14:08Z, signed 32-bit seconds)"},
+    {4'294'967'296'000LL, "2^32 s (2106-02-07T06:28:16Z, unsigned 32-bit seconds)"},
+    {9'223'372'036'854LL, "2^63 ns (2262-04-11T23:47:16Z, signed 64-bit nanoseconds)"},
+};
+
+}  // namespace
+
+Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
+  // Knobs use their own stream, drawn in a fixed order whatever is overridden.
+  sim::Rng rng(sim::mix64(seed ^ 0x6b6e6f6273ULL));
+  Knobs knobs;
+  knobs.seed = seed;
+  knobs.duration_steps = duration_steps_default;
+
+  // Step multiplier: heavy-tailed. Mostly 1 ms, sometimes hours per step.
+  const std::uint64_t step_class = rng.below(100);
+  const std::int64_t step_small = rng.range(2, 100);
+  const std::int64_t step_large = rng.range(100, 60'000);
+  const std::int64_t step_huge = rng.range(3'600'000, 6 * 3'600'000);
+  knobs.step_ms = step_class < 70 ? 1 : step_class < 85 ? step_small : step_class < 95 ? step_large : step_huge;
+  if (overrides.step_ms) knobs.step_ms = *overrides.step_ms;
+
+  // Epoch offset: a mixture of the present, the original's wide range, and
+  // start times shortly before known time boundaries.
+  const std::uint64_t epoch_class = rng.below(100);
+  const std::int64_t present_ms = rng.range(1'600'000'000'000LL, 1'900'000'000'000LL);
+  const std::int64_t wide_ms = rng.range(0, epoch_offset_ms_max);
+  const Boundary& boundary = boundaries[rng.below(std::size(boundaries))];
+  const std::int64_t before_steps = rng.range(10, 2'000);
+  if (epoch_class < 25) {
+    knobs.epoch_offset_ms = present_ms;
+    knobs.epoch_offset_reason = "the present";
+  } else if (epoch_class < 50) {
+    knobs.epoch_offset_ms = wide_ms;
+    knobs.epoch_offset_reason = "the original's wide range";
+  } else {
+    knobs.epoch_offset_ms = std::max<std::int64_t>(0, boundary.ms - before_steps * knobs.step_ms);
+    knobs.epoch_offset_reason = fmt::format("{} steps before {}", before_steps, boundary.name);
+  }
+  if (overrides.epoch_offset_ms) {
+    knobs.epoch_offset_ms = *overrides.epoch_offset_ms;
+    knobs.epoch_offset_reason = "set by the user";
+  }
+
+  knobs.banker_count = static_cast<std::uint32_t>(rng.range(1, 15));
+  if (overrides.banker_count) knobs.banker_count = *overrides.banker_count;
+  knobs.interactions_per_banker = static_cast<std::uint32_t>(rng.range(10, 120));
+  if (overrides.duration_steps) knobs.duration_steps = *overrides.duration_steps;
+
+  // Swarm: each fault kind on with probability 1/2; a run in eight is calm.
+  Swarm& swarm = knobs.swarm;
+  const bool calm = rng.chance(1, 8);
+  swarm.bounces = rng.chance(1, 2);
+  swarm.partitions = rng.chance(1, 2);
+  swarm.clogs = rng.chance(1, 2);
+  swarm.disk_errors = rng.chance(1, 2);
+  swarm.slow_disk = rng.chance(1, 2);
+  swarm.clock_steps = rng.chance(1, 2);
+  swarm.fault_gap_ms_max = rng.range(200, 5'000);
+  if (calm) swarm = Swarm{};
+  return knobs;
+}
+
+namespace {
+
+bank::Money draw_amount(sim::Rng& rng) {
+  const std::uint64_t kind = rng.below(100);
+  std::int64_t cents = 0;
+  if (kind < 70) {
+    cents = rng.range(-100'000, 100'000);  // Up to a thousand, with cents.
+  } else if (kind < 85) {
+    cents = rng.range(-100, 100) * 100;  // Whole amounts.
+  } else if (kind < 97) {
+    cents = rng.range(-1'000'000'000, 1'000'000'000);
+  } else {
+    cents = 0;
+  }
+  return bank::Money{cents};
+}
+
+IdPick draw_id(sim::Rng& rng) {
+  IdPick pick;
+  pick.known = rng.below(100) < 85;
+  pick.pick = pick.known ? rng.next() : static_cast<std::uint64_t>(rng.range(1, 1'000'000));
+  return pick;
+}
+
+BankerPlan generate_banker_plan(sim::Rng& rng, std::uint32_t interactions) {
+  BankerPlan plan;
+  for (std::uint32_t i = 0; i < interactions; ++i) {
+    if (rng.chance(1, 2)) {
+      Interaction sleep;
+      sleep.op = BankerOp::sleep;
+      sleep.sleep_ms = rng.chance(1, 10) ? rng.range(1'000, 5'000) : rng.range(1, 200);
+      plan.interactions.push_back(sleep);
+    }
+    Interaction interaction;
+    const std::uint64_t kind = rng.below(100);
+    if (kind < 40) {
+      interaction.op = BankerOp::create;
+      interaction.amount = draw_amount(rng);
+    } else if (kind < 55) {
+      interaction.op = BankerOp::get;
+      interaction.id = draw_id(rng);
+    } else if (kind < 70) {
+      interaction.op = BankerOp::void_;
+      interaction.id = draw_id(rng);
+    } else if (kind < 85) {
+      interaction.op = BankerOp::list;
+    } else {
+      interaction.op = BankerOp::balance;
+    }
+    plan.interactions.push_back(interaction);
+  }
+  return plan;
+}
+
+FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t span_ms) {
+  FaultPlan plan;
+  const Swarm& swarm = knobs.swarm;
+  if (swarm.calm()) return plan;
+  std::vector<FaultOp> enabled;
+  if (swarm.bounces) enabled.push_back(FaultOp::bounce);
+  if (swarm.partitions) enabled.push_back(FaultOp::partition);
+  if (swarm.clogs) enabled.push_back(FaultOp::clog);
+  if (swarm.disk_errors) enabled.push_back(FaultOp::disk_errors);
+  if (swarm.slow_disk) enabled.push_back(FaultOp::slow_disk);
+  if (swarm.clock_steps) enabled.push_back(FaultOp::clock_step);
+  std::int64_t elapsed_ms = 0;
+  // Time is counted in steps too: with hours per step, a fault still gets
+  // some steps of its own.
+  const std::int64_t step_ms = knobs.step_ms;
+  while (elapsed_ms < span_ms) {
+    Fault sleep;
+    sleep.op = FaultOp::sleep;
+    sleep.duration_ms = std::max(rng.range(1, swarm.fault_gap_ms_max), step_ms * rng.range(1, 20));
+    elapsed_ms += sleep.duration_ms;
+    plan.faults.push_back(sleep);
+    Fault fault;
+    fault.op = enabled[rng.below(enabled.size())];
+    switch (fault.op) {
+      case FaultOp::bounce:
+        fault.duration_ms = std::max(rng.range(0, 2'000), step_ms * rng.range(1, 5));
+        break;
+      case FaultOp::partition:
+        fault.duration_ms = std::max(rng.range(100, 15'000), step_ms * rng.range(1, 20));
+        fault.target = rng.chance(1, 3) ? -1 : rng.range(0, knobs.banker_count - 1);
+        break;
+      case FaultOp::clog:
+        fault.duration_ms = std::max(rng.range(10, 3'000), step_ms * rng.range(1, 10));
+        fault.target = rng.chance(1, 3) ? -1 : rng.range(0, knobs.banker_count - 1);
+        break;
+      case FaultOp::disk_errors:
+        fault.duration_ms = std::max(rng.range(10, 2'000), step_ms * rng.range(1, 5));
+        fault.error_code = rng.chance(1, 2) ? EIO : ENOSPC;
+        break;
+      case FaultOp::slow_disk:
+        fault.duration_ms = std::max(rng.range(100, 5'000), step_ms * rng.range(1, 10));
+        fault.delta_ms = rng.range(10, 1'000);  // Extra latency per sync.
+        break;
+      case FaultOp::clock_step:
+        fault.delta_ms = rng.chance(1, 2) ? -rng.range(1, 3'600'000) : rng.range(1, 3'600'000);
+        break;
+      case FaultOp::sleep:
+        break;
+    }
+    plan.faults.push_back(fault);
+  }
+  return plan;
+}
+
+}  // namespace
+
+Plans generate_plans(const Knobs& knobs) {
+  sim::Rng rng(sim::mix64(knobs.seed ^ 0x706c616e73ULL));
+  Plans plans;
+  plans.knobs = knobs;
+  for (std::uint32_t b = 0; b < knobs.banker_count; ++b) {
+    sim::Rng banker_rng = rng.fork();
+    plans.bankers.push_back(generate_banker_plan(banker_rng, knobs.interactions_per_banker));
+  }
+  // Faults span about as long as the bankers' plans, in time and in steps.
+  std::int64_t longest_ms = 0;
+  for (const auto& plan : plans.bankers) {
+    std::int64_t total_ms = 0;
+    for (const auto& i : plan.interactions) total_ms += std::max(i.sleep_ms, knobs.step_ms * 4);
+    longest_ms = std::max(longest_ms, total_ms);
+  }
+  sim::Rng fault_rng = rng.fork();
+  plans.faults = generate_fault_plan(fault_rng, knobs, longest_ms);
+  plans.health_interval_ms = std::max<std::int64_t>(1'000, knobs.step_ms);
+  return plans;
+}
+
+std::string describe(BankerOp op) {
+  switch (op) {
+    case BankerOp::sleep: return "sleep";
+    case BankerOp::list: return "list";
+    case BankerOp::get: return "get";
+    case BankerOp::create: return "create";
+    case BankerOp::void_: return "void";
+    case BankerOp::balance: return "balance";
+  }
+  return "?";
+}
+
+std::string describe(FaultOp op) {
+  switch (op) {
+    case FaultOp::sleep: return "sleep";
+    case FaultOp::bounce: return "bounce";
+    case FaultOp::partition: return "partition";
+    case FaultOp::clog: return "clog";
+    case FaultOp::disk_errors: return "disk_errors";
+    case FaultOp::slow_disk: return "slow_disk";
+    case FaultOp::clock_step: return "clock_step";
+  }
+  return "?";
+}
+
+std::string describe_interaction(const Interaction& i) {
+  switch (i.op) {
+    case BankerOp::sleep: return fmt::format("sleep {}", i.sleep_ms);
+    case BankerOp::create: return fmt::format("create {}", bank::format_money(i.amount));
+    case BankerOp::get:
+    case BankerOp::void_:
+      return fmt::format("{} {} {}", describe(i.op), i.id.known ? "known" : "id", i.id.pick);
+    default: return describe(i.op);
+  }
+}
+
+std::string describe_fault(const Fault& f) {
+  const std::string target = f.target < 0 ? "all" : fmt::format("banker{}", f.target);
+  switch (f.op) {
+    case FaultOp::sleep: return fmt::format("sleep {}", f.duration_ms);
+    case FaultOp::bounce: return fmt::format("bounce restart_after={}", f.duration_ms);
+    case FaultOp::partition: return fmt::format("partition {} for={}", target, f.duration_ms);
+    case FaultOp::clog: return fmt::format("clog {} for={}", target, f.duration_ms);
+    case FaultOp::disk_errors:
+      return fmt::format("disk_errors {} for={}", f.error_code == ENOSPC ? "ENOSPC" : "EIO", f.duration_ms);
+    case FaultOp::slow_disk: return fmt::format("slow_disk extra={} for={}", f.delta_ms, f.duration_ms);
+    case FaultOp::clock_step: return fmt::format("clock_step {}", f.delta_ms);
+  }
+  return "?";
+}
+
+std::string describe_swarm(const Swarm& swarm) {
+  if (swarm.calm()) return "calm (no faults)";
+  std::string out;
+  auto add = [&out](bool on, const char* name) {
+    if (!on) return;
+    if (!out.empty()) out += ",";
+    out += name;
+  };
+  add(swarm.bounces, "bounces");
+  add(swarm.partitions, "partitions");
+  add(swarm.clogs, "clogs");
+  add(swarm.disk_errors, "disk_errors");
+  add(swarm.slow_disk, "slow_disk");
+  add(swarm.clock_steps, "clock_steps");
+  return fmt::format("{} (a fault every <={} ms)", out, swarm.fault_gap_ms_max);
+}
+
+std::size_t count_interactions(const Plans& plans) {
+  std::size_t count = 0;
+  for (const auto& plan : plans.bankers)
+    for (const auto& i : plan.interactions) count += i.op != BankerOp::sleep;
+  return count;
+}
+
+std::size_t count_faults(const Plans& plans) {
+  std::size_t count = 0;
+  for (const auto& f : plans.faults.faults) count += f.op != FaultOp::sleep;
+  return count;
+}
+
+}  // namespace bank_sim

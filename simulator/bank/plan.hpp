@@ -1,0 +1,108 @@
+#pragma once
+// What a run does, as data: the knobs drawn for it and every actor's plan.
+// Plans are generated from the run's seed, printed in the run's report, and
+// (with plan_file.hpp) saved and replayed.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bank/money.hpp"
+#include "sim/rng.hpp"
+
+namespace bank_sim {
+
+// Which fault kinds a run has, and how often (swarm testing): drawn per run,
+// so some runs are calm and some are storms.
+struct Swarm {
+  bool bounces = false;
+  bool partitions = false;
+  bool clogs = false;
+  bool disk_errors = false;
+  bool slow_disk = false;
+  bool clock_steps = false;
+  std::int64_t fault_gap_ms_max = 0;  // Mean gap between faults is about half of this.
+  bool calm() const { return !bounces && !partitions && !clogs && !disk_errors && !slow_disk && !clock_steps; }
+};
+
+struct Knobs {
+  std::uint64_t seed = 0;
+  std::uint64_t duration_steps = 0;  // 0: unbounded.
+  std::int64_t step_ms = 1;
+  std::int64_t epoch_offset_ms = 0;
+  std::uint32_t banker_count = 0;
+  std::uint32_t interactions_per_banker = 0;
+  Swarm swarm;
+  std::string epoch_offset_reason;  // Why this start time: "near 2^31 s", "wide range", ...
+};
+
+// Values a user set; every other knob is drawn from the seed.
+struct KnobOverrides {
+  std::optional<std::uint64_t> duration_steps;
+  std::optional<std::int64_t> step_ms;
+  std::optional<std::int64_t> epoch_offset_ms;
+  std::optional<std::uint32_t> banker_count;
+};
+
+inline constexpr std::uint32_t banker_count_max = 1000;
+inline constexpr std::uint64_t duration_steps_default = 200'000;
+inline constexpr std::int64_t step_ms_max = 86'400'000;  // One day per step.
+inline constexpr std::int64_t epoch_offset_ms_max = 100'000'000'000'000;  // Year 5138, the original's range.
+
+// Draws every knob from the seed, always in the same order, then applies the
+// overrides: overriding one knob replays everything else.
+Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides);
+
+// How an id is chosen when the interaction runs: mostly one the banker has
+// seen (pick modulo how many it knows), sometimes one that may not exist.
+struct IdPick {
+  bool known = true;
+  std::uint64_t pick = 0;  // known: an index modulo the ids known; else the id itself.
+};
+
+enum class BankerOp { sleep, list, get, create, void_, balance };
+
+struct Interaction {
+  BankerOp op = BankerOp::sleep;
+  std::int64_t sleep_ms = 0;
+  bank::Money amount;
+  IdPick id;
+};
+
+struct BankerPlan {
+  std::vector<Interaction> interactions;
+};
+
+enum class FaultOp { sleep, bounce, partition, clog, disk_errors, slow_disk, clock_step };
+
+struct Fault {
+  FaultOp op = FaultOp::sleep;
+  std::int64_t duration_ms = 0;  // sleep, partition, clog, disk window, slow window, bounce: restart delay.
+  std::int64_t delta_ms = 0;     // clock_step: how far the host's clock jumps (negative: back).
+  int error_code = 0;            // disk_errors: EIO or ENOSPC.
+  std::int64_t target = -1;      // partition, clog: a banker's index, or -1 for every client.
+};
+
+struct FaultPlan {
+  std::vector<Fault> faults;
+};
+
+struct Plans {
+  Knobs knobs;
+  std::vector<BankerPlan> bankers;
+  FaultPlan faults;
+  std::int64_t health_interval_ms = 1'000;
+};
+
+Plans generate_plans(const Knobs& knobs);
+
+std::string describe(BankerOp op);
+std::string describe(FaultOp op);
+std::string describe_interaction(const Interaction& interaction);
+std::string describe_fault(const Fault& fault);
+std::string describe_swarm(const Swarm& swarm);
+std::size_t count_interactions(const Plans& plans);  // Banker interactions other than sleeps.
+std::size_t count_faults(const Plans& plans);        // Faults other than sleeps.
+
+}  // namespace bank_sim

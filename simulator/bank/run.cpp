@@ -1,0 +1,121 @@
+#include "run.hpp"
+
+#include <fmt/format.h>
+
+namespace bank_sim {
+
+namespace {
+
+bank::BankServerConfig server_config(std::int64_t step_ms) {
+  bank::BankServerConfig config;
+  config.address = "0.0.0.0";
+  config.port = bank_port;
+  config.journal_file = "bank.journal";
+  // Timeouts stretch with the step, so that a run with hours per step still
+  // lets a request cross the network before its connection counts as idle.
+  config.idle_timeout_ms = std::max<std::int64_t>(config.idle_timeout_ms, 200 * step_ms);
+  return config;
+}
+
+}  // namespace
+
+RunResult run_simulation(const Plans& plans, const RunOptions& options) {
+  const Knobs& knobs = plans.knobs;
+  RunResult result;
+  result.knobs = knobs;
+  result.liveness_deadline_ms = std::max<std::int64_t>(60'000, 100 * knobs.step_ms);
+
+  sim::World world(sim::mix64(knobs.seed ^ 0x776f726c64ULL), knobs.epoch_offset_ms, knobs.step_ms);
+  world.keep_trace(options.keep_trace);
+  sim::NetworkConfig network_config;
+  // A stalled stream resets after a while, in time and in steps.
+  network_config.partition_reset_ms = std::max<std::int64_t>(network_config.partition_reset_ms, 20 * knobs.step_ms);
+  network_config.connect_timeout_ms = std::max<std::int64_t>(network_config.connect_timeout_ms, 10 * knobs.step_ms);
+  sim::SimNetwork network(world, network_config);
+  Model model(world);
+  RunContext context{world,          network, model, result.stats, options.log_level, result.log, knobs.step_ms,
+                     result.liveness_deadline_ms, std::nullopt};
+  SimLogger log(world, "run", options.log_level, result.log);
+
+  Host host(context, server_config(knobs.step_ms));
+  std::vector<std::unique_ptr<Banker>> bankers;
+  for (std::uint32_t i = 0; i < knobs.banker_count; ++i) {
+    bankers.push_back(std::make_unique<Banker>(context, host, i, plans.bankers[i]));
+  }
+  HealthChecker health(context, plans.health_interval_ms);
+  FaultInjector faults(context, host, plans.faults, knobs.banker_count, nullptr);
+  Auditor auditor(context);
+
+  host.start();
+  for (auto& banker : bankers) banker->start();
+  health.start();
+  faults.start();
+
+  const std::int64_t end_ms = knobs.duration_steps == 0
+                                  ? INT64_MAX
+                                  : knobs.epoch_offset_ms + static_cast<std::int64_t>(knobs.duration_steps) * knobs.step_ms;
+  bool main_phase_over = false;
+  bool liveness_checked = false;
+  bool audit_started = false;
+  while (!model.failed() && !auditor.done()) {
+    if (!main_phase_over && world.next_event_ms() > end_ms) {
+      // The step budget is spent: heal, let each banker finish what it started, audit.
+      main_phase_over = true;
+      result.duration_reached = true;
+      log.info("duration of {} steps reached: healing, then finishing the requests in flight", knobs.duration_steps);
+      faults.heal_now();
+      for (auto& banker : bankers) banker->stop_after_current();
+    }
+    if (!world.run_next(INT64_MAX)) {
+      model.fail("liveness", "run", "nothing is left to happen, yet the run has not finished");
+      break;
+    }
+    if (context.healed_at_ms && !liveness_checked &&
+        world.now_ms() >= *context.healed_at_ms + result.liveness_deadline_ms) {
+      liveness_checked = true;
+      for (auto& banker : bankers) {
+        if (banker->finished() || banker->first_completion_after_heal_ms()) continue;
+        model.fail("liveness", banker->name(),
+                   fmt::format("no interaction completed within {} ms after every fault healed (at +{} ms)",
+                               result.liveness_deadline_ms, *context.healed_at_ms - knobs.epoch_offset_ms));
+      }
+      if (!health.first_success_after_heal_ms()) {
+        model.fail("liveness", "health",
+                   fmt::format("no HEALTH answered within {} ms after every fault healed", result.liveness_deadline_ms));
+      }
+    }
+    if (!audit_started && context.healed_at_ms) {
+      bool all_finished = true;
+      for (auto& banker : bankers) all_finished = all_finished && banker->finished();
+      if (all_finished) {
+        audit_started = true;
+        auditor.start();
+      }
+    }
+  }
+  health.stop();
+
+  if (context.healed_at_ms) {
+    std::int64_t recovered_ms = 0;
+    bool known = true;
+    for (auto& banker : bankers) {
+      if (auto at = banker->first_completion_after_heal_ms()) recovered_ms = std::max(recovered_ms, *at - *context.healed_at_ms);
+    }
+    if (auto at = health.first_success_after_heal_ms()) {
+      recovered_ms = std::max(recovered_ms, *at - *context.healed_at_ms);
+    } else {
+      known = false;
+    }
+    if (known) result.recovery_ms = recovered_ms;
+  }
+  result.failure = model.failure();
+  result.steps = world.steps();
+  result.simulated_ms = world.now_ms() - world.start_ms();
+  result.events = world.events_run();
+  result.acknowledged_writes = model.acknowledged_writes();
+  result.trace_hash = world.trace_hash();
+  if (options.keep_trace) result.trace_lines = world.trace_lines();
+  return result;
+}
+
+}  // namespace bank_sim

@@ -1,0 +1,30 @@
+#pragma once
+// Log lines of one run carry the simulated time, the step and the actor's
+// name, and go to the run's own buffer: parallel runs never interleave.
+
+#include <string>
+
+#include "bank/log.hpp"
+#include "sim/world.hpp"
+
+namespace bank_sim {
+
+class SimLogger final : public bank::Logger {
+ public:
+  SimLogger(sim::World& world, std::string actor, bank::LogLevel level, std::string& out)
+      : Logger(level), world_(world), actor_(std::move(actor)), out_(out) {}
+
+ protected:
+  void write(bank::LogLevel level, std::string_view message) override {
+    const std::int64_t elapsed_ms = world_.now_ms() - world_.start_ms();
+    fmt::format_to(std::back_inserter(out_), "  [+{}.{:03}s step {}] {:<5} {:<9} {}\n", elapsed_ms / 1000,
+                   elapsed_ms % 1000, world_.steps(), bank::describe(level), actor_, message);
+  }
+
+ private:
+  sim::World& world_;
+  std::string actor_;
+  std::string& out_;
+};
+
+}  // namespace bank_sim

@@ -1,0 +1,359 @@
+// dst_demo_server_simulator: runs the unchanged BankServer in a seeded
+// simulated world, with faults, and checks every reply against a model.
+//
+// This entry point is the only place in simulator/ that touches the real
+// world: it reads settings, draws a seed when none is given, measures wall
+// time and spawns threads. Each run inside is a pure function of its seed.
+
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <cmath>
+#include <map>
+
+#include "bank/planted_bugs.hpp"
+#include "run.hpp"
+
+namespace {
+
+using bank_sim::Knobs;
+using bank_sim::KnobOverrides;
+using bank_sim::RunResult;
+
+struct Settings {
+  std::optional<std::uint64_t> seed;
+  KnobOverrides overrides;
+  std::uint64_t runs = 16;
+  std::uint32_t max_parallel = 0;
+  bank::LogLevel log_level = bank::LogLevel::warn;
+  bool check_determinism = false;
+  bool print_plan = false;
+  std::size_t failure_log_lines = 40;
+};
+
+std::uint64_t run_seed(std::uint64_t initial_seed, std::uint64_t index) {
+  // Run 0 replays the seed given; later runs derive from it and their index alone.
+  return index == 0 ? initial_seed : sim::mix64(initial_seed + index);
+}
+
+std::string format_duration_ms(std::int64_t ms) {
+  if (ms < 10'000) return fmt::format("{} ms", ms);
+  if (ms < 7'200'000) return fmt::format("{:.1f} s", static_cast<double>(ms) / 1e3);
+  if (ms < 172'800'000) return fmt::format("{:.1f} h", static_cast<double>(ms) / 3.6e6);
+  return fmt::format("{:.1f} days", static_cast<double>(ms) / 8.64e7);
+}
+
+std::string replay_command(const std::string& program, const Settings& settings, std::uint64_t seed) {
+  std::string command = fmt::format("SIMULATOR_SEED={} SIMULATOR_RUNS=1", seed);
+  const auto& o = settings.overrides;
+  if (o.duration_steps) command += fmt::format(" SIMULATOR_DURATION={}", *o.duration_steps);
+  if (o.step_ms) command += fmt::format(" SIMULATOR_STEP_MULTIPLIER={}", *o.step_ms);
+  if (o.epoch_offset_ms) command += fmt::format(" SIMULATOR_EPOCH_OFFSET={}", *o.epoch_offset_ms);
+  if (o.banker_count) command += fmt::format(" SIMULATOR_BANKER_COUNT={}", *o.banker_count);
+  return command + " " + program;
+}
+
+std::string header(std::uint64_t index, std::uint64_t runs, const bank_sim::Plans& plans) {
+  const Knobs& k = plans.knobs;
+  return fmt::format(
+      "run {}/{} seed={}\n"
+      "  knobs: duration={} steps, step_multiplier={} ms, epoch_offset={} ms ({}; {}), bankers={}, "
+      "interactions/banker={}\n"
+      "  faults: {}; {} faults planned, {} interactions planned\n",
+      index + 1, runs, k.seed, k.duration_steps == 0 ? std::string("unbounded") : std::to_string(k.duration_steps),
+      k.step_ms, k.epoch_offset_ms, bank_sim::format_utc(k.epoch_offset_ms / 1000), k.epoch_offset_reason,
+      k.banker_count, k.interactions_per_banker, bank_sim::describe_swarm(k.swarm), bank_sim::count_faults(plans),
+      bank_sim::count_interactions(plans));
+}
+
+std::string plan_text(const bank_sim::Plans& plans) {
+  std::string out;
+  for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
+    out += fmt::format("  plan banker{}:", b);
+    for (const auto& i : plans.bankers[b].interactions) out += " " + bank_sim::describe_interaction(i) + ";";
+    out += "\n";
+  }
+  out += "  plan faults:";
+  for (const auto& f : plans.faults.faults) out += " " + bank_sim::describe_fault(f) + ";";
+  out += "\n";
+  return out;
+}
+
+std::string footer(const RunResult& r, double wall_s) {
+  std::string out;
+  if (r.passed()) {
+    out += "  verdict: PASS\n";
+  } else {
+    const auto& f = *r.failure;
+    out += fmt::format("  verdict: FAIL: invariant '{}' broken, seen by {} at +{} ({} ms since the epoch, step {})\n",
+                       f.invariant, f.actor, format_duration_ms(f.time_ms - r.knobs.epoch_offset_ms), f.time_ms, f.step);
+    out += fmt::format("  evidence: {}\n", f.evidence);
+  }
+  const double simulated_s = static_cast<double>(r.simulated_ms) / 1e3;
+  out += fmt::format(
+      "  stats: steps={} simulated={} events={} interactions={} requests={} retries={} acknowledged_writes={} "
+      "faults={} bounces={}{}{}\n",
+      r.steps, format_duration_ms(r.simulated_ms), r.events, r.stats.interactions_done, r.stats.requests_sent,
+      r.stats.retries, r.acknowledged_writes, r.stats.faults_injected, r.stats.bounces,
+      r.recovery_ms ? fmt::format(" recovery={} (deadline {})", format_duration_ms(*r.recovery_ms),
+                                  format_duration_ms(r.liveness_deadline_ms))
+                    : std::string(),
+      r.duration_reached ? " (duration reached)" : "");
+  out += fmt::format("  wall: {:.3f} s, {:.0f}x real time, {:.0f} interactions/s\n", wall_s,
+                     wall_s > 0 ? simulated_s / wall_s : 0.0,
+                     wall_s > 0 ? static_cast<double>(r.stats.interactions_done) / wall_s : 0.0);
+  return out;
+}
+
+// The last lines of a failing run's log at debug level: what led up to it.
+std::string failure_context(const bank_sim::Plans& plans, std::size_t lines_max) {
+  bank_sim::RunOptions options;
+  options.log_level = bank::LogLevel::debug;
+  const RunResult rerun = bank_sim::run_simulation(plans, options);
+  std::vector<std::string_view> lines;
+  std::string_view log = rerun.log;
+  while (!log.empty()) {
+    const auto newline = log.find('\n');
+    lines.push_back(log.substr(0, newline));
+    log = newline == std::string_view::npos ? std::string_view{} : log.substr(newline + 1);
+  }
+  std::string out = fmt::format("  the last {} log lines before the failure (debug level):\n",
+                                std::min(lines.size(), lines_max));
+  for (std::size_t i = lines.size() > lines_max ? lines.size() - lines_max : 0; i < lines.size(); ++i) {
+    out += "  ";
+    out += lines[i];
+    out += "\n";
+  }
+  return out;
+}
+
+struct Outcome {
+  std::string report;
+  bool passed = true;
+  std::string invariant;
+  std::uint64_t interactions = 0;
+  std::uint64_t faults = 0;
+  std::int64_t simulated_ms = 0;
+  std::uint64_t seed = 0;
+};
+
+Outcome run_one(const Settings& settings, const std::string& program, std::uint64_t index) {
+  const std::uint64_t seed = run_seed(*settings.seed, index);
+  const Knobs knobs = bank_sim::draw_knobs(seed, settings.overrides);
+  const bank_sim::Plans plans = bank_sim::generate_plans(knobs);
+  Outcome outcome;
+  outcome.seed = seed;
+  outcome.report = header(index, settings.runs, plans);
+  if (settings.print_plan) outcome.report += plan_text(plans);
+  bank_sim::RunOptions options;
+  options.log_level = settings.log_level;
+  options.keep_trace = settings.check_determinism;
+  const auto wall_start = std::chrono::steady_clock::now();
+  RunResult result = bank_sim::run_simulation(plans, options);
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  outcome.report += result.log;
+  if (settings.check_determinism) {
+    const RunResult again = bank_sim::run_simulation(plans, options);
+    if (again.trace_hash != result.trace_hash || again.trace_lines != result.trace_lines) {
+      std::size_t i = 0;
+      while (i < result.trace_lines.size() && i < again.trace_lines.size() &&
+             result.trace_lines[i] == again.trace_lines[i]) {
+        ++i;
+      }
+      const std::string first = i < result.trace_lines.size() ? result.trace_lines[i] : "<end of trace>";
+      const std::string second = i < again.trace_lines.size() ? again.trace_lines[i] : "<end of trace>";
+      result.failure = bank_sim::Failure{"determinism", "simulator", 0, 0,
+                                         fmt::format("the same seed ran twice differently: trace hashes {:016x} and "
+                                                     "{:016x}; first difference at event {}: `{}` vs `{}`",
+                                                     result.trace_hash, again.trace_hash, i, first, second)};
+    } else {
+      outcome.report += fmt::format("  determinism: same trace twice ({} events, hash {:016x})\n",
+                                    result.trace_lines.size(), result.trace_hash);
+    }
+  }
+  outcome.report += footer(result, wall_s);
+  if (!result.passed()) {
+    if (result.failure->invariant != "determinism" && settings.log_level > bank::LogLevel::debug) {
+      outcome.report += failure_context(plans, settings.failure_log_lines);
+    }
+    outcome.report += fmt::format("  replay: {}\n", replay_command(program, settings, seed));
+  }
+  outcome.passed = result.passed();
+  outcome.invariant = result.passed() ? "" : result.failure->invariant;
+  outcome.interactions = result.stats.interactions_done;
+  outcome.faults = result.stats.faults_injected;
+  outcome.simulated_ms = result.simulated_ms;
+  return outcome;
+}
+
+std::optional<bank::LogLevel> resolve_log_level(const std::string& flag) {
+  bank::LogLevel level = bank::LogLevel::warn;
+  const char* sources[] = {flag.empty() ? nullptr : flag.c_str(), std::getenv("SPDLOG_LEVEL"), std::getenv("RUST_LOG")};
+  for (const char* value : sources) {
+    if (value == nullptr || *value == '\0') continue;
+    if (!bank::parse_log_level(value, level)) return std::nullopt;
+    return level;
+  }
+  return level;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "dst_demo_server_simulator: deterministic simulation testing of the bank. Runs the unchanged bank server\n"
+      "on a seeded simulated network, clock and disk, with bankers, a fault injector (crashes, partitions, clogs,\n"
+      "disk errors, slow disks, clock steps) and a health checker, and checks every reply against a model.\n"
+      "Each run prints its seed and knobs first, its verdict last; a failure ends with the command that replays it.\n"
+      "Knobs left unset are drawn per run from the run's seed. Exit status: 0 all runs passed, 1 a run failed.",
+      "dst_demo_server_simulator"};
+  Settings settings;
+  std::string log_level_flag;
+  std::uint64_t duration = 0;
+  std::int64_t step = 0;
+  std::int64_t epoch = 0;
+  std::uint32_t bankers = 0;
+  std::string seed_text;
+  app.add_option("--seed", seed_text, "Seed of the first run (decimal or 0x hex); unset: drawn at random and printed")
+      ->envname("SIMULATOR_SEED");
+  auto* duration_option = app.add_option("--duration", duration,
+                                         fmt::format("Steps per run before success is assumed (0: unbounded; "
+                                                     "default {})",
+                                                     bank_sim::duration_steps_default))
+                              ->envname("SIMULATOR_DURATION");
+  auto* step_option = app.add_option("--step-multiplier", step,
+                                     "Simulated ms per step; unset: drawn per run, mostly 1, sometimes hours")
+                          ->envname("SIMULATOR_STEP_MULTIPLIER")
+                          ->check(CLI::Range(std::int64_t{1}, bank_sim::step_ms_max));
+  auto* epoch_option = app.add_option("--epoch-offset", epoch,
+                                      "Simulated start time in ms since the Unix epoch; unset: drawn per run, often "
+                                      "just before 2038, 2106 or 2262")
+                           ->envname("SIMULATOR_EPOCH_OFFSET")
+                           ->check(CLI::Range(std::int64_t{0}, bank_sim::epoch_offset_ms_max * 10));
+  app.add_option("--runs", settings.runs, "How many runs")
+      ->envname("SIMULATOR_RUNS")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}))
+      ->capture_default_str();
+  app.add_option("--max-parallel", settings.max_parallel, "Threads running runs at once (default: one per core)")
+      ->envname("SIMULATOR_MAX_PARALLEL")
+      ->check(CLI::Range(1, 1024));
+  auto* bankers_option = app.add_option("--banker-count", bankers, "Bankers per run; unset: drawn per run (1..15)")
+                             ->envname("SIMULATOR_BANKER_COUNT")
+                             ->check(CLI::Range(std::uint32_t{1}, bank_sim::banker_count_max));
+  app.add_option("--log-level", log_level_flag,
+                 "Actor logs: trace, debug (every request), info (faults, crashes), warn, error, off. Unset: "
+                 "SPDLOG_LEVEL, else RUST_LOG, else warn");
+  app.add_flag("--check-determinism", settings.check_determinism,
+               "Run each seed twice and compare the full event traces; name the first difference");
+  app.add_flag("--print-plan", settings.print_plan, "Print every actor's plan after the knobs");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!seed_text.empty()) {
+    try {
+      std::size_t used = 0;
+      settings.seed = std::stoull(seed_text, &used, 0);
+      if (used != seed_text.size()) throw std::invalid_argument("trailing text");
+    } catch (const std::exception&) {
+      std::fprintf(stderr, "dst_demo_server_simulator: --seed/SIMULATOR_SEED: '%s' is not a 64-bit number\n",
+                   seed_text.c_str());
+      return 2;
+    }
+  } else {
+    std::random_device device;
+    settings.seed = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+  }
+  if (duration_option->count() > 0 || std::getenv("SIMULATOR_DURATION")) settings.overrides.duration_steps = duration;
+  if (step_option->count() > 0 || std::getenv("SIMULATOR_STEP_MULTIPLIER")) settings.overrides.step_ms = step;
+  if (epoch_option->count() > 0 || std::getenv("SIMULATOR_EPOCH_OFFSET")) settings.overrides.epoch_offset_ms = epoch;
+  if (bankers_option->count() > 0 || std::getenv("SIMULATOR_BANKER_COUNT")) settings.overrides.banker_count = bankers;
+  const auto log_level = resolve_log_level(log_level_flag);
+  if (!log_level) {
+    std::fprintf(stderr, "dst_demo_server_simulator: unknown log level; use trace, debug, info, warn, error or off\n");
+    return 2;
+  }
+  settings.log_level = *log_level;
+  if (settings.max_parallel == 0) settings.max_parallel = std::max(1u, std::thread::hardware_concurrency());
+  const std::uint32_t threads =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(settings.max_parallel, settings.runs));
+  const std::string program = argv[0];
+
+  const std::string planted = bank::planted_bugs::names();
+  std::printf("dst_demo_server_simulator: seed=%llu runs=%llu threads=%u%s\n",
+              static_cast<unsigned long long>(*settings.seed), static_cast<unsigned long long>(settings.runs), threads,
+              planted.empty() ? "" : fmt::format(" (bank built with the PLANTED BUG '{}')", planted).c_str());
+  std::fflush(stdout);
+
+  // Runs are taken by index; reports are printed in index order as they finish.
+  std::vector<std::optional<Outcome>> outcomes(settings.runs);
+  std::mutex mutex;
+  std::atomic<std::uint64_t> next_index{0};
+  std::uint64_t printed = 0;
+  std::uint64_t finished = 0;
+  std::uint64_t failed = 0;
+  const bool progress = ::isatty(STDERR_FILENO) != 0;
+  const auto wall_start = std::chrono::steady_clock::now();
+  auto worker = [&] {
+    for (;;) {
+      const std::uint64_t index = next_index.fetch_add(1);
+      if (index >= settings.runs) return;
+      Outcome outcome = run_one(settings, program, index);
+      std::lock_guard lock(mutex);
+      ++finished;
+      failed += outcome.passed ? 0 : 1;
+      outcomes[index] = std::move(outcome);
+      if (progress) std::fprintf(stderr, "\r\033[K");
+      while (printed < settings.runs && outcomes[printed]) {
+        std::fputs(outcomes[printed]->report.c_str(), stdout);
+        ++printed;
+      }
+      std::fflush(stdout);
+      if (progress) {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+        std::fprintf(stderr, "[%llu/%llu runs] %llu passed, %llu failed, %.1f s", static_cast<unsigned long long>(finished),
+                     static_cast<unsigned long long>(settings.runs), static_cast<unsigned long long>(finished - failed),
+                     static_cast<unsigned long long>(failed), elapsed);
+        std::fflush(stderr);
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::uint32_t i = 0; i < threads; ++i) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  if (progress) std::fprintf(stderr, "\r\033[K");
+
+  // The summary across runs.
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  std::uint64_t interactions = 0;
+  std::uint64_t faults = 0;
+  std::int64_t simulated_ms = 0;
+  std::map<std::string, std::vector<std::uint64_t>> failures_by_invariant;
+  for (const auto& o : outcomes) {
+    interactions += o->interactions;
+    faults += o->faults;
+    simulated_ms += o->simulated_ms;
+    if (!o->passed) failures_by_invariant[o->invariant].push_back(o->seed);
+  }
+  std::printf("summary: %llu runs, %llu passed, %llu failed; %llu interactions, %llu faults, %s simulated in %.2f s wall\n",
+              static_cast<unsigned long long>(settings.runs), static_cast<unsigned long long>(settings.runs - failed),
+              static_cast<unsigned long long>(failed), static_cast<unsigned long long>(interactions),
+              static_cast<unsigned long long>(faults), format_duration_ms(simulated_ms).c_str(), wall_s);
+  for (const auto& [invariant, seeds] : failures_by_invariant) {
+    std::printf("  '%s' failed in %zu of %llu runs; replay the first: %s\n", invariant.c_str(), seeds.size(),
+                static_cast<unsigned long long>(settings.runs), replay_command(program, settings, seeds.front()).c_str());
+  }
+  if (failed == 0) {
+    std::printf("  %llu clean runs in a row: a bug that fails one run in N has about a %.0f%% chance of hiding "
+                "from a sweep this size when N = %llu\n",
+                static_cast<unsigned long long>(settings.runs),
+                100.0 * std::pow(1.0 - 1.0 / static_cast<double>(settings.runs), static_cast<double>(settings.runs)),
+                static_cast<unsigned long long>(settings.runs));
+  }
+  return failed == 0 ? 0 : 1;
+}
