@@ -1,0 +1,267 @@
+// The simulated world's semantics: time, ordering, the network and the disk.
+
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <set>
+
+#include "support/sim_bank.hpp"
+
+using test_support::TestClient;
+
+TEST_CASE("sim: a seed draws the same numbers every time; ranges are inclusive") {
+  sim::Rng a(42);
+  sim::Rng b(42);
+  sim::Rng c(43);
+  bool differs = false;
+  for (int i = 0; i < 100; ++i) {
+    const auto x = a.next();
+    CHECK(x == b.next());
+    differs = differs || x != c.next();
+  }
+  CHECK(differs);
+  std::set<std::int64_t> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const auto v = a.range(-2, 2);
+    REQUIRE(v >= -2);
+    REQUIRE(v <= 2);
+    seen.insert(v);
+  }
+  CHECK(seen.size() == 5);
+  CHECK(a.range(INT64_MIN, INT64_MAX) != a.range(INT64_MIN, INT64_MAX));
+}
+
+TEST_CASE("sim: events at the same step run in an order drawn from the seed") {
+  auto order_for = [](std::uint64_t seed) {
+    sim::World world(seed, 0, 1);
+    std::vector<int> order;
+    for (int i = 0; i < 8; ++i) world.schedule_after(5, [&order, i] { order.push_back(i); });
+    while (world.run_next(INT64_MAX)) {
+    }
+    return order;
+  };
+  CHECK(order_for(1) == order_for(1));
+  std::set<std::vector<int>> orders;
+  for (std::uint64_t seed = 0; seed < 20; ++seed) orders.insert(order_for(seed));
+  CHECK(orders.size() > 10);
+}
+
+TEST_CASE("sim: idle stretches are skipped, and time lands on step boundaries") {
+  sim::World world(1, 1'000, 1);
+  bool fired = false;
+  world.schedule_after(100'000, [&] { fired = true; });  // A 100-second sleep.
+  REQUIRE(world.run_next(INT64_MAX));
+  CHECK(fired);
+  CHECK(world.now_ms() == 101'000);
+  CHECK(world.events_run() == 1);
+  CHECK(world.steps() == 100'000);
+
+  sim::World coarse(1, 0, 3'600'000);  // An hour per step.
+  std::int64_t at = -1;
+  coarse.schedule_after(1, [&] { at = coarse.now_ms(); });
+  coarse.run_next(INT64_MAX);
+  CHECK(at == 3'600'000);
+}
+
+TEST_CASE("sim: time covers the original's whole epoch range without overflow") {
+  sim::World world(7, 100'000'000'000'000, 6 * 3'600'000);  // Year 5138, six hours a step.
+  int fired = 0;
+  for (int i = 0; i < 1000; ++i) world.schedule_after(i * 3'600'000LL, [&] { ++fired; });
+  while (world.run_next(INT64_MAX)) {
+  }
+  CHECK(fired == 1000);
+  CHECK(world.now_ms() > 100'000'000'000'000);
+}
+
+TEST_CASE("sim: cancelled events never run; zero-delay events are never inline") {
+  sim::World world(1, 0, 1);
+  bool ran = false;
+  const auto id = world.schedule_after(0, [&] { ran = true; });
+  CHECK_FALSE(ran);
+  world.cancel(id);
+  CHECK_FALSE(world.run_next(INT64_MAX));
+  CHECK_FALSE(ran);
+}
+
+namespace {
+
+struct Pair {
+  test_support::SimBank env;  // Only its world, network and disk are used.
+  TestClient server_side;
+  TestClient client_side;
+  std::unique_ptr<bank::Listener> listener;
+
+  explicit Pair(std::uint64_t seed = 1) : env(seed) {
+    auto l = env.network.node("server").listen("0.0.0.0", 9, [this](std::unique_ptr<bank::Connection> c) {
+      server_side.connection = std::move(c);
+      server_side.connection->start(&server_side);
+    });
+    REQUIRE(l.ok());
+    listener = std::move(*l);
+    env.network.connect("client", "server", 9, [this](auto result) {
+      REQUIRE(result.ok());
+      client_side.connection = std::move(*result);
+      client_side.connection->start(&client_side);
+    });
+    REQUIRE(env.run_until([this] { return client_side.connection && server_side.connection; }));
+  }
+};
+
+struct RawSink final : bank::ConnectionHandler {
+  std::string bytes;
+  std::size_t reads = 0;
+  bool closed = false;
+  bank::CloseReason reason{};
+  void on_data(std::string_view b) override {
+    bytes += b;
+    ++reads;
+  }
+  void on_sent() override {}
+  void on_closed(bank::CloseReason r) override {
+    closed = true;
+    reason = r;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("sim network: a write arrives in order, split into pieces, and writes coalesce") {
+  Pair pair;
+  RawSink sink;
+  pair.server_side.connection->start(&sink);
+  std::string sent;
+  for (int i = 0; i < 50; ++i) {
+    const std::string chunk = std::to_string(i) + std::string(static_cast<std::size_t>(i * 13 % 700), 'x') + "|";
+    sent += chunk;
+    pair.client_side.connection->send(chunk);
+  }
+  REQUIRE(pair.env.run_until([&] { return sink.bytes.size() == sent.size(); }));
+  CHECK(sink.bytes == sent);
+  CHECK(sink.reads > 10);  // Split...
+  CHECK(sink.reads < 200);  // ...and coalesced: 50 writes cut in 1..512-byte pieces make more than 50 pieces.
+}
+
+TEST_CASE("sim network: a crash resets every connection of the node and refuses new ones") {
+  Pair pair;
+  pair.env.network.crash("server");
+  REQUIRE(pair.env.run_until([&] { return pair.client_side.closed; }));
+  CHECK(pair.client_side.close_reason == bank::CloseReason::reset);
+  std::string error;
+  bool done = false;
+  pair.env.network.connect("client", "server", 9, [&](auto result) {
+    done = true;
+    if (!result) error = result.error().message;
+  });
+  REQUIRE(pair.env.run_until([&] { return done; }));
+  CHECK_THAT(error, Catch::Contains("refused"));
+}
+
+TEST_CASE("sim network: a partition stalls a stream, a heal resumes it, a long one resets it") {
+  Pair pair;
+  pair.env.network.partition("client", "server");
+  pair.client_side.send_frame("HELLO");
+  pair.env.advance_ms(5'000);
+  CHECK(pair.server_side.replies.empty());
+  pair.env.network.heal("client", "server");
+  REQUIRE(pair.env.run_until([&] { return pair.server_side.replies.size() == 1; }));
+  CHECK(pair.server_side.replies[0] == "HELLO");
+
+  pair.env.network.partition("client", "server");
+  pair.client_side.send_frame("LOST");
+  pair.env.advance_ms(11'000);  // Past partition_reset_ms.
+  CHECK(pair.client_side.closed);
+  CHECK(pair.client_side.close_reason == bank::CloseReason::reset);
+  CHECK(pair.server_side.replies.size() == 1);
+}
+
+TEST_CASE("sim network: a clog holds bytes, then delivers them all") {
+  Pair pair;
+  pair.env.network.clog("client", "server", 3'000);
+  for (int i = 0; i < 5; ++i) pair.client_side.send_frame("F" + std::to_string(i));
+  pair.env.advance_ms(2'000);
+  CHECK(pair.server_side.replies.empty());
+  pair.env.advance_ms(2'000);
+  REQUIRE(pair.server_side.replies.size() == 5);
+  CHECK(pair.server_side.replies[4] == "F4");
+}
+
+TEST_CASE("sim network: a paused reader gets nothing until it resumes") {
+  Pair pair;
+  pair.server_side.connection->pause_reading();
+  pair.client_side.send_frame("WAIT");
+  pair.env.advance_ms(1'000);
+  CHECK(pair.server_side.replies.empty());
+  pair.server_side.connection->resume_reading();
+  REQUIRE(pair.env.run_until([&] { return pair.server_side.replies.size() == 1; }));
+}
+
+TEST_CASE("sim disk: a crash keeps what was synced and a prefix of the rest: lost, torn or whole") {
+  bool lost_all = false;
+  bool torn = false;
+  bool kept_all = false;
+  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+    sim::World world(seed, 0, 1);
+    sim::SimDisk disk(world, sim::DiskConfig{});
+    auto opened = disk.open("f");
+    REQUIRE(opened.ok());
+    bool synced = false;
+    opened->file->append("durable|", [](bank::IoStatus s) { REQUIRE(s.ok()); });
+    opened->file->sync([&](bank::IoStatus s) {
+      REQUIRE(s.ok());
+      synced = true;
+    });
+    opened->file->append("unsynced-tail", [](bank::IoStatus s) { REQUIRE(s.ok()); });
+    while (world.run_next(INT64_MAX)) {
+    }
+    REQUIRE(synced);
+    opened->file.reset();
+    disk.crash();
+    const std::string& kept = disk.file("f")->durable;
+    REQUIRE(kept.rfind("durable|", 0) == 0);
+    const std::string tail = kept.substr(8);
+    REQUIRE(std::string("unsynced-tail").rfind(tail, 0) == 0);  // A prefix.
+    lost_all = lost_all || tail.empty();
+    kept_all = kept_all || tail == "unsynced-tail";
+    torn = torn || (!tail.empty() && tail != "unsynced-tail");
+  }
+  CHECK(lost_all);
+  CHECK(torn);
+  CHECK(kept_all);
+}
+
+TEST_CASE("sim disk: injected failures, completions never inline, destroyed files complete nothing") {
+  sim::World world(3, 0, 1);
+  sim::SimDisk disk(world, sim::DiskConfig{});
+  auto opened = disk.open("f");
+  disk.faults().fail_syncs_until_ms = 1'000;
+  disk.faults().error_code = ENOSPC;
+  bool appended = false;
+  int sync_error = 0;
+  opened->file->append("abc", [&](bank::IoStatus s) { appended = s.ok(); });
+  opened->file->sync([&](bank::IoStatus s) { sync_error = s.error_code; });
+  CHECK_FALSE(appended);  // Not inline.
+  while (world.run_next(INT64_MAX)) {
+  }
+  CHECK(appended);
+  CHECK(sync_error == ENOSPC);
+  CHECK(disk.file("f")->durable.empty());  // A failed sync makes nothing durable...
+  CHECK(disk.file("f")->unsynced == "abc");  // ...and leaves the tail's fate to the crash.
+
+  bool called = false;
+  opened->file->append("zzz", [&](bank::IoStatus) { called = true; });
+  opened->file.reset();
+  while (world.run_next(INT64_MAX)) {
+  }
+  CHECK_FALSE(called);
+}
+
+TEST_CASE("sim clock: a host's clock steps both ways; monotonic time does not") {
+  sim::World world(1, 5'000, 1);
+  sim::SimClock clock(world);
+  CHECK(clock.realtime_ms() == 5'000);
+  clock.step(-3'000);
+  CHECK(clock.realtime_ms() == 2'000);
+  CHECK(clock.monotonic_ms() == 0);
+  clock.step(10'000);
+  CHECK(clock.realtime_ms() == 12'000);
+}

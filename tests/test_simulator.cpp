@@ -1,0 +1,140 @@
+// The simulator as a whole, in process: determinism, knob drawing, and that
+// the model catches what it must.
+
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "model.hpp"
+#include "run.hpp"
+
+using namespace bank_sim;
+
+namespace {
+RunResult run_seed(std::uint64_t seed, KnobOverrides overrides = {}, bank::LogLevel level = bank::LogLevel::debug) {
+  RunOptions options;
+  options.log_level = level;
+  options.keep_trace = true;
+  return run_simulation(generate_plans(draw_knobs(seed, overrides)), options);
+}
+}  // namespace
+
+TEST_CASE("simulator: the same seed gives the same run, byte for byte") {
+  for (std::uint64_t seed : {1ULL, 2ULL, 77ULL}) {
+    const RunResult a = run_seed(seed);
+    const RunResult b = run_seed(seed);
+    INFO("seed " << seed);
+    CHECK(a.trace_hash == b.trace_hash);
+    CHECK(a.trace_lines == b.trace_lines);
+    CHECK(a.log == b.log);
+    CHECK(a.events == b.events);
+    CHECK(a.steps == b.steps);
+    CHECK(a.stats.interactions_done == b.stats.interactions_done);
+  }
+}
+
+TEST_CASE("simulator: different seeds give different runs") {
+  std::set<std::uint64_t> hashes;
+  for (std::uint64_t seed = 100; seed < 110; ++seed) hashes.insert(run_seed(seed, {}, bank::LogLevel::off).trace_hash);
+  CHECK(hashes.size() == 10);
+}
+
+TEST_CASE("simulator: overriding one knob replays every other draw") {
+  const Knobs drawn = draw_knobs(5, {});
+  KnobOverrides overrides;
+  overrides.banker_count = drawn.banker_count == 1 ? 2 : 1;
+  overrides.duration_steps = 1234;
+  const Knobs changed = draw_knobs(5, overrides);
+  CHECK(changed.step_ms == drawn.step_ms);
+  CHECK(changed.epoch_offset_ms == drawn.epoch_offset_ms);
+  CHECK(changed.interactions_per_banker == drawn.interactions_per_banker);
+  CHECK(describe_swarm(changed.swarm) == describe_swarm(drawn.swarm));
+  CHECK(changed.banker_count == *overrides.banker_count);
+  CHECK(changed.duration_steps == 1234);
+}
+
+TEST_CASE("simulator: knobs are drawn from the documented mixtures") {
+  int one_ms = 0;
+  int hours = 0;
+  int near_2038 = 0;
+  int calm = 0;
+  for (std::uint64_t seed = 0; seed < 1000; ++seed) {
+    const Knobs k = draw_knobs(seed, {});
+    REQUIRE(k.step_ms >= 1);
+    REQUIRE(k.step_ms <= step_ms_max);
+    REQUIRE(k.epoch_offset_ms >= 0);
+    REQUIRE(k.epoch_offset_ms <= epoch_offset_ms_max);
+    REQUIRE(k.banker_count >= 1);
+    one_ms += k.step_ms == 1;
+    hours += k.step_ms >= 3'600'000;
+    near_2038 += k.epoch_offset_ms < 2'147'483'648'000LL && k.epoch_offset_ms > 2'147'483'648'000LL - 200'000'000LL;
+    calm += k.swarm.calm();
+  }
+  CHECK(one_ms > 600);
+  CHECK(hours > 20);
+  CHECK(near_2038 > 100);
+  CHECK(calm > 60);
+}
+
+TEST_CASE("simulator: a fixed-seed sweep of the normal bank passes, with faults really injected") {
+  std::uint64_t faults = 0;
+  std::uint64_t bounces = 0;
+  std::uint64_t interactions = 0;
+  for (std::uint64_t seed = 1; seed <= 30; ++seed) {
+    const RunResult r = run_seed(seed, {}, bank::LogLevel::off);
+    INFO("seed " << seed << ": " << (r.failure ? r.failure->invariant + ": " + r.failure->evidence : "pass"));
+    CHECK(r.passed());
+    faults += r.stats.faults_injected;
+    bounces += r.stats.bounces;
+    interactions += r.stats.interactions_done;
+  }
+  CHECK(faults > 100);
+  CHECK(bounces > 10);
+  CHECK(interactions > 3000);
+}
+
+TEST_CASE("model: an acknowledged transaction missing from a later list is a durability failure") {
+  sim::World world(1, 0, 1);
+  Model model(world);
+  model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
+  model.write_acked("banker0", "k1", "id=1 created_at=0 amount=$5.00", ClockWindow{0, 0, false});
+  REQUIRE_FALSE(model.failed());
+  model.check_list("banker1", "", model.generation());
+  REQUIRE(model.failed());
+  CHECK(model.failure()->invariant == "durability");
+  CHECK_THAT(model.failure()->evidence, Catch::Contains("id=1 created_at=0 amount=$5.00"));
+}
+
+TEST_CASE("model: a write applied twice is caught") {
+  sim::World world(1, 0, 1);
+  Model model(world);
+  model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
+  model.write_acked("banker0", "k1", "id=2 created_at=0 amount=$5.00", ClockWindow{0, 0, false});
+  model.check_list("banker0", "id=1 created_at=0 amount=$5.00\nid=2 created_at=0 amount=$5.00", model.generation());
+  REQUIRE(model.failed());
+  CHECK(model.failure()->invariant == "exactly-once");
+}
+
+TEST_CASE("model: a balance that matches no ledger is caught at the audit") {
+  sim::World world(1, 0, 1);
+  Model model(world);
+  model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
+  model.write_acked("banker0", "k1", "id=1 created_at=0 amount=$5.00", ClockWindow{0, 0, false});
+  model.check_balance("banker0", "$0.00", model.generation());  // Sent after the ack: must include it.
+  model.audit("auditor", "id=1 created_at=0 amount=$5.00", "$5.00");
+  REQUIRE(model.failed());
+  CHECK_THAT(model.failure()->invariant, Catch::Contains("balance"));
+}
+
+TEST_CASE("model: transaction lines parse, and dates print for the whole range") {
+  auto t = parse_transaction_line("id=7 created_at=1745529640 amount=$-12.50 voids=3");
+  REQUIRE(t.has_value());
+  CHECK(t->id == 7);
+  CHECK(t->amount.cents == -1250);
+  CHECK(t->voids_id == 3);
+  CHECK_FALSE(parse_transaction_line("id=7 created_at=1 amount=$1.5").has_value());
+  CHECK(format_utc(2'147'483'648) == "2038-01-19T03:14:08Z");
+  CHECK(format_utc(0) == "1970-01-01T00:00:00Z");
+  CHECK(format_utc(-2'147'483'648) == "1901-12-13T20:45:52Z");
+  CHECK(format_utc(100'000'000'000) == "5138-11-16T09:46:40Z");
+}

@@ -1,0 +1,122 @@
+// The simulator binaries as a user runs them: the original's environment
+// variables, byte-identical output for a seed, the epochalypse found and
+// replayed.
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "support/process.hpp"
+
+namespace {
+
+struct Ran {
+  int exit_code;
+  std::string out;
+};
+
+Ran run_shell(const std::string& command) {
+  const auto dir = test_support::make_temp_dir();
+  auto spawned = test_support::spawn({"/bin/sh", "-c", command}, dir + "/stderr.log");
+  std::string out = test_support::read_all(spawned.stdout_fd);
+  ::close(spawned.stdout_fd);
+  const int code = test_support::wait_exit(spawned.pid);
+  std::ifstream err(dir + "/stderr.log");
+  std::string err_text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  return Ran{code, out + err_text};
+}
+
+// Wall-clock figures are the only thing allowed to differ between two runs.
+std::string without_wall_clock(const std::string& out) {
+  std::istringstream in(out);
+  std::string line;
+  std::string kept;
+  static const std::regex wall(R"( in [0-9.]+ s wall$)");
+  while (std::getline(in, line)) {
+    if (line.rfind("  wall: ", 0) == 0) continue;
+    kept += std::regex_replace(line, wall, "") + "\n";
+  }
+  return kept;
+}
+
+const std::string simulator = DST_DEMO_SIMULATOR_PATH;
+const std::string epochalypse = DST_DEMO_SIMULATOR_EPOCHALYPSE_PATH;
+
+}  // namespace
+
+TEST_CASE("simulator process: one seed, byte-identical output apart from wall-clock figures") {
+  const std::string command = "SIMULATOR_SEED=4242 SIMULATOR_RUNS=6 SIMULATOR_MAX_PARALLEL=2 RUST_LOG=info " + simulator;
+  const Ran a = run_shell(command);
+  const Ran b = run_shell(command);
+  CHECK(a.exit_code == 0);
+  CHECK(without_wall_clock(a.out) == without_wall_clock(b.out));
+  CHECK(a.out.find("seed=4242") != std::string::npos);
+  const Ran c = run_shell("SIMULATOR_SEED=4243 SIMULATOR_RUNS=6 " + simulator);
+  CHECK(without_wall_clock(a.out) != without_wall_clock(c.out));
+}
+
+TEST_CASE("simulator process: every environment variable of the original works") {
+  const Ran r = run_shell(
+      "SIMULATOR_SEED=123 SIMULATOR_DURATION=1000 SIMULATOR_STEP_MULTIPLIER=10 SIMULATOR_EPOCH_OFFSET=1745529640464 "
+      "SIMULATOR_RUNS=3 SIMULATOR_MAX_PARALLEL=2 SIMULATOR_BANKER_COUNT=15 RUST_LOG=debug " +
+      simulator);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("seed=123 runs=3 threads=2"));
+  CHECK_THAT(r.out, Catch::Contains("duration=1000 steps, step_multiplier=10 ms, epoch_offset=1745529640464 ms"));
+  CHECK_THAT(r.out, Catch::Contains("bankers=15"));
+  CHECK_THAT(r.out, Catch::Contains("debug banker14"));  // RUST_LOG=debug shows every request.
+  CHECK_THAT(r.out, Catch::Contains("summary: 3 runs, 3 passed, 0 failed"));
+  // A duration of 1000 steps of 10 ms bounds each run's main phase.
+  CHECK_THAT(r.out, Catch::Contains("(duration reached)"));
+}
+
+TEST_CASE("simulator process: bad settings are refused with a reason") {
+  const Ran zero = run_shell("SIMULATOR_BANKER_COUNT=0 " + simulator);
+  CHECK(zero.exit_code != 0);
+  CHECK_THAT(zero.out, Catch::Contains("banker-count"));
+  const Ran seed = run_shell("SIMULATOR_SEED=abc " + simulator);
+  CHECK(seed.exit_code == 2);
+  CHECK_THAT(seed.out, Catch::Contains("'abc' is not a 64-bit number"));
+  const Ran help = run_shell(simulator + " --help");
+  CHECK(help.exit_code == 0);
+  for (const char* name : {"SIMULATOR_SEED", "SIMULATOR_DURATION", "SIMULATOR_STEP_MULTIPLIER", "SIMULATOR_EPOCH_OFFSET",
+                           "SIMULATOR_RUNS", "SIMULATOR_MAX_PARALLEL", "SIMULATOR_BANKER_COUNT", "RUST_LOG",
+                           "--check-determinism"}) {
+    CHECK_THAT(help.out, Catch::Contains(name));
+  }
+}
+
+TEST_CASE("simulator process: --check-determinism compares two runs of each seed") {
+  const Ran r = run_shell(simulator + " --seed 9 --runs 3 --check-determinism");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("determinism: same trace twice"));
+}
+
+// The epochalypse build must fail within 20 seeds; the normal build passes them.
+TEST_CASE("simulator process: the epochalypse is found, explained, and replayed exactly") {
+  const Ran buggy = run_shell("SIMULATOR_SEED=1 SIMULATOR_RUNS=20 " + epochalypse);
+  REQUIRE(buggy.exit_code == 1);
+  CHECK_THAT(buggy.out, Catch::Contains("invariant 'created_at within the host's clock' broken"));
+  CHECK_THAT(buggy.out, Catch::Contains("2038-01-19T03:14:08Z"));
+  CHECK_THAT(buggy.out, Catch::Contains("epochalypse"));
+  std::smatch replay;
+  REQUIRE(std::regex_search(buggy.out, replay, std::regex("replay: (SIMULATOR_SEED=\\d+ SIMULATOR_RUNS=1 \\S+)")));
+  std::smatch evidence;
+  REQUIRE(std::regex_search(buggy.out, evidence, std::regex("evidence: [^\n]*")));
+  const Ran again = run_shell(replay[1].str());
+  CHECK(again.exit_code == 1);
+  CHECK_THAT(again.out, Catch::Contains(evidence[0].str()));
+
+  const Ran normal = run_shell("SIMULATOR_SEED=1 SIMULATOR_RUNS=20 " + simulator);
+  CHECK(normal.exit_code == 0);
+  CHECK_THAT(normal.out, Catch::Contains("summary: 20 runs, 20 passed, 0 failed"));
+}
+
+TEST_CASE("simulator process: a fixed-seed sweep of the normal build passes") {
+  const Ran r = run_shell("SIMULATOR_SEED=20261125 SIMULATOR_RUNS=100 " + simulator);
+  INFO(r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("summary: 100 runs, 100 passed, 0 failed"));
+}
