@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "bank/planted_bugs.hpp"
+
 namespace bank {
 
 class BankServer::Client final : public ConnectionHandler {
@@ -272,6 +274,12 @@ void BankServer::maybe_flush() {
   bytes.swap(batch_);
   journal_.append(std::move(bytes), [this, through_id](IoStatus status) {
     if (!status.ok()) return on_disk_failure("append", status);
+    if constexpr (planted_bugs::reply_before_sync) {
+      // PLANTED BUG (reply_before_sync): acknowledged once written, before the
+      // sync has made the record durable.
+      journal_.sync([](IoStatus) {});
+      return on_durable(through_id);
+    }
     journal_.sync([this, through_id](IoStatus sync_status) {
       if (!sync_status.ok()) return on_disk_failure("sync", sync_status);
       on_durable(through_id);

@@ -53,8 +53,12 @@ void Ledger::append_staged(Transaction transaction) {
   balance_staged_ = *balance;
   created_at_last_s_ = transaction.created_at_s;
   if (transaction.voids_id != 0) {
-    const bool inserted = voided_by_.emplace(transaction.voids_id, transaction.id).second;
-    BANK_ASSERT(inserted);
+    if constexpr (planted_bugs::void_twice) {
+      voided_by_[transaction.voids_id] = transaction.id;  // PLANTED BUG (void_twice): see validate_void.
+    } else {
+      const bool inserted = voided_by_.emplace(transaction.voids_id, transaction.id).second;
+      BANK_ASSERT(inserted);
+    }
   }
   if (!transaction.key.empty()) {
     const bool inserted = keys_.emplace(transaction.key, transaction.id).second;
@@ -88,7 +92,10 @@ Status Ledger::validate_void(std::uint64_t target_id) const {
                              target->voids_id)};
   }
   if (auto it = voided_by_.find(target_id); it != voided_by_.end()) {
-    return Error{fmt::format("transaction {} is already voided by transaction {}", target_id, it->second)};
+    // PLANTED BUG (void_twice): the check that a transaction is voided once is skipped.
+    if constexpr (!planted_bugs::void_twice) {
+      return Error{fmt::format("transaction {} is already voided by transaction {}", target_id, it->second)};
+    }
   }
   return ok_status();
 }
@@ -174,6 +181,11 @@ Status Ledger::replay(const Transaction& transaction) {
   }
   append_staged(transaction);
   mark_durable(transaction.id);
+  if constexpr (planted_bugs::balance_not_rebuilt) {
+    // PLANTED BUG (balance_not_rebuilt): recovery brings back the transactions
+    // but not the balance, which starts again from zero.
+    balance_durable_ = balance_staged_ = Money{};
+  }
   return ok_status();
 }
 
@@ -213,7 +225,8 @@ void Ledger::check_invariants() const {
       BANK_ASSERT(checked_negate(original.amount) == transaction.amount);
       auto it = voided_by_.find(transaction.voids_id);
       BANK_ASSERT(it != voided_by_.end());
-      BANK_ASSERT(it->second == transaction.id);
+      // (Tolerates the PLANTED BUG void_twice, so that the simulator, not this check, finds it.)
+      BANK_ASSERT(planted_bugs::void_twice || it->second == transaction.id);
     }
     if (!transaction.key.empty()) {
       ++keyed;
@@ -222,10 +235,11 @@ void Ledger::check_invariants() const {
       BANK_ASSERT(it->second == transaction.id);
     }
   }
-  BANK_ASSERT(reversals == voided_by_.size());
+  BANK_ASSERT(planted_bugs::void_twice || reversals == voided_by_.size());
   BANK_ASSERT(keyed == keys_.size());
-  BANK_ASSERT(sum == balance_staged_);
-  BANK_ASSERT(sum_durable == balance_durable_);
+  // (Tolerates the PLANTED BUG balance_not_rebuilt, so that the simulator, not this check, finds it.)
+  BANK_ASSERT(planted_bugs::balance_not_rebuilt || sum == balance_staged_);
+  BANK_ASSERT(planted_bugs::balance_not_rebuilt || sum_durable == balance_durable_);
 }
 
 }  // namespace bank

@@ -3,7 +3,12 @@
 namespace bank::planted_bugs {
 
 const char* names() {
+  // At most one bug is planted per build.
   if constexpr (epochalypse) return "epochalypse";
+  if constexpr (balance_not_rebuilt) return "balance_not_rebuilt";
+  if constexpr (reply_before_sync) return "reply_before_sync";
+  if constexpr (keys_ignored) return "keys_ignored";
+  if constexpr (void_twice) return "void_twice";
   return "";
 }
 

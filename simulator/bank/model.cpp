@@ -163,11 +163,24 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
           "earlier than anything the clock said",
           t.line, seen_s, format_utc(seen_s), low_s, format_utc(low_s), low_s - seen_s);
       if (low_s >= int32_limit_s && seen_s < int32_limit_s) {
-        evidence += fmt::format(
-            ". The clock has passed 2^31 s = {}, the last second a signed 32-bit integer can hold; a created_at "
-            "kept in 32 bits wraps to {} ({}) there, or sticks at the last value it held. This is the "
-            "epochalypse (the year-2038 problem)",
-            format_utc(int32_limit_s), -int32_limit_s, format_utc(-int32_limit_s));
+        // Name what a 32-bit created_at does past 2^31 s: wrap, or stick.
+        const std::int64_t reply_s = floor_div(clock.at_reply_ms, 1000);
+        bool truncated = false;
+        for (std::int64_t s = low_s; s <= reply_s && !truncated; ++s) {
+          truncated = seen_s == static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(s)));
+        }
+        evidence += fmt::format(". The clock has passed 2^31 s = {}, and a signed 32-bit integer holds no later second: ",
+                                format_utc(int32_limit_s));
+        if (truncated) {
+          evidence += fmt::format("{} is exactly the clock's reading truncated to 32 bits, so created_at wrapped",
+                                  seen_s);
+        } else if (seen_s == int32_limit_s - 1) {
+          evidence += fmt::format("created_at is stuck at {} = {}, the last second 32 bits can hold", seen_s,
+                                  format_utc(seen_s));
+        } else {
+          evidence += "a created_at kept in 32 bits wraps or sticks there";
+        }
+        evidence += ". This is the epochalypse (the year-2038 problem)";
       }
       fail("created_at within the host's clock", actor, std::move(evidence));
       return;

@@ -13,7 +13,37 @@ inline constexpr bool epochalypse = true;
 inline constexpr bool epochalypse = false;
 #endif
 
-inline constexpr bool any = epochalypse;
+#ifdef DST_DEMO_BUG_BALANCE_NOT_REBUILT
+// The original's restart bug: the ledger comes back from the journal, but the
+// balance starts again from zero.
+inline constexpr bool balance_not_rebuilt = true;
+#else
+inline constexpr bool balance_not_rebuilt = false;
+#endif
+
+#ifdef DST_DEMO_BUG_REPLY_BEFORE_SYNC
+// A write is acknowledged once it reached the page cache, before fdatasync.
+inline constexpr bool reply_before_sync = true;
+#else
+inline constexpr bool reply_before_sync = false;
+#endif
+
+#ifdef DST_DEMO_BUG_KEYS_IGNORED
+// Idempotency keys are read and then ignored: a retry applies again.
+inline constexpr bool keys_ignored = true;
+#else
+inline constexpr bool keys_ignored = false;
+#endif
+
+#ifdef DST_DEMO_BUG_VOID_TWICE
+// A transaction can be voided twice, refunding the same money twice (the
+// original allowed this).
+inline constexpr bool void_twice = true;
+#else
+inline constexpr bool void_twice = false;
+#endif
+
+inline constexpr bool any = epochalypse || balance_not_rebuilt || reply_before_sync || keys_ignored || void_twice;
 
 // The bugs planted in the bank_core this program links, as a comma-separated
 // list of names; empty in a normal build. Defined in a .cpp so that it reports
