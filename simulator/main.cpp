@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +28,20 @@ namespace {
 using bank_sim::Knobs;
 using bank_sim::KnobOverrides;
 using bank_sim::RunResult;
+
+// Set before each run on the thread that runs it, read only by the SIGABRT
+// handler: if the bank aborts on a failed assertion, the user still gets the
+// command that replays the run.
+thread_local char crash_replay_line[512] = "";
+
+extern "C" void report_abort(int) {
+  const std::size_t length = std::strlen(crash_replay_line);
+  if (length > 0) {
+    (void)!::write(STDERR_FILENO, crash_replay_line, length);
+  }
+  ::signal(SIGABRT, SIG_DFL);
+  ::raise(SIGABRT);
+}
 
 struct Settings {
   std::optional<std::uint64_t> seed;
@@ -155,6 +171,10 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
   bank_sim::RunOptions options;
   options.log_level = settings.log_level;
   options.keep_trace = settings.check_determinism;
+  fmt::format_to_n(crash_replay_line, sizeof crash_replay_line - 1,
+                   "dst_demo_server_simulator: run {} (seed={}) aborted: the bank broke an assertion (above).\n"
+                   "  replay: {}\n{}",
+                   index + 1, seed, replay_command(program, settings, seed), '\0');
   const auto wall_start = std::chrono::steady_clock::now();
   RunResult result = bank_sim::run_simulation(plans, options);
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
@@ -283,6 +303,7 @@ int main(int argc, char** argv) {
   const std::uint32_t threads =
       static_cast<std::uint32_t>(std::min<std::uint64_t>(settings.max_parallel, settings.runs));
   const std::string program = argv[0];
+  ::signal(SIGABRT, report_abort);
 
   const std::string planted = bank::planted_bugs::names();
   std::printf("dst_demo_server_simulator: seed=%llu runs=%llu threads=%u%s\n",

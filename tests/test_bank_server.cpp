@@ -174,7 +174,7 @@ TEST_CASE("connections past the limit are told so and closed") {
   CHECK(bank.request(b, "HEALTH") == "healthy");
 }
 
-TEST_CASE("an idle connection is told so and closed; an active one is not") {
+TEST_CASE("an idle connection is told so and closed - an active one is not") {
   auto config = SimBank::default_config();
   config.idle_timeout_ms = 10'000;
   SimBank bank(1, 1'745'529'640'464, config);

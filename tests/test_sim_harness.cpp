@@ -9,7 +9,7 @@
 
 using test_support::TestClient;
 
-TEST_CASE("sim: a seed draws the same numbers every time; ranges are inclusive") {
+TEST_CASE("sim: a seed draws the same numbers every time - ranges are inclusive") {
   sim::Rng a(42);
   sim::Rng b(42);
   sim::Rng c(43);
@@ -73,7 +73,7 @@ TEST_CASE("sim: time covers the original's whole epoch range without overflow") 
   CHECK(world.now_ms() > 100'000'000'000'000);
 }
 
-TEST_CASE("sim: cancelled events never run; zero-delay events are never inline") {
+TEST_CASE("sim: cancelled events never run - zero-delay events are never inline") {
   sim::World world(1, 0, 1);
   bool ran = false;
   const auto id = world.schedule_after(0, [&] { ran = true; });
@@ -255,7 +255,7 @@ TEST_CASE("sim disk: injected failures, completions never inline, destroyed file
   CHECK_FALSE(called);
 }
 
-TEST_CASE("sim clock: a host's clock steps both ways; monotonic time does not") {
+TEST_CASE("sim clock: a host's clock steps both ways - monotonic time does not") {
   sim::World world(1, 5'000, 1);
   sim::SimClock clock(world);
   CHECK(clock.realtime_ms() == 5'000);

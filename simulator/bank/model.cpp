@@ -152,6 +152,13 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
       }
     }
   }
+  if (auto known = confirmed_.find(t.id); known != confirmed_.end() && known->second.line != t.line) {
+    fail("durability", actor,
+         fmt::format("key {} was acknowledged as `{}`, but transaction {} was already confirmed as `{}`: an "
+                     "acknowledged transaction was lost and its id reused",
+                     key, t.line, t.id, known->second.line));
+    return;
+  }
   // created_at comes from the host's clock at some point between request and reply.
   const std::int64_t seen_s = t.created_at_s;
   const std::int64_t high_s = floor_div(std::max(host_clock_high_ms_, clock.at_reply_ms), 1000);

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -117,6 +118,22 @@ class ServerProcess {
     if (stdout_fd_ >= 0) ::close(stdout_fd_);
   }
   std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // Resident memory in KiB, from /proc.
+  long rss_kib() const {
+    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1;
+  }
+  // Waits for the process to exit by itself; its exit code.
+  int wait() {
+    const int code = wait_exit(pid_);
+    pid_ = -1;
+    return code;
+  }
   void kill9() {
     ::kill(pid_, SIGKILL);
     wait_exit(pid_);

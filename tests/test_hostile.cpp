@@ -1,0 +1,296 @@
+// The real server under fire: garbage, floods, stalls, clients that never
+// read, remote EXIT, repeated kill -9 with writes in flight, and a full disk.
+// Through every case a well-behaved client keeps being served.
+
+#include <catch2/catch.hpp>
+
+#include <sys/mount.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "bank/money.hpp"
+#include "support/process.hpp"
+
+using test_support::ServerProcess;
+using test_support::TcpClient;
+
+namespace {
+
+void require_served(const ServerProcess& server) {
+  TcpClient probe(server.port());
+  REQUIRE(probe.connected());
+  REQUIRE(probe.request("HEALTH") == "healthy");
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("hostile: binary garbage gets ERROR replies and the connection stays usable") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(dir + "/data");
+  TcpClient c(server.port());
+  std::mt19937_64 random(7);  // Test input only; the server under test is real.
+  std::string garbage;
+  for (int i = 0; i < 4000; ++i) garbage.push_back(static_cast<char>(random() % 256));
+  garbage.push_back('\0');
+  const auto frames = static_cast<std::size_t>(std::count(garbage.begin(), garbage.end(), '\0'));
+  REQUIRE(c.send_raw(garbage));
+  std::size_t errors = 0;
+  for (std::size_t i = 0; i < frames; ++i) {
+    auto reply = c.read_frame();
+    REQUIRE(reply.has_value());
+    errors += reply->rfind("ERROR ", 0) == 0;
+  }
+  CHECK(errors >= frames - 2);  // Only a lucky action word could be anything else.
+  CHECK(c.request("HEALTH") == "healthy");
+  require_served(server);
+}
+
+TEST_CASE("hostile: a flood of connections past the limit is refused clearly, and the server recovers") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(dir + "/data", {"--max-connections", "50"});
+  std::vector<std::unique_ptr<TcpClient>> flood;
+  for (int i = 0; i < 50; ++i) {
+    flood.push_back(std::make_unique<TcpClient>(server.port()));
+    REQUIRE(flood.back()->request("HEALTH") == "healthy");
+  }
+  std::size_t refused = 0;
+  for (int i = 0; i < 150; ++i) {
+    TcpClient extra(server.port());
+    if (!extra.connected()) continue;
+    auto reply = extra.read_frame();
+    if (reply == "ERROR too many connections (the limit is 50); try again later") ++refused;
+    CHECK(extra.closed_by_peer());
+  }
+  CHECK(refused == 150);
+  CHECK(flood.front()->request("HEALTH") == "healthy");  // Those inside are still served.
+  flood.clear();
+  // Once the flood is gone, a new client gets in again.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    TcpClient probe(server.port());
+    if (probe.request("HEALTH") == "healthy") return;
+    std::this_thread::yield();
+  }
+  FAIL("no client was served after the flood closed");
+}
+
+TEST_CASE("hostile: silent clients and half-sent frames are timed out - others are served meanwhile") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(dir + "/data", {"--idle-timeout-s", "1"});
+  TcpClient silent(server.port());
+  TcpClient half(server.port());
+  REQUIRE(half.send_raw("CREATE_TRANS"));  // No NUL: half a frame, then nothing.
+  require_served(server);
+  CHECK(silent.read_frame(5'000) == "ERROR idle timeout: nothing received for 1 s; closing");
+  CHECK(silent.closed_by_peer(5'000));
+  CHECK(half.read_frame(5'000) == "ERROR idle timeout: nothing received for 1 s; closing");
+  CHECK(half.closed_by_peer(5'000));
+  require_served(server);
+}
+
+TEST_CASE("hostile: a client that never reads its replies cannot grow the server's memory without bound") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(dir + "/data");
+  {
+    TcpClient writer(server.port());
+    std::string batch;
+    for (int i = 0; i < 400; ++i) {
+      batch += std::string("CREATE_TRANSACTION") + '\0' + "123456.78" + '\0';
+    }
+    REQUIRE(writer.send_raw(batch));
+    for (int i = 0; i < 800; ++i) REQUIRE(writer.read_frame().has_value());
+  }
+  const long rss_before_kib = server.rss_kib();
+  // Each LIST reply is ~19 KB: 20,000 of them unread would be ~380 MB if buffered.
+  TcpClient hog(server.port());
+  std::string burst;
+  for (int i = 0; i < 20'000; ++i) burst += std::string("LIST_TRANSACTIONS") + '\0';
+  std::thread sender([&] { hog.send_raw(burst); });  // Blocks once the server stops reading.
+  for (int i = 0; i < 50; ++i) require_served(server);
+  const long rss_after_kib = server.rss_kib();
+  INFO("RSS before " << rss_before_kib << " KiB, after " << rss_after_kib << " KiB");
+  CHECK(rss_after_kib - rss_before_kib < 32 * 1024);
+  ::shutdown(hog.fd(), SHUT_RDWR);  // Unblocks the sender.
+  sender.join();
+  require_served(server);
+}
+
+TEST_CASE("hostile: EXIT is refused unless remote exit is enabled, then it shuts down cleanly") {
+  const auto dir = test_support::make_temp_dir();
+  {
+    ServerProcess server(dir + "/a");
+    TcpClient c(server.port());
+    CHECK(c.request("EXIT") == "ERROR remote shutdown is disabled (start the server with --allow-remote-exit)");
+    require_served(server);
+  }
+  ServerProcess server(dir + "/b", {"--allow-remote-exit"});
+  TcpClient c(server.port());
+  REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+  REQUIRE(c.request("5").rfind("id=1 ", 0) == 0);
+  REQUIRE(c.send_frame("EXIT"));
+  CHECK(c.closed_by_peer());
+  CHECK(server.wait() == 0);
+  ServerProcess again(dir + "/b");
+  TcpClient d(again.port());
+  CHECK(d.request("GET_BALANCE") == "$5.00");
+}
+
+// 20 kill -9s at random moments while writers create and void with keys and
+// retry the same key after every lost reply.
+TEST_CASE("hostile: kill -9 twenty times under concurrent creates and voids") {
+  const auto dir = test_support::make_temp_dir();
+  constexpr int writers = 6;
+  std::map<std::string, std::string> acknowledged;  // key -> reply line
+  std::map<std::string, std::string> requests;       // key -> the argument frame
+  std::mutex mutex;
+  std::mt19937_64 random(2026);
+  // Each writer's current request survives kills: it is retried with its key.
+  std::vector<std::pair<std::string, std::string>> in_flight(writers);  // (action, argument)
+  std::vector<int> sequence(writers, 0);
+  for (int round = 0; round < 20; ++round) {
+    INFO("round " << round);
+    ServerProcess server(dir + "/data");
+    std::atomic<int> acked{0};
+    const int kill_after = 10 + static_cast<int>(random() % 60);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < writers; ++w) {
+      threads.emplace_back([&, w] {
+        TcpClient c(server.port());
+        std::mt19937_64 local(static_cast<std::uint64_t>(round * 100 + w));
+        for (;;) {
+          if (in_flight[w].first.empty()) {
+            const std::string key = "w" + std::to_string(w) + "-" + std::to_string(sequence[w]++);
+            std::lock_guard lock(mutex);
+            if (local() % 3 == 0 && !acknowledged.empty()) {
+              auto it = acknowledged.begin();
+              std::advance(it, static_cast<long>(local() % acknowledged.size()));
+              const std::string id = it->second.substr(3, it->second.find(' ') - 3);
+              in_flight[w] = {"VOID_TRANSACTION", id + " key=" + key};
+            } else {
+              in_flight[w] = {"CREATE_TRANSACTION",
+                              bank::format_money(bank::Money{static_cast<std::int64_t>(local() % 100000) - 50000}) +
+                                  " key=" + key};
+            }
+            requests[key] = in_flight[w].second;
+          }
+          const auto& [action, argument] = in_flight[w];
+          if (c.request(action).rfind("Enter the transaction", 0) != 0) return;  // Killed.
+          const std::string reply = c.request(argument);
+          if (reply == "<no reply>" || reply == "<send failed>") return;  // Killed: retry next round.
+          const std::string key = argument.substr(argument.find("key=") + 4);
+          std::lock_guard lock(mutex);
+          if (reply.rfind("id=", 0) == 0) {
+            if (acknowledged.contains(key)) CHECK(acknowledged[key] == reply);  // A retry returns the first line.
+            acknowledged[key] = reply;
+            ++acked;
+          }
+          in_flight[w] = {};
+        }
+      });
+    }
+    while (acked.load() < kill_after) std::this_thread::yield();
+    server.kill9();
+    for (auto& t : threads) t.join();
+  }
+  ServerProcess server(dir + "/data");
+  TcpClient c(server.port());
+  const auto lines = split_lines(c.request("LIST_TRANSACTIONS"));
+  std::set<std::string> present(lines.begin(), lines.end());
+  std::int64_t sum = 0;
+  std::map<std::string, int> voids_of;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    REQUIRE(lines[i].rfind("id=" + std::to_string(i + 1) + " ", 0) == 0);  // Contiguous.
+    const auto amount = lines[i].substr(lines[i].find("amount=$") + 8);
+    sum += bank::parse_amount(amount.substr(0, amount.find(' ')))->cents;
+    if (auto v = lines[i].find(" voids="); v != std::string::npos) CHECK(++voids_of[lines[i].substr(v + 7)] == 1);
+  }
+  CHECK(c.request("GET_BALANCE") == "$" + bank::format_money(bank::Money{sum}));
+  for (const auto& [key, line] : acknowledged) {
+    INFO("acknowledged " << key);
+    CHECK(present.contains(line));
+  }
+  // Every key retried once more: acknowledged ones return their line, and
+  // nothing is applied twice.
+  const std::size_t before = lines.size();
+  std::size_t applied_now = 0;
+  for (const auto& [key, argument] : requests) {
+    const bool is_void = argument.find('.') == std::string::npos;
+    REQUIRE(c.request(is_void ? "VOID_TRANSACTION" : "CREATE_TRANSACTION").rfind("Enter", 0) == 0);
+    const std::string reply = c.request(argument);
+    if (acknowledged.contains(key)) CHECK(reply == acknowledged[key]);
+    if (reply.rfind("id=", 0) == 0 && !present.contains(reply)) ++applied_now;
+  }
+  CHECK(split_lines(c.request("LIST_TRANSACTIONS")).size() == before + applied_now);
+  CHECK(acknowledged.size() > 200);
+}
+
+// A tiny filesystem, filled up: writes get ERROR, reads keep working, nothing
+// acknowledged is lost; with space back and a restart, writes work again.
+TEST_CASE("hostile: a full disk refuses writes, keeps reads, loses nothing, and recovers after a restart") {
+  if (::geteuid() != 0) {
+    WARN("needs root to mount a tmpfs; skipped");
+    return;
+  }
+  const auto dir = test_support::make_temp_dir();
+  const std::string mount_point = dir + "/small";
+  std::filesystem::create_directories(mount_point);
+  REQUIRE(::mount("tmpfs", mount_point.c_str(), "tmpfs", 0, "size=64k") == 0);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mount_point};
+
+  std::vector<std::string> acknowledged;
+  std::string balance;
+  {
+    ServerProcess server(mount_point + "/data");
+    TcpClient c(server.port());
+    std::string error;
+    for (int i = 0; i < 5000 && error.empty(); ++i) {
+      REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+      const std::string reply = c.request("1.00 key=k" + std::to_string(i));
+      if (reply.rfind("id=", 0) == 0) {
+        acknowledged.push_back(reply);
+      } else {
+        error = reply;
+      }
+    }
+    REQUIRE_FALSE(error.empty());
+    CHECK_THAT(error, Catch::StartsWith("ERROR journal append failed (ENOSPC"));
+    CHECK(acknowledged.size() > 100);
+    // Reads keep working, and further writes are refused with a reason.
+    CHECK(c.request("HEALTH") == "healthy");
+    balance = c.request("GET_BALANCE");
+    CHECK(balance == "$" + bank::format_money(bank::Money{static_cast<std::int64_t>(acknowledged.size()) * 100}));
+    REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+    CHECK_THAT(c.request("2.00"), Catch::StartsWith("ERROR writes are disabled after a disk failure"));
+    const auto list = split_lines(c.request("LIST_TRANSACTIONS"));
+    CHECK(list == acknowledged);
+    CHECK(server.terminate() == 0);
+  }
+  REQUIRE(::mount("tmpfs", mount_point.c_str(), "tmpfs", MS_REMOUNT, "size=4m") == 0);
+  ServerProcess server(mount_point + "/data");
+  TcpClient c(server.port());
+  const auto list = split_lines(c.request("LIST_TRANSACTIONS"));
+  REQUIRE(list.size() >= acknowledged.size());
+  for (std::size_t i = 0; i < acknowledged.size(); ++i) CHECK(list[i] == acknowledged[i]);
+  REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+  CHECK(c.request("3.00").rfind("id=", 0) == 0);
+}
