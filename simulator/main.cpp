@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <csignal>
 #include <cstring>
 #include <chrono>
@@ -21,7 +23,9 @@
 #include <map>
 
 #include "bank/planted_bugs.hpp"
+#include "plan_file.hpp"
 #include "run.hpp"
+#include "shrink.hpp"
 
 namespace {
 
@@ -52,7 +56,28 @@ struct Settings {
   bool check_determinism = false;
   bool print_plan = false;
   std::size_t failure_log_lines = 40;
+  bool shrink = true;
+  std::size_t shrink_budget = 400;
+  std::string failures_dir = "simulator_failures";
+  std::string save_plan;       // The first run's plan goes here.
+  std::string timeline;        // The first run's Perfetto trace goes here.
+  std::optional<bank_sim::Plans> replay;  // Run this plan instead of drawing one.
+  std::string replay_file;
 };
+
+bool write_file(const std::string& path, const std::string& text, std::string& error) {
+  std::error_code ec;
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    error = fmt::format("cannot write {}", path);
+    return false;
+  }
+  return true;
+}
 
 std::uint64_t run_seed(std::uint64_t initial_seed, std::uint64_t index) {
   // Run 0 replays the seed given; later runs derive from it and their index alone.
@@ -67,6 +92,7 @@ std::string format_duration_ms(std::int64_t ms) {
 }
 
 std::string replay_command(const std::string& program, const Settings& settings, std::uint64_t seed) {
+  if (settings.replay) return fmt::format("{} --replay {}", program, settings.replay_file);
   std::string command = fmt::format("SIMULATOR_SEED={} SIMULATOR_RUNS=1", seed);
   const auto& o = settings.overrides;
   if (o.duration_steps) command += fmt::format(" SIMULATOR_DURATION={}", *o.duration_steps);
@@ -150,6 +176,28 @@ std::string failure_context(const bank_sim::Plans& plans, std::size_t lines_max)
   return out;
 }
 
+std::string shrink_report(const Settings& settings, const std::string& program, const bank_sim::Plans& plans,
+                          const bank_sim::Failure& failure) {
+  const auto shrunk = bank_sim::shrink(plans, failure.invariant, settings.shrink_budget);
+  const std::uint64_t seed = plans.knobs.seed;
+  std::string out = fmt::format(
+      "  shrunk: {} interactions and faults (of {} bankers) down to {} (of {}) in {} runs{}; the minimal story:\n",
+      bank_sim::plan_size(plans), plans.bankers.size(), bank_sim::plan_size(shrunk.minimal),
+      shrunk.minimal.bankers.size(), shrunk.runs, shrunk.budget_spent ? " (budget spent)" : ", a fixed point");
+  out += bank_sim::tell_story(shrunk.result);
+  const std::string base = fmt::format("{}/dst_demo_failure_{}", settings.failures_dir, seed);
+  std::string error;
+  if (write_file(base + ".plan", bank_sim::format_plan_file(shrunk.minimal), error) &&
+      write_file(base + ".trace.json", shrunk.result.timeline_json, error)) {
+    out += fmt::format("  minimal plan saved: {}.plan, its timeline: {}.trace.json (open it in ui.perfetto.dev)\n",
+                       base, base);
+    out += fmt::format("  replay the minimal plan: {} --replay {}.plan\n", program, base);
+  } else {
+    out += "  " + error + "\n";
+  }
+  return out;
+}
+
 struct Outcome {
   std::string report;
   bool passed = true;
@@ -161,9 +209,9 @@ struct Outcome {
 };
 
 Outcome run_one(const Settings& settings, const std::string& program, std::uint64_t index) {
-  const std::uint64_t seed = run_seed(*settings.seed, index);
-  const Knobs knobs = bank_sim::draw_knobs(seed, settings.overrides);
-  const bank_sim::Plans plans = bank_sim::generate_plans(knobs);
+  const std::uint64_t seed = settings.replay ? settings.replay->knobs.seed : run_seed(*settings.seed, index);
+  const bank_sim::Plans plans =
+      settings.replay ? *settings.replay : bank_sim::generate_plans(bank_sim::draw_knobs(seed, settings.overrides));
   Outcome outcome;
   outcome.seed = seed;
   outcome.report = header(index, settings.runs, plans);
@@ -171,6 +219,16 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
   bank_sim::RunOptions options;
   options.log_level = settings.log_level;
   options.keep_trace = settings.check_determinism;
+  options.record_timeline = index == 0 && !settings.timeline.empty();
+  if (index == 0 && !settings.save_plan.empty()) {
+    std::string error;
+    if (write_file(settings.save_plan, bank_sim::format_plan_file(plans), error)) {
+      outcome.report += fmt::format("  plan saved: {} (run it with: {} --replay {})\n", settings.save_plan, program,
+                                    settings.save_plan);
+    } else {
+      outcome.report += "  " + error + "\n";
+    }
+  }
   fmt::format_to_n(crash_replay_line, sizeof crash_replay_line - 1,
                    "dst_demo_server_simulator: run {} (seed={}) aborted: the bank broke an assertion (above).\n"
                    "  replay: {}\n{}",
@@ -179,6 +237,12 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
   RunResult result = bank_sim::run_simulation(plans, options);
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   outcome.report += result.log;
+  if (options.record_timeline) {
+    std::string error;
+    outcome.report += write_file(settings.timeline, result.timeline_json, error)
+                          ? fmt::format("  timeline saved: {} (open it in ui.perfetto.dev)\n", settings.timeline)
+                          : "  " + error + "\n";
+  }
   if (settings.check_determinism) {
     const RunResult again = bank_sim::run_simulation(plans, options);
     if (again.trace_hash != result.trace_hash || again.trace_lines != result.trace_lines) {
@@ -200,7 +264,10 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
   }
   outcome.report += footer(result, wall_s);
   if (!result.passed()) {
-    if (result.failure->invariant != "determinism" && settings.log_level > bank::LogLevel::debug) {
+    const bool can_shrink = result.failure->invariant != "determinism";
+    if (can_shrink && settings.shrink) {
+      outcome.report += shrink_report(settings, program, plans, *result.failure);
+    } else if (can_shrink && settings.log_level > bank::LogLevel::debug) {
       outcome.report += failure_context(plans, settings.failure_log_lines);
     }
     outcome.report += fmt::format("  replay: {}\n", replay_command(program, settings, seed));
@@ -273,7 +340,39 @@ int main(int argc, char** argv) {
   app.add_flag("--check-determinism", settings.check_determinism,
                "Run each seed twice and compare the full event traces; name the first difference");
   app.add_flag("--print-plan", settings.print_plan, "Print every actor's plan after the knobs");
+  app.add_option("--save-plan", settings.save_plan,
+                 "Write the first run's knobs and plans to FILE (a readable, versioned text file)");
+  app.add_option("--replay", settings.replay_file,
+                 "Run the plan in FILE (from --save-plan or a shrunk failure), exactly as it ran; ignores the "
+                 "seed and knob settings");
+  app.add_option("--trace", settings.timeline,
+                 "Write the first run as Chrome/Perfetto trace JSON to FILE (open it in ui.perfetto.dev)");
+  bool no_shrink = false;
+  app.add_flag("--no-shrink", no_shrink,
+               "Do not shrink failures. By default every failing run is shrunk to a minimal plan that fails the "
+               "same invariant, printed as a numbered story and saved with its timeline in --failures-dir");
+  app.add_option("--shrink-budget", settings.shrink_budget, "Most runs one shrink may spend")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--failures-dir", settings.failures_dir, "Where shrunk failures are saved")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  settings.shrink = !no_shrink;
+  if (!settings.replay_file.empty()) {
+    std::ifstream in(settings.replay_file, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "dst_demo_server_simulator: --replay: cannot read '%s'\n", settings.replay_file.c_str());
+      return 2;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto parsed = bank_sim::parse_plan_file(text, settings.replay_file);
+    if (!parsed) {
+      std::fprintf(stderr, "dst_demo_server_simulator: --replay: %s\n", parsed.error().message.c_str());
+      return 2;
+    }
+    settings.replay = std::move(*parsed);
+    settings.runs = 1;
+    seed_text = std::to_string(settings.replay->knobs.seed);
+  }
 
   if (!seed_text.empty()) {
     try {

@@ -6,7 +6,9 @@
 #include <set>
 
 #include "model.hpp"
+#include "plan_file.hpp"
 #include "run.hpp"
+#include "shrink.hpp"
 
 using namespace bank_sim;
 
@@ -137,4 +139,65 @@ TEST_CASE("model: transaction lines parse, and dates print for the whole range")
   CHECK(format_utc(0) == "1970-01-01T00:00:00Z");
   CHECK(format_utc(-2'147'483'648) == "1901-12-13T20:45:52Z");
   CHECK(format_utc(100'000'000'000) == "5138-11-16T09:46:40Z");
+}
+
+TEST_CASE("plan files: a saved plan reads back as the same plan and replays the same run") {
+  for (std::uint64_t seed : {3ULL, 4ULL, 5ULL}) {
+    const Plans plans = generate_plans(draw_knobs(seed, {}));
+    const std::string text = format_plan_file(plans);
+    auto parsed = parse_plan_file(text, "saved.plan");
+    REQUIRE(parsed.ok());
+    CHECK(format_plan_file(*parsed) == text);
+    RunOptions options;
+    options.log_level = bank::LogLevel::off;
+    CHECK(run_simulation(*parsed, options).trace_hash == run_simulation(plans, options).trace_hash);
+  }
+}
+
+TEST_CASE("plan files: a malformed or hand-edited plan gets an error naming the line and what was expected") {
+  struct Case {
+    const char* text;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"seed 1\n", "saved.plan:1: expected 'version 1' first"},
+      {"version 2\n", "saved.plan:1: version 2 is not supported"},
+      {"version 1\nseed 1\nbanker 0\n  create 1.234\nend\n", "saved.plan:4: expected 'create AMOUNT': amount must have at most 2 decimals"},
+      {"version 1\nbanker 0\n  jump\nend\n", "saved.plan:3: expected an interaction: sleep, create, get, void, list or balance"},
+      {"version 1\nbanker 0\nfaults\n  partition banker7 for=5\nend\n", "saved.plan:4: expected a target: all or banker0..banker0"},
+      {"version 1\nbanker 1\nend\n", "saved.plan:2: expected 'banker 0'"},
+      {"version 1\nbanker 0\n  list\n", "expected 'end' as the last line"},
+      {"version 1\nstep_ms 0\nbanker 0\nend\n", "saved.plan:2: 0 is out of range"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    auto parsed = parse_plan_file(c.text, "saved.plan");
+    REQUIRE_FALSE(parsed.ok());
+    CHECK_THAT(parsed.error().message, Catch::Contains(c.error));
+  }
+}
+
+TEST_CASE("timeline: a recorded run is Chrome trace JSON with a track per actor, spans, flows and the verdict") {
+  RunOptions options;
+  options.log_level = bank::LogLevel::off;
+  options.record_timeline = true;
+  const RunResult r = run_simulation(generate_plans(draw_knobs(11, {})), options);
+  const std::string& json = r.timeline_json;
+  CHECK(json.rfind("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[", 0) == 0);
+  CHECK(std::count(json.begin(), json.end(), '{') == std::count(json.begin(), json.end(), '}'));
+  CHECK_THAT(json, Catch::Contains(R"("name":"thread_name","args":{"name":"banker0"})"));
+  CHECK_THAT(json, Catch::Contains(R"("name":"thread_name","args":{"name":"host"})"));
+  CHECK_THAT(json, Catch::Contains(R"("ph":"s")"));
+  CHECK_THAT(json, Catch::Contains(R"("ph":"f","bp":"e")"));
+  CHECK_THAT(json, Catch::Contains(R"("name":"PASS")"));
+}
+
+TEST_CASE("story: a run's trace reads as numbered steps with simulated times") {
+  RunOptions options;
+  options.log_level = bank::LogLevel::off;
+  options.keep_trace = true;
+  const RunResult r = run_simulation(generate_plans(draw_knobs(12, {})), options);
+  const std::string story = tell_story(r);
+  CHECK_THAT(story, Catch::StartsWith("    1. +0.000s  host up (0 transactions)"));
+  CHECK_THAT(story, Catch::Contains("banker0 send "));
 }

@@ -96,7 +96,8 @@ TEST_CASE("simulator process: --check-determinism compares two runs of each seed
 
 // The epochalypse build must fail within 20 seeds; the normal build passes them.
 TEST_CASE("simulator process: the epochalypse is found, explained, and replayed exactly") {
-  const Ran buggy = run_shell("SIMULATOR_SEED=1 SIMULATOR_RUNS=20 " + epochalypse);
+  const auto dir = test_support::make_temp_dir();
+  const Ran buggy = run_shell("SIMULATOR_SEED=1 SIMULATOR_RUNS=20 " + epochalypse + " --failures-dir " + dir);
   REQUIRE(buggy.exit_code == 1);
   CHECK_THAT(buggy.out, Catch::Contains("invariant 'created_at within the host's clock' broken"));
   CHECK_THAT(buggy.out, Catch::Contains("2038-01-19T03:14:08Z"));
@@ -105,7 +106,7 @@ TEST_CASE("simulator process: the epochalypse is found, explained, and replayed 
   REQUIRE(std::regex_search(buggy.out, replay, std::regex("replay: (SIMULATOR_SEED=\\d+ SIMULATOR_RUNS=1 \\S+)")));
   std::smatch evidence;
   REQUIRE(std::regex_search(buggy.out, evidence, std::regex("evidence: [^\n]*")));
-  const Ran again = run_shell(replay[1].str());
+  const Ran again = run_shell(replay[1].str() + " --no-shrink");
   CHECK(again.exit_code == 1);
   CHECK_THAT(again.out, Catch::Contains(evidence[0].str()));
 
@@ -122,8 +123,9 @@ TEST_CASE("simulator process: a fixed-seed sweep of the normal build passes") {
 }
 
 // The bug zoo: each planted bug is found within 20 seeds, named by the right
-// invariant, while the normal build passes the same seeds (checked above).
-TEST_CASE("simulator process: every bug of the zoo is found within 20 seeds with the right invariant") {
+// invariant, shrunk to at most 8 interactions and faults, and replayed from
+// its saved plan, while the normal build passes the same seeds (checked above).
+TEST_CASE("simulator process: every bug of the zoo is found within 20 seeds, named, shrunk and replayed") {
   struct Bug {
     const char* name;
     const char* invariant;
@@ -135,12 +137,22 @@ TEST_CASE("simulator process: every bug of the zoo is found within 20 seeds with
       {"keys_ignored", "exactly-once"},
       {"void_twice", "a transaction is voided at most once"},
   };
+  const auto dir = test_support::make_temp_dir();
   for (const Bug& bug : zoo) {
     INFO("planted bug " << bug.name);
-    const Ran r = run_shell(std::string("SIMULATOR_SEED=1 SIMULATOR_RUNS=20 ") + DST_DEMO_SIMULATOR_DIR +
-                            "/dst_demo_server_simulator_bug_" + bug.name);
+    const std::string binary = std::string(DST_DEMO_SIMULATOR_DIR) + "/dst_demo_server_simulator_bug_" + bug.name;
+    const Ran r = run_shell("SIMULATOR_SEED=1 SIMULATOR_RUNS=20 " + binary + " --failures-dir " + dir + "/" + bug.name);
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.out, Catch::Contains(std::string("PLANTED BUG '") + bug.name + "'"));
     CHECK_THAT(r.out, Catch::Contains(std::string("'") + bug.invariant + "' failed in"));
+    // The first failure is shrunk to a few steps, and its saved plan replays the same failure.
+    std::smatch shrunk;
+    REQUIRE(std::regex_search(r.out, shrunk, std::regex(R"(shrunk: \d+ interactions and faults \(of \d+ bankers\) down to (\d+))")));
+    CHECK(std::stoi(shrunk[1].str()) <= 8);
+    std::smatch saved;
+    REQUIRE(std::regex_search(r.out, saved, std::regex(R"(replay the minimal plan: (\S+ --replay \S+))")));
+    const Ran replayed = run_shell(saved[1].str() + " --no-shrink");
+    CHECK(replayed.exit_code == 1);
+    CHECK_THAT(replayed.out, Catch::Contains(std::string("invariant '") + bug.invariant + "' broken"));
   }
 }

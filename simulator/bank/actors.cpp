@@ -57,6 +57,13 @@ void Host::start() {
   }
   server_ = std::move(*started);
   context_.world.trace(fmt::format("host up ({} transactions)", server_->ledger().durable_count()));
+  if (context_.recorder != nullptr) {
+    const std::int64_t now_ms = context_.world.now_ms();
+    if (down_since_ms_) context_.recorder->span("host", "down (crashed)", *down_since_ms_, now_ms);
+    context_.recorder->instant("host", "up", now_ms,
+                               fmt::format("{} transactions recovered", server_->ledger().durable_count()));
+  }
+  down_since_ms_.reset();
 }
 
 void Host::bounce(std::int64_t restart_after_ms) {
@@ -70,6 +77,11 @@ void Host::bounce(std::int64_t restart_after_ms) {
   log_.info("crash: {} durable transactions; {} unsynced journal bytes lost; restart in {} ms", durable, lost,
             restart_after_ms);
   context_.world.trace(fmt::format("host crash lost={}", lost));
+  down_since_ms_ = context_.world.now_ms();
+  if (context_.recorder != nullptr) {
+    context_.recorder->instant("host", "crash", *down_since_ms_,
+                               fmt::format("{} unsynced journal bytes lost", lost));
+  }
   restart_event_ = context_.world.schedule_after(restart_after_ms, [this] { start(); });
 }
 
@@ -203,6 +215,9 @@ void Banker::send_current() {
   log_.debug("send {}{}", frames_text(request.frames),
              request.attempts > 0 ? fmt::format(" (attempt {})", request.attempts + 1) : "");
   context_.world.trace(fmt::format("{} send {}", name_, frames_text(request.frames)));
+  if (context_.recorder != nullptr) {
+    context_.recorder->begin_request(name_, frames_text(request.frames), context_.world.now_ms());
+  }
   connection_->send(bytes);
   const std::int64_t timeout_ms = context_.liveness_deadline_ms;
   timeout_ = context_.world.schedule_after(timeout_ms, [this, timeout_ms] {
@@ -254,6 +269,7 @@ void Banker::finish_request() {
   request.clock.stepped = context_.model.clock_steps() != request.clock_steps_at_send;
   context_.model.note_host_clock(request.clock.at_reply_ms);
   const std::string& reply = request.replies.back();
+  if (context_.recorder != nullptr) context_.recorder->end_request(name_, short_reply(reply), context_.world.now_ms());
   Model& model = context_.model;
   switch (request.interaction.op) {
     case BankerOp::list:
@@ -319,6 +335,7 @@ void Banker::drop_connection() {
 
 void Banker::retry_later(std::string_view reason_view) {
   const std::string reason(reason_view);  // It may point into a reply that is cleared below.
+  if (context_.recorder != nullptr) context_.recorder->end_request(name_, "lost: " + reason, context_.world.now_ms());
   if (timeout_ != 0) context_.world.cancel(timeout_);
   timeout_ = 0;
   drop_connection();
@@ -460,6 +477,14 @@ void FaultInjector::apply(const Fault& fault) {
   log_.info("{}", describe_fault(fault));
   context_.world.trace("fault " + describe_fault(fault));
   sim::World& world = context_.world;
+  if (context_.recorder != nullptr) {
+    if (fault.duration_ms > 0 && fault.op != FaultOp::bounce) {
+      context_.recorder->span("faults", describe(fault.op), world.now_ms(), world.now_ms() + fault.duration_ms,
+                              describe_fault(fault));
+    } else {
+      context_.recorder->instant("faults", describe(fault.op), world.now_ms(), describe_fault(fault));
+    }
+  }
   switch (fault.op) {
     case FaultOp::bounce:
       host_.bounce(fault.duration_ms);
@@ -520,6 +545,7 @@ void FaultInjector::heal_now() {
   context_.healed_at_ms = context_.world.now_ms();
   log_.info("heal: every fault is over; liveness deadline {} ms", context_.liveness_deadline_ms);
   context_.world.trace("heal");
+  if (context_.recorder != nullptr) context_.recorder->instant("faults", "heal", context_.world.now_ms());
   if (on_healed_) on_healed_();
 }
 

@@ -17,6 +17,7 @@
 #include "sim/sim_host_env.hpp"
 #include "sim/sim_network.hpp"
 #include "sim_logger.hpp"
+#include "trace_json.hpp"
 
 namespace bank_sim {
 
@@ -43,6 +44,7 @@ struct RunContext {
   std::int64_t step_ms;
   std::int64_t liveness_deadline_ms;
   std::optional<std::int64_t> healed_at_ms;  // Set when faults stop for good.
+  TraceRecorder* recorder = nullptr;         // Set when the run is recorded as a timeline.
 };
 
 class Host {
@@ -66,6 +68,7 @@ class Host {
   SimLogger log_;
   std::unique_ptr<bank::BankServer> server_;
   sim::EventId restart_event_ = 0;
+  std::optional<std::int64_t> down_since_ms_;
 };
 
 class Banker final : public bank::ConnectionHandler {

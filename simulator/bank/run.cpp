@@ -36,6 +36,11 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
   RunContext context{world,          network, model, result.stats, options.log_level, result.log, knobs.step_ms,
                      result.liveness_deadline_ms, std::nullopt};
   SimLogger log(world, "run", options.log_level, result.log);
+  std::optional<TraceRecorder> recorder;
+  if (options.record_timeline) {
+    recorder.emplace(knobs.epoch_offset_ms);
+    context.recorder = &*recorder;
+  }
 
   Host host(context, server_config(knobs.step_ms));
   std::vector<std::unique_ptr<Banker>> bankers;
@@ -109,6 +114,15 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
     if (known) result.recovery_ms = recovered_ms;
   }
   result.failure = model.failure();
+  if (recorder) {
+    if (result.failure) {
+      recorder->instant("checker", "FAIL: " + result.failure->invariant, result.failure->time_ms,
+                        result.failure->actor + ": " + result.failure->evidence);
+    } else {
+      recorder->instant("checker", "PASS", world.now_ms());
+    }
+    result.timeline_json = recorder->json();
+  }
   result.steps = world.steps();
   result.simulated_ms = world.now_ms() - world.start_ms();
   result.events = world.events_run();

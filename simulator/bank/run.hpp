@@ -17,6 +17,7 @@ namespace bank_sim {
 struct RunOptions {
   bank::LogLevel log_level = bank::LogLevel::warn;
   bool keep_trace = false;  // Keep every trace line, to name the first difference between two runs.
+  bool record_timeline = false;  // Record the run as Perfetto/Chrome trace JSON.
 };
 
 struct RunResult {
@@ -33,6 +34,7 @@ struct RunResult {
   std::uint64_t trace_hash = 0;
   std::vector<std::string> trace_lines;
   std::string log;
+  std::string timeline_json;
   bool passed() const { return !failure.has_value(); }
 };
 

@@ -1,0 +1,313 @@
+#include "plan_file.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <charconv>
+#include <vector>
+
+namespace bank_sim {
+
+std::string format_plan_file(const Plans& plans) {
+  const Knobs& k = plans.knobs;
+  const Swarm& s = k.swarm;
+  std::string out;
+  auto line = [&out](std::string text) {
+    out += text;
+    out += '\n';
+  };
+  line("# dst_demo_server_simulator plan. Run it with: dst_demo_server_simulator --replay FILE");
+  line(fmt::format("version {}", plan_file_version));
+  line(fmt::format("seed {}", k.seed));
+  line(fmt::format("duration_steps {}", k.duration_steps));
+  line(fmt::format("step_ms {}", k.step_ms));
+  line(fmt::format("epoch_offset_ms {}", k.epoch_offset_ms));
+  line(fmt::format("swarm bounces={} partitions={} clogs={} disk_errors={} slow_disk={} clock_steps={} "
+                   "fault_gap_ms_max={}",
+                   int{s.bounces}, int{s.partitions}, int{s.clogs}, int{s.disk_errors}, int{s.slow_disk},
+                   int{s.clock_steps}, s.fault_gap_ms_max));
+  line(fmt::format("health_interval_ms {}", plans.health_interval_ms));
+  for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
+    line(fmt::format("banker {}", b));
+    for (const auto& i : plans.bankers[b].interactions) line("  " + describe_interaction(i));
+  }
+  line("faults");
+  for (const auto& f : plans.faults.faults) line("  " + describe_fault(f));
+  line("end");
+  return out;
+}
+
+namespace {
+
+class Parser {
+ public:
+  Parser(std::string_view text, std::string_view source) : text_(text), source_(source) {}
+
+  bank::Result<Plans> parse() {
+    Plans plans;
+    Knobs& k = plans.knobs;
+    k.epoch_offset_reason = "from a plan file";
+    enum class Section { header, banker, faults, done } section = Section::header;
+    bool saw_version = false;
+    while (next_line()) {
+      if (words_.empty()) continue;
+      const std::string_view head = words_[0];
+      if (section == Section::done) return fail("nothing after 'end'");
+      if (head == "version") {
+        std::int64_t version = 0;
+        if (!number(1, version)) return error_;
+        if (version != plan_file_version) {
+          return fail(fmt::format("version {} is not supported (this simulator reads version {})", version,
+                                  plan_file_version));
+        }
+        saw_version = true;
+        continue;
+      }
+      if (!saw_version) return fail("expected 'version 1' first");
+      if (section == Section::header) {
+        std::int64_t value = 0;
+        if (head == "seed") {
+          if (words_.size() != 2) return fail("expected 'seed N'");
+          const auto r = std::from_chars(words_[1].data(), words_[1].data() + words_[1].size(), k.seed);
+          if (r.ec != std::errc{} || r.ptr != words_[1].data() + words_[1].size()) return fail("expected 'seed N'");
+          continue;
+        }
+        if (head == "duration_steps") {
+          if (!number(1, value, 0)) return error_;
+          k.duration_steps = static_cast<std::uint64_t>(value);
+          continue;
+        }
+        if (head == "step_ms") {
+          if (!number(1, value, 1, step_ms_max)) return error_;
+          k.step_ms = value;
+          continue;
+        }
+        if (head == "epoch_offset_ms") {
+          if (!number(1, value, 0, epoch_offset_ms_max * 10)) return error_;
+          k.epoch_offset_ms = value;
+          continue;
+        }
+        if (head == "health_interval_ms") {
+          if (!number(1, value, 1)) return error_;
+          plans.health_interval_ms = value;
+          continue;
+        }
+        if (head == "swarm") {
+          if (auto status = parse_swarm(k.swarm); !status) return status.error();
+          continue;
+        }
+      }
+      if (head == "banker") {
+        std::int64_t index = 0;
+        if (!number(1, index, 0, banker_count_max - 1)) return error_;
+        if (static_cast<std::size_t>(index) != plans.bankers.size()) {
+          return fail(fmt::format("expected 'banker {}' (bankers are numbered in order)", plans.bankers.size()));
+        }
+        plans.bankers.emplace_back();
+        section = Section::banker;
+        continue;
+      }
+      if (head == "faults") {
+        section = Section::faults;
+        continue;
+      }
+      if (head == "end") {
+        section = Section::done;
+        continue;
+      }
+      if (section == Section::banker) {
+        Interaction interaction;
+        if (auto status = parse_interaction(interaction); !status) return status.error();
+        plans.bankers.back().interactions.push_back(interaction);
+        continue;
+      }
+      if (section == Section::faults) {
+        Fault fault;
+        if (auto status = parse_fault(fault, plans.bankers.size()); !status) return status.error();
+        plans.faults.faults.push_back(fault);
+        continue;
+      }
+      return fail(fmt::format("unknown line '{}'", head));
+    }
+    if (section != Section::done) return fail("expected 'end' as the last line");
+    if (plans.bankers.empty()) return fail("a plan needs at least one banker");
+    k.banker_count = static_cast<std::uint32_t>(plans.bankers.size());
+    k.interactions_per_banker = 0;
+    for (const auto& b : plans.bankers) {
+      k.interactions_per_banker = std::max<std::uint32_t>(k.interactions_per_banker,
+                                                          static_cast<std::uint32_t>(b.interactions.size()));
+    }
+    return plans;
+  }
+
+ private:
+  bool next_line() {
+    if (at_ >= text_.size()) return false;
+    const auto newline = text_.find('\n', at_);
+    std::string_view line = text_.substr(at_, newline == std::string_view::npos ? std::string_view::npos : newline - at_);
+    at_ = newline == std::string_view::npos ? text_.size() : newline + 1;
+    ++line_number_;
+    line_ = line;
+    if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    words_.clear();
+    std::size_t i = 0;
+    while (i < line.size()) {
+      while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
+      const std::size_t start = i;
+      while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r') ++i;
+      if (i > start) words_.push_back(line.substr(start, i - start));
+    }
+    return true;
+  }
+
+  bank::Error fail(std::string what) {
+    error_ = bank::Error{fmt::format("{}:{}: {}; the line is '{}'", source_, line_number_, what, line_)};
+    return error_;
+  }
+
+  static bool to_int(std::string_view text, std::int64_t& value) {
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), value);
+    return r.ec == std::errc{} && r.ptr == text.data() + text.size();
+  }
+
+  // words_[at] as an integer in [low, high]; records the error otherwise.
+  bool number(std::size_t at, std::int64_t& value, std::int64_t low = INT64_MIN, std::int64_t high = INT64_MAX) {
+    if (at >= words_.size() || !to_int(words_[at], value)) {
+      fail(fmt::format("expected a number after '{}'", words_[0]));
+      return false;
+    }
+    if (value < low || value > high) {
+      fail(fmt::format("{} is out of range [{}, {}]", value, low, high));
+      return false;
+    }
+    return true;
+  }
+
+  // words_[at] as "name=N".
+  bool field(std::size_t at, std::string_view name, std::int64_t& value) {
+    if (at >= words_.size() || words_[at].substr(0, name.size() + 1) != std::string(name) + "=" ||
+        !to_int(words_[at].substr(name.size() + 1), value)) {
+      fail(fmt::format("expected {}=N", name));
+      return false;
+    }
+    return true;
+  }
+
+  bank::Status parse_swarm(Swarm& swarm) {
+    const char* names[] = {"bounces", "partitions", "clogs", "disk_errors", "slow_disk", "clock_steps"};
+    bool* flags[] = {&swarm.bounces,     &swarm.partitions, &swarm.clogs,
+                     &swarm.disk_errors, &swarm.slow_disk,  &swarm.clock_steps};
+    for (std::size_t i = 0; i < 6; ++i) {
+      std::int64_t value = 0;
+      if (!field(i + 1, names[i], value)) return error_;
+      *flags[i] = value != 0;
+    }
+    std::int64_t gap = 0;
+    if (!field(7, "fault_gap_ms_max", gap)) return error_;
+    swarm.fault_gap_ms_max = gap;
+    return bank::ok_status();
+  }
+
+  bank::Status parse_interaction(Interaction& i) {
+    const std::string_view op = words_[0];
+    std::int64_t value = 0;
+    if (op == "sleep") {
+      if (!number(1, value, 0)) return error_;
+      i.op = BankerOp::sleep;
+      i.sleep_ms = value;
+    } else if (op == "create") {
+      if (words_.size() != 2) return fail("expected 'create AMOUNT'");
+      auto amount = bank::parse_amount(words_[1]);
+      if (!amount) return fail("expected 'create AMOUNT': " + amount.error().message);
+      i.op = BankerOp::create;
+      i.amount = *amount;
+    } else if (op == "get" || op == "void") {
+      if (words_.size() != 3 || (words_[1] != "known" && words_[1] != "id")) {
+        return fail(fmt::format("expected '{} known N' or '{} id N'", op, op));
+      }
+      std::uint64_t pick = 0;
+      const auto r = std::from_chars(words_[2].data(), words_[2].data() + words_[2].size(), pick);
+      if (r.ec != std::errc{} || r.ptr != words_[2].data() + words_[2].size()) {
+        return fail(fmt::format("expected '{} {} N' with N a number", op, words_[1]));
+      }
+      i.op = op == "get" ? BankerOp::get : BankerOp::void_;
+      i.id = IdPick{words_[1] == "known", pick};
+    } else if (op == "list" || op == "balance") {
+      if (words_.size() != 1) return fail(fmt::format("expected '{}' alone", op));
+      i.op = op == "list" ? BankerOp::list : BankerOp::balance;
+    } else {
+      return fail("expected an interaction: sleep, create, get, void, list or balance");
+    }
+    return bank::ok_status();
+  }
+
+  bank::Status target(std::size_t at, std::size_t banker_count, std::int64_t& value) {
+    if (at >= words_.size()) return fail("expected a target: all or bankerN");
+    if (words_[at] == "all") {
+      value = -1;
+      return bank::ok_status();
+    }
+    if (words_[at].substr(0, 6) != "banker" || !to_int(words_[at].substr(6), value) || value < 0 ||
+        static_cast<std::size_t>(value) >= banker_count) {
+      return fail(fmt::format("expected a target: all or banker0..banker{}", banker_count == 0 ? 0 : banker_count - 1));
+    }
+    return bank::ok_status();
+  }
+
+  bank::Status parse_fault(Fault& f, std::size_t banker_count) {
+    const std::string_view op = words_[0];
+    std::int64_t value = 0;
+    if (op == "sleep") {
+      if (!number(1, value, 0)) return error_;
+      f.op = FaultOp::sleep;
+      f.duration_ms = value;
+    } else if (op == "bounce") {
+      if (!field(1, "restart_after", value)) return error_;
+      f.op = FaultOp::bounce;
+      f.duration_ms = value;
+    } else if (op == "partition" || op == "clog") {
+      f.op = op == "partition" ? FaultOp::partition : FaultOp::clog;
+      if (auto status = target(1, banker_count, f.target); !status) return status;
+      if (!field(2, "for", value)) return error_;
+      f.duration_ms = value;
+    } else if (op == "disk_errors") {
+      if (words_.size() < 2 || (words_[1] != "EIO" && words_[1] != "ENOSPC")) {
+        return fail("expected 'disk_errors EIO for=N' or 'disk_errors ENOSPC for=N'");
+      }
+      f.op = FaultOp::disk_errors;
+      f.error_code = words_[1] == "EIO" ? EIO : ENOSPC;
+      if (!field(2, "for", value)) return error_;
+      f.duration_ms = value;
+    } else if (op == "slow_disk") {
+      f.op = FaultOp::slow_disk;
+      if (!field(1, "extra", value)) return error_;
+      f.delta_ms = value;
+      if (!field(2, "for", value)) return error_;
+      f.duration_ms = value;
+    } else if (op == "clock_step") {
+      if (!number(1, value)) return error_;
+      f.op = FaultOp::clock_step;
+      f.delta_ms = value;
+    } else {
+      return fail("expected a fault: sleep, bounce, partition, clog, disk_errors, slow_disk or clock_step");
+    }
+    if (f.duration_ms < 0) return fail("a duration cannot be negative");
+    return bank::ok_status();
+  }
+
+  std::string_view text_;
+  std::string_view source_;
+  std::size_t at_ = 0;
+  std::size_t line_number_ = 0;
+  std::string_view line_;
+  std::vector<std::string_view> words_;
+  bank::Error error_;
+};
+
+}  // namespace
+
+bank::Result<Plans> parse_plan_file(std::string_view text, std::string_view source) {
+  return Parser(text, source).parse();
+}
+
+}  // namespace bank_sim
