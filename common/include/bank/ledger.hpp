@@ -9,6 +9,7 @@
 // Readers (get, list, balance) only ever see durable transactions.
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <span>
@@ -90,8 +91,10 @@ class Ledger {
   std::uint64_t durable_count_ = 0;
   Money balance_durable_;
   Money balance_staged_;  // Including staged transactions.
-  std::int64_t created_at_last_s_ = 0;
-  std::int64_t created_at_last_durable_s_ = 0;
+  // No floor before the first transaction: a clock before 1970 (or one the
+  // epochalypse bug wrapped) shows as it is.
+  std::int64_t created_at_last_s_ = std::numeric_limits<std::int64_t>::min();
+  std::int64_t created_at_last_durable_s_ = std::numeric_limits<std::int64_t>::min();
   // Reversal id per voided transaction id. std::map, not unordered: nothing
   // here may depend on hash iteration order.
   std::map<std::uint64_t, std::uint64_t> voided_by_;
