@@ -190,17 +190,9 @@ void BankServer::handle_frame(Client& client, std::string_view frame) {
     case Kind::reply:
       send_frame(client, action.reply);
       return;
-    case Kind::list: {
-      std::string reply;
-      bool first = true;
-      for (const Transaction& transaction : ledger_.list()) {
-        if (!first) reply.push_back('\n');
-        first = false;
-        append_transaction_line(reply, transaction);
-      }
-      send_frame(client, reply);
+    case Kind::list:
+      send_frame(client, ledger_.list_text());
       return;
-    }
     case Kind::balance:
       send_frame(client, "$" + format_money(ledger_.balance()));
       return;

@@ -133,6 +133,8 @@ void Ledger::mark_durable(std::uint64_t through_id) {
     BANK_ASSERT(balance.has_value());
     balance_durable_ = *balance;
     created_at_last_durable_s_ = transaction.created_at_s;
+    if (!list_text_.empty()) list_text_.push_back('\n');
+    append_transaction_line(list_text_, transaction);
   }
   durable_count_ = through_id;
 }

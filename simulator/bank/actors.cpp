@@ -56,7 +56,7 @@ void Host::start() {
     return;
   }
   server_ = std::move(*started);
-  context_.world.trace(fmt::format("host up ({} transactions)", server_->ledger().durable_count()));
+  if (context_.world.tracing()) context_.world.trace(fmt::format("host up ({} transactions)", server_->ledger().durable_count()));
   if (context_.recorder != nullptr) {
     const std::int64_t now_ms = context_.world.now_ms();
     if (down_since_ms_) context_.recorder->span("host", "down (crashed)", *down_since_ms_, now_ms);
@@ -76,7 +76,7 @@ void Host::bounce(std::int64_t restart_after_ms) {
   const std::uint64_t lost = disk_.crash();
   log_.info("crash: {} durable transactions; {} unsynced journal bytes lost; restart in {} ms", durable, lost,
             restart_after_ms);
-  context_.world.trace(fmt::format("host crash lost={}", lost));
+  if (context_.world.tracing()) context_.world.trace(fmt::format("host crash lost={}", lost));
   down_since_ms_ = context_.world.now_ms();
   if (context_.recorder != nullptr) {
     context_.recorder->instant("host", "crash", *down_since_ms_,
@@ -98,7 +98,7 @@ Banker::Banker(RunContext& context, Host& host, std::uint32_t index, const Banke
 
 Banker::~Banker() {
   if (timer_ != 0) context_.world.cancel(timer_);
-  if (timeout_ != 0) context_.world.cancel(timeout_);
+  if (watchdog_ != 0) context_.world.cancel(watchdog_);
 }
 
 void Banker::start() { next(); }
@@ -212,17 +212,30 @@ void Banker::send_current() {
   // the original's load generator does.
   std::string bytes;
   for (const auto& frame : request.frames) bank::append_frame(bytes, frame);
-  log_.debug("send {}{}", frames_text(request.frames),
+  if (log_.enabled(bank::LogLevel::debug)) log_.debug("send {}{}", frames_text(request.frames),
              request.attempts > 0 ? fmt::format(" (attempt {})", request.attempts + 1) : "");
-  context_.world.trace(fmt::format("{} send {}", name_, frames_text(request.frames)));
+  if (context_.world.tracing()) context_.world.trace(fmt::format("{} send {}", name_, frames_text(request.frames)));
   if (context_.recorder != nullptr) {
     context_.recorder->begin_request(name_, frames_text(request.frames), context_.world.now_ms());
   }
   connection_->send(bytes);
-  const std::int64_t timeout_ms = context_.liveness_deadline_ms;
-  timeout_ = context_.world.schedule_after(timeout_ms, [this, timeout_ms] {
-    timeout_ = 0;
-    retry_later(fmt::format("no reply within {} ms", timeout_ms));
+  request.sent_at_ms = context_.world.now_ms();
+  arm_watchdog(context_.liveness_deadline_ms);
+}
+
+// One watchdog per banker, re-armed only when it fires: cheaper than
+// scheduling and cancelling a timeout for every request.
+void Banker::arm_watchdog(std::int64_t delay_ms) {
+  if (watchdog_ != 0) return;
+  watchdog_ = context_.world.schedule_after(delay_ms, [this] {
+    watchdog_ = 0;
+    if (!request_ || !request_->sent) return;
+    const std::int64_t waited_ms = context_.world.now_ms() - request_->sent_at_ms;
+    if (waited_ms >= context_.liveness_deadline_ms) {
+      retry_later(fmt::format("no reply within {} ms", context_.liveness_deadline_ms));
+    } else {
+      arm_watchdog(context_.liveness_deadline_ms - waited_ms);
+    }
   });
 }
 
@@ -248,8 +261,8 @@ void Banker::handle_reply(std::string reply) {
     return;
   }
   Request& request = *request_;
-  log_.debug("recv {}", short_reply(reply));
-  context_.world.trace(fmt::format("{} recv {}", name_, short_reply(reply)));
+  if (log_.enabled(bank::LogLevel::debug)) log_.debug("recv {}", short_reply(reply));
+  if (context_.world.tracing()) context_.world.trace(fmt::format("{} recv {}", name_, short_reply(reply)));
   if (starts_with(reply, "ERROR idle timeout")) return;  // The close that follows triggers the retry.
   request.replies.push_back(std::move(reply));
   if (request.replies.size() == 1 && request.replies_expected == 2 && request.replies[0] != request.prompt) {
@@ -263,8 +276,6 @@ void Banker::handle_reply(std::string reply) {
 
 void Banker::finish_request() {
   Request& request = *request_;
-  if (timeout_ != 0) context_.world.cancel(timeout_);
-  timeout_ = 0;
   request.clock.at_reply_ms = host_.clock().realtime_ms();
   request.clock.stepped = context_.model.clock_steps() != request.clock_steps_at_send;
   context_.model.note_host_clock(request.clock.at_reply_ms);
@@ -317,7 +328,7 @@ void Banker::finish_request() {
 
 void Banker::complete(std::string_view outcome) {
   const std::int64_t now_ms = context_.world.now_ms();
-  log_.debug("done {} -> {}", describe_interaction(request_->interaction), short_reply(outcome));
+  if (log_.enabled(bank::LogLevel::debug)) log_.debug("done {} -> {}", describe_interaction(request_->interaction), short_reply(outcome));
   request_.reset();
   ++context_.stats.interactions_done;
   last_completed_ms_ = now_ms;
@@ -336,8 +347,6 @@ void Banker::drop_connection() {
 void Banker::retry_later(std::string_view reason_view) {
   const std::string reason(reason_view);  // It may point into a reply that is cleared below.
   if (context_.recorder != nullptr) context_.recorder->end_request(name_, "lost: " + reason, context_.world.now_ms());
-  if (timeout_ != 0) context_.world.cancel(timeout_);
-  timeout_ = 0;
   drop_connection();
   if (!request_) return;
   Request& request = *request_;
@@ -348,7 +357,7 @@ void Banker::retry_later(std::string_view reason_view) {
   // Exponential backoff with jitter, capped; at least one step.
   const std::int64_t base_ms = std::min<std::int64_t>(2'000, 10LL << std::min<std::uint32_t>(request.attempts, 8));
   const std::int64_t delay_ms = base_ms / 2 + context_.world.rng().range(0, base_ms / 2);
-  log_.debug("retry {} in {} ms: {}", describe_interaction(request.interaction), delay_ms, reason);
+  if (log_.enabled(bank::LogLevel::debug)) log_.debug("retry {} in {} ms: {}", describe_interaction(request.interaction), delay_ms, reason);
   if (timer_ != 0) context_.world.cancel(timer_);
   timer_ = context_.world.schedule_after(delay_ms, [this] { send_current(); });
 }
@@ -385,7 +394,7 @@ void HealthChecker::tick() {
   if (outstanding_since_ms_ && now_ms - *outstanding_since_ms_ >= context_.liveness_deadline_ms) {
     // No answer within the deadline: count it, and start over on a new connection.
     ++checks_failed_;
-    log_.debug("HEALTH unanswered for {} ms", now_ms - *outstanding_since_ms_);
+    if (log_.enabled(bank::LogLevel::debug)) log_.debug("HEALTH unanswered for {} ms", now_ms - *outstanding_since_ms_);
     outstanding_since_ms_.reset();
     connection_.reset();
   }
@@ -475,7 +484,7 @@ void FaultInjector::next() {
 void FaultInjector::apply(const Fault& fault) {
   ++context_.stats.faults_injected;
   log_.info("{}", describe_fault(fault));
-  context_.world.trace("fault " + describe_fault(fault));
+  if (context_.world.tracing()) context_.world.trace("fault " + describe_fault(fault));
   sim::World& world = context_.world;
   if (context_.recorder != nullptr) {
     if (fault.duration_ms > 0 && fault.op != FaultOp::bounce) {
@@ -544,7 +553,7 @@ void FaultInjector::heal_now() {
   }
   context_.healed_at_ms = context_.world.now_ms();
   log_.info("heal: every fault is over; liveness deadline {} ms", context_.liveness_deadline_ms);
-  context_.world.trace("heal");
+  if (context_.world.tracing()) context_.world.trace("heal");
   if (context_.recorder != nullptr) context_.recorder->instant("faults", "heal", context_.world.now_ms());
   if (on_healed_) on_healed_();
 }

@@ -101,6 +101,7 @@ class Banker final : public bank::ConnectionHandler {
     std::uint64_t clock_steps_at_send = 0;
     std::uint32_t attempts = 0;
     bool sent = false;
+    std::int64_t sent_at_ms = 0;
   };
 
   void next();
@@ -111,6 +112,7 @@ class Banker final : public bank::ConnectionHandler {
   void finish_request();
   void complete(std::string_view outcome);
   void retry_later(std::string_view reason);
+  void arm_watchdog(std::int64_t delay_ms);
   void drop_connection();
   std::uint64_t resolve(const IdPick& pick) const;
 
@@ -127,7 +129,7 @@ class Banker final : public bank::ConnectionHandler {
   std::uint64_t connection_generation_ = 0;
   bank::FrameDecoder decoder_;
   sim::EventId timer_ = 0;
-  sim::EventId timeout_ = 0;
+  sim::EventId watchdog_ = 0;
   bool stopping_ = false;
   bool finished_ = false;
   std::int64_t last_completed_ms_ = 0;

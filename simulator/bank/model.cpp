@@ -106,8 +106,11 @@ bool Model::confirm(const std::string& actor, const ParsedTransaction& t, const 
     }
     return true;
   }
-  confirmed_.emplace(t.id, t);
+  auto [inserted, _] = confirmed_.emplace(t.id, t);
+  inserted->second.confirmed_at_generation = confirmations_.size();
   confirmations_.push_back(t.id);
+  highest_id_by_generation_.push_back(
+      std::max(t.id, highest_id_by_generation_.empty() ? 0 : highest_id_by_generation_.back()));
   known_ids_.push_back(t.id);
   return true;
 }
@@ -250,14 +253,11 @@ void Model::check_not_found(const std::string& actor, std::uint64_t id, std::str
                             std::uint64_t generation) {
   // Durable ids form a prefix 1..n: once any id >= this one was confirmed,
   // this one existed too.
-  for (std::uint64_t i = 0; i < generation; ++i) {
-    if (confirmations_[i] >= id) {
-      fail("durability", actor,
-           fmt::format("{} {} answered `Transaction not found`, but transaction {} was confirmed before the request "
-                       "was sent",
-                       request, id, confirmations_[i]));
-      return;
-    }
+  if (const std::uint64_t highest = highest_confirmed_id(generation); highest >= id) {
+    fail("durability", actor,
+         fmt::format("{} {} answered `Transaction not found`, but transaction {} was confirmed before the request "
+                     "was sent",
+                     request, id, highest));
   }
 }
 
@@ -342,12 +342,23 @@ bool Model::explain_unconfirmed(const std::string& actor, const std::vector<Pars
 }
 
 std::uint64_t Model::highest_confirmed_id(std::uint64_t generation) const {
-  std::uint64_t highest = 0;
-  for (std::uint64_t i = 0; i < generation; ++i) highest = std::max(highest, confirmations_[i]);
-  return highest;
+  return generation == 0 ? 0 : highest_id_by_generation_[generation - 1];
 }
 
 void Model::check_list(const std::string& actor, std::string_view reply, std::uint64_t generation) {
+  // A list sent after the verified prefix was last extended must start with
+  // it; then only the rest needs parsing. Anything else gets the whole check,
+  // which also words the failure when there is one.
+  if (verified_count_ > 0 && generation >= verified_generation_ &&
+      reply.substr(0, verified_text_.size()) == verified_text_ &&
+      (reply.size() == verified_text_.size() || reply[verified_text_.size()] == '\n')) {
+    check_list_after_prefix(actor, reply, generation);
+    return;
+  }
+  check_list_whole(actor, reply, generation);
+}
+
+void Model::check_list_whole(const std::string& actor, std::string_view reply, std::uint64_t generation) {
   auto list = parse_list(actor, reply);
   if (!list || !check_ledger_shape(actor, *list)) return;
   for (std::uint64_t i = 0; i < generation; ++i) {
@@ -369,6 +380,103 @@ void Model::check_list(const std::string& actor, std::string_view reply, std::ui
   for (const ParsedTransaction& t : *list) {
     if (!confirm(actor, t, "LIST_TRANSACTIONS")) return;
   }
+  if (list->size() > verified_count_) extend_verified_prefix(reply, *list);
+}
+
+bool Model::check_list_after_prefix(const std::string& actor, std::string_view reply, std::uint64_t generation) {
+  const std::string_view rest =
+      reply.size() == verified_text_.size() ? std::string_view{} : reply.substr(verified_text_.size() + 1);
+  auto added = parse_list(actor, rest);
+  if (!added) return false;
+  // The shape check, going on from the verified prefix.
+  std::int64_t created_at_last_s = verified_created_at_last_s_;
+  std::set<std::uint64_t> voided;
+  for (std::size_t i = 0; i < added->size(); ++i) {
+    const ParsedTransaction& t = (*added)[i];
+    const std::uint64_t expected_id = verified_count_ + i + 1;
+    if (t.id != expected_id) {
+      fail("ids are 1..n with no gaps", actor,
+           fmt::format("LIST_TRANSACTIONS line {} is `{}`; expected id={}", expected_id, t.line, expected_id));
+      return false;
+    }
+    if (t.created_at_s < created_at_last_s) {
+      fail("created_at never decreases", actor,
+           fmt::format("`{}` has a created_at earlier than the transaction before it ({})", t.line, created_at_last_s));
+      return false;
+    }
+    created_at_last_s = t.created_at_s;
+    if (t.voids_id == 0) continue;
+    std::optional<bank::Money> original;
+    if (t.voids_id >= t.id) {
+      fail("void rules", actor, fmt::format("`{}` voids a transaction that does not precede it", t.line));
+      return false;
+    }
+    if (t.voids_id <= verified_count_) {
+      if (auto it = verified_amounts_.find(t.voids_id); it != verified_amounts_.end()) original = it->second;
+    } else if (const ParsedTransaction& o = (*added)[t.voids_id - verified_count_ - 1]; o.voids_id == 0) {
+      original = o.amount;
+    }
+    if (!original) {
+      fail("void rules", actor, fmt::format("`{}` voids transaction {}, which is a reversal", t.line, t.voids_id));
+      return false;
+    }
+    if (bank::checked_negate(*original) != t.amount) {
+      fail("a reversal negates its original", actor,
+           fmt::format("`{}` voids transaction {} but does not negate its amount", t.line, t.voids_id));
+      return false;
+    }
+    if (verified_voided_.contains(t.voids_id) || !voided.insert(t.voids_id).second) {
+      fail("a transaction is voided at most once", actor,
+           fmt::format("transaction {} is voided twice; the second time by `{}`", t.voids_id, t.line));
+      return false;
+    }
+  }
+  // Everything confirmed before the request beyond the prefix must be there.
+  const std::uint64_t count = verified_count_ + added->size();
+  for (auto it = confirmed_.upper_bound(verified_count_); it != confirmed_.end(); ++it) {
+    const ParsedTransaction& expected = it->second;
+    if (expected.confirmed_at_generation >= generation) continue;
+    if (expected.id > count) {
+      fail("durability", actor,
+           fmt::format("`{}` was confirmed before LIST_TRANSACTIONS was sent, but the list has only {} transactions",
+                       expected.line, count));
+      return false;
+    }
+    if ((*added)[expected.id - verified_count_ - 1].line != expected.line) {
+      fail("durability", actor,
+           fmt::format("transaction {} was confirmed as `{}` and LIST_TRANSACTIONS now shows `{}`", expected.id,
+                       expected.line, (*added)[expected.id - verified_count_ - 1].line));
+      return false;
+    }
+  }
+  // New transactions must each be explained; the prefix's are explained again
+  // at the audit, once every write has resolved.
+  if (!explain_unconfirmed(actor, *added)) return false;
+  for (const ParsedTransaction& t : *added) {
+    if (!confirm(actor, t, "LIST_TRANSACTIONS")) return false;
+  }
+  if (!added->empty()) extend_verified_prefix(reply, *added);
+  return true;
+}
+
+void Model::extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list) {
+  // list holds the transactions after the old prefix, or the whole ledger.
+  const bool whole = !list.empty() && list.front().id == 1;
+  if (whole) {
+    verified_voided_.clear();
+    verified_amounts_.clear();
+  }
+  for (const ParsedTransaction& t : list) {
+    if (t.voids_id != 0) {
+      verified_voided_.insert(t.voids_id);
+    } else {
+      verified_amounts_[t.id] = t.amount;
+    }
+  }
+  verified_text_ = std::string(reply);
+  verified_count_ = list.empty() ? verified_count_ : list.back().id;
+  verified_created_at_last_s_ = list.empty() ? verified_created_at_last_s_ : list.back().created_at_s;
+  verified_generation_ = confirmations_.size();
 }
 
 void Model::check_get(const std::string& actor, std::uint64_t id, std::string_view reply, std::uint64_t generation) {
@@ -394,7 +502,7 @@ void Model::check_balance(const std::string& actor, std::string_view reply, std:
 }
 
 void Model::audit(const std::string& actor, std::string_view list_reply, std::string_view balance_reply) {
-  check_list(actor, list_reply, generation());
+  check_list_whole(actor, list_reply, generation());
   if (failed()) return;
   auto list = parse_list(actor, list_reply);
   BANK_ASSERT(list.has_value());

@@ -27,6 +27,7 @@ struct Failure {
 
 struct ParsedTransaction {
   std::uint64_t id = 0;
+  std::uint64_t confirmed_at_generation = 0;  // Its index among confirmations, once confirmed.
   std::int64_t created_at_s = 0;
   bank::Money amount;
   std::uint64_t voids_id = 0;
@@ -100,6 +101,9 @@ class Model {
   // Adds or checks a transaction against what is known; false after a failure.
   bool confirm(const std::string& actor, const ParsedTransaction& transaction, const char* source);
   bool check_ledger_shape(const std::string& actor, const std::vector<ParsedTransaction>& list);
+  void check_list_whole(const std::string& actor, std::string_view reply, std::uint64_t generation);
+  bool check_list_after_prefix(const std::string& actor, std::string_view reply, std::uint64_t generation);
+  void extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list);
   bool explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list);
   std::optional<std::vector<ParsedTransaction>> parse_list(const std::string& actor, std::string_view reply);
   std::uint64_t highest_confirmed_id(std::uint64_t generation) const;
@@ -111,6 +115,17 @@ class Model {
 
   std::map<std::uint64_t, ParsedTransaction> confirmed_;  // By id.
   std::vector<std::uint64_t> confirmations_;              // Ids, in the order they were confirmed.
+  std::vector<std::uint64_t> highest_id_by_generation_;   // [g] = the highest id among the first g confirmations.
+  // The longest ledger prefix already checked as a whole (shape, durability,
+  // explanation), as the exact text LIST_TRANSACTIONS returns for it, with the
+  // state its shape check needs to go on from there. A later list must start
+  // with this text; only what follows is parsed and checked again.
+  std::string verified_text_;
+  std::uint64_t verified_count_ = 0;
+  std::uint64_t verified_generation_ = 0;  // Confirmations made when the prefix was last extended.
+  std::int64_t verified_created_at_last_s_ = INT64_MIN;
+  std::set<std::uint64_t> verified_voided_;
+  std::map<std::uint64_t, bank::Money> verified_amounts_;  // Of verified transactions that are not reversals.
   std::vector<std::uint64_t> known_ids_;
   std::map<std::string, Write> pending_;
   std::map<std::string, std::uint64_t> acked_keys_;  // key -> id

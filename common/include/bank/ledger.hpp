@@ -69,6 +69,9 @@ class Ledger {
   // Readers: durable state only.
   const Transaction* get(std::uint64_t id) const;
   std::span<const Transaction> list() const;
+  // The LIST_TRANSACTIONS reply for the durable ledger: its lines joined by
+  // '\n'. Kept up to date as transactions become durable, so a LIST costs a copy.
+  const std::string& list_text() const { return list_text_; }
   Money balance() const { return balance_durable_; }
 
   // Staged or durable, for the write path.
@@ -99,6 +102,7 @@ class Ledger {
   // here may depend on hash iteration order.
   std::map<std::uint64_t, std::uint64_t> voided_by_;
   std::map<std::string, std::uint64_t, std::less<>> keys_;
+  std::string list_text_;
 };
 
 }  // namespace bank

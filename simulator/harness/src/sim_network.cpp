@@ -55,15 +55,21 @@ class SimEndpoint final : public bank::Connection {
     if (state_->finished[side_] || close_requested_ || bytes.empty()) return;
     Pipe& pipe = state_->pipes[side_];
     Rng& rng = network_.world_.rng();
+    // Cut the write into up to pieces_per_send_max pieces of random sizes: the
+    // reader sees frames split across reads (and, where pieces coalesce,
+    // several in one read) at a bounded cost per send.
+    std::size_t pieces = 1 + rng.below(network_.config_.pieces_per_send_max);
+    pieces = std::min(pieces, bytes.size());
     while (!bytes.empty()) {
       const std::size_t piece_bytes =
-          std::min<std::size_t>(bytes.size(), 1 + rng.below(network_.config_.piece_bytes_max));
-      const std::int64_t ready_ms =
-          std::max(pipe.last_ready_ms, network_.world_.now_ms() + network_.latency());
-      pipe.pieces.push_back(Piece{std::string(bytes.substr(0, piece_bytes)), ready_ms});
+          pieces <= 1 ? bytes.size() : 1 + rng.below(std::max<std::size_t>(1, bytes.size() * 2 / pieces));
+      const std::size_t taken = std::min(piece_bytes, bytes.size());
+      const std::int64_t ready_ms = std::max(pipe.last_ready_ms, network_.world_.now_ms() + network_.latency());
+      pipe.pieces.push_back(Piece{std::string(bytes.substr(0, taken)), ready_ms});
       pipe.last_ready_ms = ready_ms;
-      pipe.bytes += piece_bytes;
-      bytes.remove_prefix(piece_bytes);
+      pipe.bytes += taken;
+      bytes.remove_prefix(taken);
+      if (pieces > 1) --pieces;
     }
     network_.schedule_pump(state_, side_);
   }
@@ -140,7 +146,7 @@ class SimNetwork::NodeNetwork final : public bank::Network {
 SimNetwork::SimNetwork(World& world, NetworkConfig config) : world_(world), config_(config) {
   BANK_ASSERT(config_.latency_ms_min >= 0);
   BANK_ASSERT(config_.latency_ms_min <= config_.latency_ms_max);
-  BANK_ASSERT(config_.piece_bytes_max > 0);
+  BANK_ASSERT(config_.pieces_per_send_max > 0);
 }
 
 SimNetwork::~SimNetwork() {

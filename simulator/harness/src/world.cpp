@@ -17,13 +17,41 @@ EventId World::schedule_after(std::int64_t delay_ms, std::function<void()> callb
     BANK_ASSERT(steps_ahead <= (INT64_MAX - now_ms_) / step_ms_);
     due_ms = now_ms_ + steps_ahead * step_ms_;
   }
-  const EventId id = id_next_++;
+  std::uint32_t index = 0;
+  if (free_slots_.empty()) {
+    index = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  Slot& slot = slots_[index];
+  BANK_ASSERT(!slot.live);
+  slot.callback = std::move(callback);
+  slot.live = true;
+  ++live_events_;
+  const EventId id = make_id(index, slot.generation);
   queue_.push(Entry{due_ms, rng_.next(), id});
-  callbacks_.emplace(id, std::move(callback));
   return id;
 }
 
-void World::cancel(EventId id) { callbacks_.erase(id); }
+World::Slot* World::find_live(EventId id) {
+  const auto index = static_cast<std::uint32_t>(id & 0xffffffffu);
+  if (index >= slots_.size()) return nullptr;
+  Slot& slot = slots_[index];
+  if (!slot.live || slot.generation != static_cast<std::uint32_t>(id >> 32)) return nullptr;
+  return &slot;
+}
+
+void World::cancel(EventId id) {
+  Slot* slot = find_live(id);
+  if (slot == nullptr) return;
+  // The slot is freed when its queue entry is popped, so it cannot be reused
+  // while that entry is still queued.
+  slot->callback = nullptr;
+  slot->live = false;
+  --live_events_;
+}
 
 std::int64_t World::next_event_ms() const {
   // Cancelled entries stay queued until popped; their due time is only a bound.
@@ -35,10 +63,16 @@ bool World::run_next(std::int64_t until_ms) {
     const Entry entry = queue_.top();
     if (entry.due_ms > until_ms) return false;
     queue_.pop();
-    auto it = callbacks_.find(entry.id);
-    if (it == callbacks_.end()) continue;  // Cancelled.
-    std::function<void()> callback = std::move(it->second);
-    callbacks_.erase(it);
+    const auto index = static_cast<std::uint32_t>(entry.id & 0xffffffffu);
+    Slot& slot = slots_[index];
+    const bool live = slot.live;
+    std::function<void()> callback = std::move(slot.callback);
+    slot.callback = nullptr;
+    slot.live = false;
+    if (++slot.generation == 0) slot.generation = 1;
+    free_slots_.push_back(index);
+    if (!live) continue;  // Cancelled.
+    --live_events_;
     BANK_ASSERT(entry.due_ms >= now_ms_);
     now_ms_ = entry.due_ms;
     ++events_run_;
@@ -49,6 +83,7 @@ bool World::run_next(std::int64_t until_ms) {
 }
 
 void World::trace(std::string_view line) {
+  if (!keep_trace_) return;
   // FNV-1a over the line and the time it happened at.
   auto fold = [this](unsigned char byte) {
     trace_hash_ ^= byte;
@@ -57,7 +92,7 @@ void World::trace(std::string_view line) {
   for (int i = 0; i < 8; ++i) fold(static_cast<unsigned char>(static_cast<std::uint64_t>(now_ms_) >> (8 * i)));
   for (char c : line) fold(static_cast<unsigned char>(c));
   fold(0);
-  if (keep_trace_) trace_lines_.push_back(std::to_string(now_ms_) + " " + std::string(line));
+  trace_lines_.push_back(std::to_string(now_ms_) + " " + std::string(line));
 }
 
 }  // namespace sim

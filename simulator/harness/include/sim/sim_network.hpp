@@ -21,8 +21,8 @@ namespace sim {
 struct NetworkConfig {
   std::int64_t latency_ms_min = 1;
   std::int64_t latency_ms_max = 10;
-  // Sent bytes are cut into pieces of 1..piece_bytes_max bytes.
-  std::size_t piece_bytes_max = 512;
+  // Each send is cut into 1..pieces_per_send_max pieces of random sizes.
+  std::size_t pieces_per_send_max = 4;
   // Bytes in flight a sender may have before send_queued_bytes() counts them.
   std::size_t window_bytes = 64 * 1024;
   std::int64_t partition_reset_ms = 10'000;

@@ -13,7 +13,6 @@
 #include <queue>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "sim/rng.hpp"
@@ -43,12 +42,14 @@ class World {
   // no such event remains (time then stays where it is).
   bool run_next(std::int64_t until_ms);
   std::int64_t next_event_ms() const;
-  bool idle() const { return callbacks_.empty(); }
+  bool idle() const { return live_events_ == 0; }
   std::uint64_t events_run() const { return events_run_; }
 
   // The trace: every line an actor records is folded into a hash; when
   // keep_trace is on, the lines are kept too, to name the first difference
   // between two runs of one seed.
+  // Tracing is off unless kept: callers test tracing() before formatting a line.
+  bool tracing() const { return keep_trace_; }
   void trace(std::string_view line);
   std::uint64_t trace_hash() const { return trace_hash_; }
   void keep_trace(bool on) { keep_trace_ = on; }
@@ -62,7 +63,7 @@ class World {
     bool operator>(const Entry& other) const {
       if (due_ms != other.due_ms) return due_ms > other.due_ms;
       if (order != other.order) return order > other.order;
-      return id > other.id;
+      return id > other.id;  // Never reached in practice; keeps the order total.
     }
   };
 
@@ -70,10 +71,23 @@ class World {
   std::int64_t start_ms_;
   std::int64_t step_ms_;
   Rng rng_;
+  // Callbacks live in slots reused through a free list; an EventId is the
+  // slot's index plus its generation, so a stale id never cancels a newer event.
+  // Generations start at 1: no event has id 0, which callers use for "none".
+  struct Slot {
+    std::function<void()> callback;
+    std::uint32_t generation = 1;
+    bool live = false;
+  };
+  static EventId make_id(std::uint32_t index, std::uint32_t generation) {
+    return (static_cast<EventId>(generation) << 32) | index;
+  }
+  Slot* find_live(EventId id);
+
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> queue_;
-  // Looked up by id only, never iterated: its order cannot leak into the run.
-  std::unordered_map<EventId, std::function<void()>> callbacks_;
-  EventId id_next_ = 1;
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::size_t live_events_ = 0;
   std::uint64_t events_run_ = 0;
   std::uint64_t trace_hash_ = 0xcbf29ce484222325ULL;
   bool keep_trace_ = false;
