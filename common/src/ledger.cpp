@@ -3,15 +3,33 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "bank/planted_bugs.hpp"
 
 namespace bank {
 
+namespace {
+template <class Int>
+void append_int(std::string& out, Int value) {
+  char buffer[24];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, result.ptr);
+}
+}  // namespace
+
 void append_transaction_line(std::string& out, const Transaction& transaction) {
-  fmt::format_to(std::back_inserter(out), "id={} created_at={} amount=${}", transaction.id,
-                 transaction.created_at_s, format_money(transaction.amount));
-  if (transaction.voids_id != 0) fmt::format_to(std::back_inserter(out), " voids={}", transaction.voids_id);
+  // Hand-rolled, not fmt: a LIST reply and a recovery print one per transaction.
+  out += "id=";
+  append_int(out, transaction.id);
+  out += " created_at=";
+  append_int(out, transaction.created_at_s);
+  out += " amount=$";
+  append_money(out, transaction.amount);
+  if (transaction.voids_id != 0) {
+    out += " voids=";
+    append_int(out, transaction.voids_id);
+  }
 }
 
 std::string format_transaction(const Transaction& transaction) {
@@ -70,7 +88,7 @@ void Ledger::append_staged(Transaction transaction) {
 Result<StagedWrite> Ledger::stage_create(Money amount, std::int64_t now_s, std::string_view key) {
   BANK_ASSERT(amount.cents >= -amount_cents_max && amount.cents <= amount_cents_max);
   if (!key.empty()) {
-    if (auto it = keys_.find(key); it != keys_.end()) return StagedWrite{it->second, true};
+    if (auto it = keys_.find(std::string(key)); it != keys_.end()) return StagedWrite{it->second, true};
   }
   if (!checked_add(balance_staged_, amount)) {
     return Error{fmt::format("creating {} would overflow the balance", format_money(amount))};
@@ -102,7 +120,7 @@ Status Ledger::validate_void(std::uint64_t target_id) const {
 
 Result<StagedWrite> Ledger::stage_void(std::uint64_t target_id, std::int64_t now_s, std::string_view key) {
   if (!key.empty()) {
-    if (auto it = keys_.find(key); it != keys_.end()) return StagedWrite{it->second, true};
+    if (auto it = keys_.find(std::string(key)); it != keys_.end()) return StagedWrite{it->second, true};
   }
   // A void may target a staged transaction only once it is durable: until then
   // the caller could not have learned its id from us.

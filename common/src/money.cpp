@@ -82,12 +82,32 @@ Result<Money> parse_amount(std::string_view text) {
   return Money{negative ? -cents : cents};
 }
 
-std::string format_money(Money amount) {
-  // Work in unsigned so that INT64_MIN prints correctly too.
+void append_money(std::string& out, Money amount) {
+  // Work in unsigned so that INT64_MIN prints correctly too. Hand-rolled, not
+  // fmt: LIST replies and recovery print millions of these.
   const bool negative = amount.cents < 0;
   const std::uint64_t magnitude =
       negative ? (~static_cast<std::uint64_t>(amount.cents) + 1) : static_cast<std::uint64_t>(amount.cents);
-  return fmt::format("{}{}.{:02}", negative ? "-" : "", magnitude / 100, magnitude % 100);
+  char buffer[32];
+  char* end = buffer + sizeof buffer;
+  char* at = end;
+  const std::uint64_t cents = magnitude % 100;
+  *--at = static_cast<char>('0' + cents % 10);
+  *--at = static_cast<char>('0' + cents / 10);
+  *--at = '.';
+  std::uint64_t units = magnitude / 100;
+  do {
+    *--at = static_cast<char>('0' + units % 10);
+    units /= 10;
+  } while (units != 0);
+  if (negative) *--at = '-';
+  out.append(at, static_cast<std::size_t>(end - at));
+}
+
+std::string format_money(Money amount) {
+  std::string out;
+  append_money(out, amount);
+  return out;
 }
 
 std::optional<Money> checked_add(Money a, Money b) {

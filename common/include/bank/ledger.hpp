@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <unordered_map>
 #include <optional>
 #include <span>
 #include <string>
@@ -101,7 +102,9 @@ class Ledger {
   // Reversal id per voided transaction id. std::map, not unordered: nothing
   // here may depend on hash iteration order.
   std::map<std::uint64_t, std::uint64_t> voided_by_;
-  std::map<std::string, std::uint64_t, std::less<>> keys_;
+  // Looked up, inserted and erased by key, never iterated: a hash map's order
+  // cannot leak out of it.
+  std::unordered_map<std::string, std::uint64_t> keys_;
   std::string list_text_;
 };
 

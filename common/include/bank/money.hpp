@@ -25,6 +25,7 @@ inline constexpr std::size_t amount_text_bytes_max = 32;
 
 Result<Money> parse_amount(std::string_view text);
 std::string format_money(Money amount);  // "12.50", "-0.05", "0.00"
+void append_money(std::string& out, Money amount);
 
 // Checked arithmetic: nullopt on int64 overflow.
 std::optional<Money> checked_add(Money a, Money b);

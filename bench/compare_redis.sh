@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Our server against redis-server from Debian, on loopback, at the same
+# concurrency, in one go: HEALTH vs PING, GET_BALANCE vs GET, and a durable
+# CREATE vs SET with appendonly yes and appendfsync always. Prints each ratio
+# (ours / redis; above 1.0 we are faster) and the syncs per create.
+#
+#   bench/compare_redis.sh [REQUESTS]      (after ./dev test or a release build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requests=${1:-20000}
+bin=build/release
+for p in redis-server redis-tools; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null; }
+done
+[ -x "$bin/bench/dst_demo_bench" ] || { cmake --preset release >/dev/null && cmake --build --preset release -j "$(nproc)" >/dev/null; }
+
+work=$(mktemp -d)
+cleanup() { kill "$redis_pid" "$bank_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+redis-server --port 0 --bind 127.0.0.1 --port 6399 --dir "$work" --appendonly yes --appendfsync always \
+  --save '' --daemonize no --logfile "$work/redis.log" &
+redis_pid=$!
+"$bin/server/dst_demo_server" --addr 127.0.0.1 --port 0 --data-dir "$work/bank" --log-level info \
+  --max-connections 10000 >"$work/bank.out" 2>"$work/bank.log" &
+bank_pid=$!
+for _ in $(seq 100); do
+  redis-cli -p 6399 ping >/dev/null 2>&1 && grep -q listening "$work/bank.out" 2>/dev/null && break
+  sleep 0.1
+done
+port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/bank.out")
+redis-cli -p 6399 set balance 0 >/dev/null
+
+rps_redis() {  # test, clients
+  redis-benchmark -p 6399 -c "$2" -n "$requests" -t "$1" -P 1 -q 2>/dev/null | tr '\r' '\n' |
+    sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1
+}
+rps_ours() {  # mix, clients
+  "$bin/bench/dst_demo_bench" "127.0.0.1:$port" -c "$2" -P 1 -n "$requests" --mix "$1" -q |
+    sed -n 's/.* s: \([0-9.]*\) exchanges\/s.*/\1/p'
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $requests requests per cell"
+printf '%-34s %12s %12s %12s %8s\n' "" connections "ours/s" "redis/s" ratio
+for clients in 1 16 64; do
+  for pair in "HEALTH vs PING:health=1:ping" "GET_BALANCE vs GET:balance=1:get" "durable CREATE vs SET (fsync always):create=1:set"; do
+    IFS=: read -r label mix test <<<"$pair"
+    ours=$(rps_ours "$mix" "$clients")
+    theirs=$(rps_redis "$test" "$clients")
+    printf '%-34s %12s %12.0f %12.0f %8.2f\n' "$label" "$clients" "$ours" "$theirs" "$(echo "$ours / $theirs" | bc -l)"
+  done
+done
+kill -TERM "$bank_pid"; wait "$bank_pid" 2>/dev/null || true
+echo "group commit: $(grep -o '[0-9]* writes in [0-9]* syncs' "$work/bank.log" | tail -1) ($(grep -o '[0-9]* writes in [0-9]* syncs' "$work/bank.log" | awk '{printf "%.2f syncs per create", $4/$1}'))"
