@@ -39,22 +39,6 @@ class SpdLogger final : public bank::Logger {
   std::shared_ptr<spdlog::logger> sink_;
 };
 
-// --log-level, else SPDLOG_LEVEL, else RUST_LOG (what the original's users
-// type), else info.
-std::optional<bank::LogLevel> resolve_log_level(const std::string& flag, std::string& source) {
-  bank::LogLevel level = bank::LogLevel::info;
-  auto try_parse = [&](const char* name, const char* value) -> std::optional<bool> {
-    if (value == nullptr || *value == '\0') return std::nullopt;
-    source = name;
-    return bank::parse_log_level(value, level);
-  };
-  std::optional<bool> parsed = try_parse("--log-level", flag.empty() ? nullptr : flag.c_str());
-  if (!parsed) parsed = try_parse("SPDLOG_LEVEL", std::getenv("SPDLOG_LEVEL"));
-  if (!parsed) parsed = try_parse("RUST_LOG", std::getenv("RUST_LOG"));
-  if (parsed && !*parsed) return std::nullopt;
-  return level;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,17 +77,20 @@ int main(int argc, char** argv) {
                "Let a client's EXIT shut the server down (off: EXIT gets an ERROR reply)");
   CLI11_PARSE(app, argc, argv);
 
-  std::string log_source;
-  const auto log_level = resolve_log_level(log_level_flag, log_source);
-  if (!log_level) {
+  // --log-level, else SPDLOG_LEVEL, else RUST_LOG (what the original's users type), else info.
+  const auto log_level = bank::resolve_log_level(
+      {{"--log-level", log_level_flag.c_str()}, {"SPDLOG_LEVEL", std::getenv("SPDLOG_LEVEL")},
+       {"RUST_LOG", std::getenv("RUST_LOG")}},
+      bank::LogLevel::info);
+  if (!log_level.ok) {
     std::fprintf(stderr, "dst_demo_server: %s has an unknown log level; use trace, debug, info, warn, error or off\n",
-                 log_source.c_str());
+                 log_level.source);
     return 2;
   }
   auto sink = spdlog::stderr_color_mt("dst_demo_server");
   sink->set_level(spdlog::level::trace);
   sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
-  SpdLogger log(*log_level, sink);
+  SpdLogger log(log_level.level, sink);
 
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);

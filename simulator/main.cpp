@@ -280,17 +280,6 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
   return outcome;
 }
 
-std::optional<bank::LogLevel> resolve_log_level(const std::string& flag) {
-  bank::LogLevel level = bank::LogLevel::warn;
-  const char* sources[] = {flag.empty() ? nullptr : flag.c_str(), std::getenv("SPDLOG_LEVEL"), std::getenv("RUST_LOG")};
-  for (const char* value : sources) {
-    if (value == nullptr || *value == '\0') continue;
-    if (!bank::parse_log_level(value, level)) return std::nullopt;
-    return level;
-  }
-  return level;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -392,12 +381,17 @@ int main(int argc, char** argv) {
   if (step_option->count() > 0 || std::getenv("SIMULATOR_STEP_MULTIPLIER")) settings.overrides.step_ms = step;
   if (epoch_option->count() > 0 || std::getenv("SIMULATOR_EPOCH_OFFSET")) settings.overrides.epoch_offset_ms = epoch;
   if (bankers_option->count() > 0 || std::getenv("SIMULATOR_BANKER_COUNT")) settings.overrides.banker_count = bankers;
-  const auto log_level = resolve_log_level(log_level_flag);
-  if (!log_level) {
-    std::fprintf(stderr, "dst_demo_server_simulator: unknown log level; use trace, debug, info, warn, error or off\n");
+  const auto log_level = bank::resolve_log_level(
+      {{"--log-level", log_level_flag.c_str()}, {"SPDLOG_LEVEL", std::getenv("SPDLOG_LEVEL")},
+       {"RUST_LOG", std::getenv("RUST_LOG")}},
+      bank::LogLevel::warn);
+  if (!log_level.ok) {
+    std::fprintf(stderr,
+                 "dst_demo_server_simulator: %s has an unknown log level; use trace, debug, info, warn, error or off\n",
+                 log_level.source);
     return 2;
   }
-  settings.log_level = *log_level;
+  settings.log_level = log_level.level;
   if (settings.max_parallel == 0) settings.max_parallel = std::max(1u, std::thread::hardware_concurrency());
   const std::uint32_t threads =
       static_cast<std::uint32_t>(std::min<std::uint64_t>(settings.max_parallel, settings.runs));

@@ -28,18 +28,6 @@ void require_served(const ServerProcess& server) {
   REQUIRE(probe.request("HEALTH") == "healthy");
 }
 
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return lines;
-}
-
 }  // namespace
 
 TEST_CASE("hostile: binary garbage gets ERROR replies and the connection stays usable") {
@@ -211,7 +199,7 @@ TEST_CASE("hostile: kill -9 twenty times under concurrent creates and voids") {
   }
   ServerProcess server(dir + "/data");
   TcpClient c(server.port());
-  const auto lines = split_lines(c.request("LIST_TRANSACTIONS"));
+  const auto lines = test_support::split_lines(c.request("LIST_TRANSACTIONS"));
   std::set<std::string> present(lines.begin(), lines.end());
   std::int64_t sum = 0;
   std::map<std::string, int> voids_of;
@@ -237,7 +225,7 @@ TEST_CASE("hostile: kill -9 twenty times under concurrent creates and voids") {
     if (acknowledged.contains(key)) CHECK(reply == acknowledged[key]);
     if (reply.rfind("id=", 0) == 0 && !present.contains(reply)) ++applied_now;
   }
-  CHECK(split_lines(c.request("LIST_TRANSACTIONS")).size() == before + applied_now);
+  CHECK(test_support::split_lines(c.request("LIST_TRANSACTIONS")).size() == before + applied_now);
   CHECK(acknowledged.size() > 200);
 }
 
@@ -281,14 +269,14 @@ TEST_CASE("hostile: a full disk refuses writes, keeps reads, loses nothing, and 
     CHECK(balance == "$" + bank::format_money(bank::Money{static_cast<std::int64_t>(acknowledged.size()) * 100}));
     REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
     CHECK_THAT(c.request("2.00"), Catch::StartsWith("ERROR writes are disabled after a disk failure"));
-    const auto list = split_lines(c.request("LIST_TRANSACTIONS"));
+    const auto list = test_support::split_lines(c.request("LIST_TRANSACTIONS"));
     CHECK(list == acknowledged);
     CHECK(server.terminate() == 0);
   }
   REQUIRE(::mount("tmpfs", mount_point.c_str(), "tmpfs", MS_REMOUNT, "size=4m") == 0);
   ServerProcess server(mount_point + "/data");
   TcpClient c(server.port());
-  const auto list = split_lines(c.request("LIST_TRANSACTIONS"));
+  const auto list = test_support::split_lines(c.request("LIST_TRANSACTIONS"));
   REQUIRE(list.size() >= acknowledged.size());
   for (std::size_t i = 0; i < acknowledged.size(); ++i) CHECK(list[i] == acknowledged[i]);
   REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");

@@ -28,15 +28,10 @@ struct Line {
 std::vector<Line> parse_list(const std::string& list) {
   std::vector<Line> lines;
   static const std::regex pattern(R"(id=(\d+) created_at=(\d+) amount=\$(-?\d+\.\d\d)( voids=\d+)?)");
-  std::size_t start = 0;
-  while (start < list.size()) {
-    auto end = list.find('\n', start);
-    if (end == std::string::npos) end = list.size();
-    const std::string text = list.substr(start, end - start);
+  for (const std::string& text : test_support::split_lines(list)) {
     std::smatch match;
     REQUIRE(std::regex_match(text, match, pattern));
     lines.push_back(Line{std::stoull(match[1]), bank::parse_amount(match[3].str())->cents, text});
-    start = end + 1;
   }
   return lines;
 }

@@ -268,6 +268,7 @@ void BankServer::maybe_flush() {
   // issue order), so the disk does both without a round trip through the loop.
   journal_.append(std::move(bytes), [this, through_id](IoStatus status) {
     if (!status.ok()) return on_disk_failure("append", status);
+    static_cast<void>(through_id);  // Used only by the planted bug below.
     if constexpr (planted_bugs::reply_before_sync) {
       // PLANTED BUG (reply_before_sync): acknowledged once written, before the
       // sync has made the record durable.

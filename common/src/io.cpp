@@ -75,4 +75,16 @@ bool parse_log_level(std::string_view text, LogLevel& level) {
   return found;
 }
 
+ResolvedLogLevel resolve_log_level(std::initializer_list<LogLevelSource> sources, LogLevel fallback) {
+  ResolvedLogLevel resolved;
+  resolved.level = fallback;
+  for (const LogLevelSource& source : sources) {
+    if (source.value == nullptr || *source.value == '\0') continue;
+    resolved.source = source.name;
+    resolved.ok = parse_log_level(source.value, resolved.level);
+    return resolved;
+  }
+  return resolved;
+}
+
 }  // namespace bank

@@ -76,6 +76,19 @@ inline std::optional<std::string> read_line(int fd, int timeout_ms = 20'000) {
   }
 }
 
+// A LIST_TRANSACTIONS reply's lines.
+inline std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
 inline std::string read_all(int fd) {
   std::string all;
   char buffer[4096];

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <initializer_list>
 #include <string_view>
 
 namespace bank {
@@ -15,6 +16,19 @@ std::string_view describe(LogLevel level);
 // Accepts trace, debug, info, warn(ing), error, off (any case), and the
 // RUST_LOG form "target=level,..." (the last level named wins).
 bool parse_log_level(std::string_view text, LogLevel& level);
+
+// A log level setting, from the first of its sources that is set (a flag,
+// then SPDLOG_LEVEL, then RUST_LOG, as the binaries read them), else fallback.
+struct LogLevelSource {
+  const char* name;   // For the error message: "--log-level", "RUST_LOG", ...
+  const char* value;  // nullptr or empty: not set.
+};
+struct ResolvedLogLevel {
+  bool ok = true;
+  LogLevel level = LogLevel::info;
+  const char* source = nullptr;  // The source used; on failure, the one that could not be read.
+};
+ResolvedLogLevel resolve_log_level(std::initializer_list<LogLevelSource> sources, LogLevel fallback);
 
 class Logger {
  public:
