@@ -52,7 +52,7 @@ struct Settings {
   KnobOverrides overrides;
   std::uint64_t runs = 16;
   std::uint32_t max_parallel = 0;
-  bank::LogLevel log_level = bank::LogLevel::warn;
+  bank::LogLevel log_level = bank::LogLevel::off;
   bool check_determinism = false;
   bool print_plan = false;
   std::size_t failure_log_lines = 40;
@@ -325,7 +325,7 @@ int main(int argc, char** argv) {
                              ->check(CLI::Range(std::uint32_t{1}, bank_sim::banker_count_max));
   app.add_option("--log-level", log_level_flag,
                  "Actor logs: trace, debug (every request), info (faults, crashes), warn, error, off. Unset: "
-                 "SPDLOG_LEVEL, else RUST_LOG, else warn");
+                 "SPDLOG_LEVEL, else RUST_LOG, else off (the per-run report only)");
   app.add_flag("--check-determinism", settings.check_determinism,
                "Run each seed twice and compare the full event traces; name the first difference");
   app.add_flag("--print-plan", settings.print_plan, "Print every actor's plan after the knobs");
@@ -384,7 +384,7 @@ int main(int argc, char** argv) {
   const auto log_level = bank::resolve_log_level(
       {{"--log-level", log_level_flag.c_str()}, {"SPDLOG_LEVEL", std::getenv("SPDLOG_LEVEL")},
        {"RUST_LOG", std::getenv("RUST_LOG")}},
-      bank::LogLevel::warn);
+      bank::LogLevel::off);
   if (!log_level.ok) {
     std::fprintf(stderr,
                  "dst_demo_server_simulator: %s has an unknown log level; use trace, debug, info, warn, error or off\n",

@@ -159,3 +159,11 @@ TEST_CASE("every journal failure point: nothing acknowledged is lost, nothing is
     REQUIRE(n < 100);
   }
 }
+
+TEST_CASE("crc32c gives the standard check value, in one piece or in parts") {
+  CHECK(bank::crc32c("123456789") == 0xE3069283u);
+  CHECK(bank::crc32c("") == 0u);
+  const std::string long_text(1000, 'x');
+  CHECK(bank::crc32c(std::string_view(long_text).substr(500), bank::crc32c(std::string_view(long_text).substr(0, 500))) ==
+        bank::crc32c(long_text));
+}

@@ -39,10 +39,45 @@ std::uint64_t get_u64(std::string_view bytes, std::size_t at) {
 
 }  // namespace
 
-std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc) {
-  crc = ~crc;
+namespace {
+
+std::uint32_t crc32c_portable(std::string_view bytes, std::uint32_t crc) {
   for (char c : bytes) crc = crc32c_table[(crc ^ static_cast<unsigned char>(c)) & 0xff] ^ (crc >> 8);
-  return ~crc;
+  return crc;
+}
+
+#if defined(__x86_64__)
+// The same CRC with the SSE4.2 instruction, eight bytes at a time: recovery
+// checks every record of the journal.
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::string_view bytes, std::uint32_t crc) {
+  const char* at = bytes.data();
+  std::size_t left = bytes.size();
+  std::uint64_t wide = crc;
+  while (left >= 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, at, 8);
+    wide = __builtin_ia32_crc32di(wide, word);
+    at += 8;
+    left -= 8;
+  }
+  auto narrow = static_cast<std::uint32_t>(wide);
+  while (left > 0) {
+    narrow = __builtin_ia32_crc32qi(narrow, static_cast<unsigned char>(*at));
+    ++at;
+    --left;
+  }
+  return narrow;
+}
+const bool has_sse42 = __builtin_cpu_supports("sse4.2");
+#endif
+
+}  // namespace
+
+std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc) {
+#if defined(__x86_64__)
+  if (has_sse42) return ~crc32c_sse42(bytes, ~crc);
+#endif
+  return ~crc32c_portable(bytes, ~crc);
 }
 
 void encode_record(std::string& out, const Transaction& transaction) {
@@ -103,6 +138,7 @@ DecodedRecord decode_record(std::string_view bytes) {
 
 Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_view file_name) {
   RecoveredJournal recovered;
+  recovered.ledger.reserve(bytes.size() / (journal_header_bytes + journal_payload_fixed_bytes));
   std::size_t at = 0;
   while (at < bytes.size()) {
     const DecodedRecord record = decode_record(bytes.substr(at));

@@ -168,6 +168,11 @@ void Ledger::discard_staged() {
   created_at_last_s_ = created_at_last_durable_s_;
 }
 
+void Ledger::reserve(std::size_t transactions) {
+  transactions_.reserve(transactions);
+  list_text_.reserve(transactions * 48);  // A line is about 40 to 60 bytes.
+}
+
 Status Ledger::replay(const Transaction& transaction) {
   BANK_ASSERT(durable_count_ == transactions_.size());
   if (transaction.id != transactions_.size() + 1) {

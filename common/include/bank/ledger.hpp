@@ -63,6 +63,9 @@ class Ledger {
   // Forgets every staged, not yet durable transaction.
   void discard_staged();
 
+  // Recovery: room for about this many transactions, so that rebuilding a
+  // large ledger does not reallocate as it grows.
+  void reserve(std::size_t transactions);
   // Recovery: applies a transaction read back from the journal as durable.
   // Fails, naming the rule, when the record cannot follow the ledger so far.
   Status replay(const Transaction& transaction);
