@@ -392,8 +392,7 @@ void HealthChecker::tick() {
   if (stopped_) return;
   const std::int64_t now_ms = context_.world.now_ms();
   if (outstanding_since_ms_ && now_ms - *outstanding_since_ms_ >= context_.liveness_deadline_ms) {
-    // No answer within the deadline: count it, and start over on a new connection.
-    ++checks_failed_;
+    // No answer within the deadline: start over on a new connection.
     if (log_.enabled(bank::LogLevel::debug)) log_.debug("HEALTH unanswered for {} ms", now_ms - *outstanding_since_ms_);
     outstanding_since_ms_.reset();
     connection_.reset();
@@ -441,13 +440,11 @@ void HealthChecker::on_closed(bank::CloseReason) {
 
 // ---------------------------------------------------------------- FaultInjector
 
-FaultInjector::FaultInjector(RunContext& context, Host& host, const FaultPlan& plan, std::uint32_t banker_count,
-                             std::function<void()> on_healed)
+FaultInjector::FaultInjector(RunContext& context, Host& host, const FaultPlan& plan, std::uint32_t banker_count)
     : context_(context),
       host_(host),
       plan_(plan),
       banker_count_(banker_count),
-      on_healed_(std::move(on_healed)),
       log_(context.world, "faults", context.log_level, context.log) {}
 
 FaultInjector::~FaultInjector() {
@@ -555,7 +552,6 @@ void FaultInjector::heal_now() {
   log_.info("heal: every fault is over; liveness deadline {} ms", context_.liveness_deadline_ms);
   if (context_.world.tracing()) context_.world.trace("heal");
   if (context_.recorder != nullptr) context_.recorder->instant("faults", "heal", context_.world.now_ms());
-  if (on_healed_) on_healed_();
 }
 
 // ---------------------------------------------------------------- Auditor

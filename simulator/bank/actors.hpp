@@ -143,7 +143,6 @@ class HealthChecker final : public bank::ConnectionHandler {
   void start();
   void stop();
   std::optional<std::int64_t> first_success_after_heal_ms() const { return first_success_after_heal_ms_; }
-  std::uint64_t checks_failed() const { return checks_failed_; }
 
   void on_data(std::string_view bytes) override;
   void on_sent() override {}
@@ -160,14 +159,12 @@ class HealthChecker final : public bank::ConnectionHandler {
   std::optional<std::int64_t> outstanding_since_ms_;
   sim::EventId timer_ = 0;
   bool stopped_ = false;
-  std::uint64_t checks_failed_ = 0;
   std::optional<std::int64_t> first_success_after_heal_ms_;
 };
 
 class FaultInjector {
  public:
-  FaultInjector(RunContext& context, Host& host, const FaultPlan& plan, std::uint32_t banker_count,
-                std::function<void()> on_healed);
+  FaultInjector(RunContext& context, Host& host, const FaultPlan& plan, std::uint32_t banker_count);
   ~FaultInjector();
   void start();
   // Stop injecting and heal everything now.
@@ -182,7 +179,6 @@ class FaultInjector {
   Host& host_;
   const FaultPlan& plan_;
   std::uint32_t banker_count_;
-  std::function<void()> on_healed_;
   SimLogger log_;
   std::size_t next_fault_ = 0;
   sim::EventId timer_ = 0;

@@ -358,29 +358,31 @@ void Model::check_list(const std::string& actor, std::string_view reply, std::ui
   check_list_whole(actor, reply, generation);
 }
 
-void Model::check_list_whole(const std::string& actor, std::string_view reply, std::uint64_t generation) {
+std::optional<std::vector<ParsedTransaction>> Model::check_list_whole(const std::string& actor, std::string_view reply,
+                                                                     std::uint64_t generation) {
   auto list = parse_list(actor, reply);
-  if (!list || !check_ledger_shape(actor, *list)) return;
+  if (!list || !check_ledger_shape(actor, *list)) return std::nullopt;
   for (std::uint64_t i = 0; i < generation; ++i) {
     const ParsedTransaction& expected = confirmed_.at(confirmations_[i]);
     if (expected.id > list->size()) {
       fail("durability", actor,
            fmt::format("`{}` was confirmed before LIST_TRANSACTIONS was sent, but the list has only {} transactions",
                        expected.line, list->size()));
-      return;
+      return std::nullopt;
     }
     if ((*list)[expected.id - 1].line != expected.line) {
       fail("durability", actor,
            fmt::format("transaction {} was confirmed as `{}` and LIST_TRANSACTIONS now shows `{}`", expected.id,
                        expected.line, (*list)[expected.id - 1].line));
-      return;
+      return std::nullopt;
     }
   }
-  if (!explain_unconfirmed(actor, *list)) return;
+  if (!explain_unconfirmed(actor, *list)) return std::nullopt;
   for (const ParsedTransaction& t : *list) {
-    if (!confirm(actor, t, "LIST_TRANSACTIONS")) return;
+    if (!confirm(actor, t, "LIST_TRANSACTIONS")) return std::nullopt;
   }
   if (list->size() > verified_count_) extend_verified_prefix(reply, *list);
+  return list;
 }
 
 bool Model::check_list_after_prefix(const std::string& actor, std::string_view reply, std::uint64_t generation) {
@@ -502,10 +504,8 @@ void Model::check_balance(const std::string& actor, std::string_view reply, std:
 }
 
 void Model::audit(const std::string& actor, std::string_view list_reply, std::string_view balance_reply) {
-  check_list_whole(actor, list_reply, generation());
-  if (failed()) return;
-  auto list = parse_list(actor, list_reply);
-  BANK_ASSERT(list.has_value());
+  const auto list = check_list_whole(actor, list_reply, generation());
+  if (!list) return;
   std::int64_t sum = 0;
   std::vector<std::int64_t> prefix = {0};
   for (const auto& t : *list) {

@@ -83,7 +83,6 @@ class Model {
   // Ids a banker may pick as "known".
   const std::vector<std::uint64_t>& known_ids() const { return known_ids_; }
   std::uint64_t acknowledged_writes() const { return acknowledged_writes_; }
-  std::size_t pending_writes() const { return pending_.size(); }
 
  private:
   struct Write {
@@ -101,7 +100,9 @@ class Model {
   // Adds or checks a transaction against what is known; false after a failure.
   bool confirm(const std::string& actor, const ParsedTransaction& transaction, const char* source);
   bool check_ledger_shape(const std::string& actor, const std::vector<ParsedTransaction>& list);
-  void check_list_whole(const std::string& actor, std::string_view reply, std::uint64_t generation);
+  // The whole check of a list; the parsed list when it passed.
+  std::optional<std::vector<ParsedTransaction>> check_list_whole(const std::string& actor, std::string_view reply,
+                                                                  std::uint64_t generation);
   bool check_list_after_prefix(const std::string& actor, std::string_view reply, std::uint64_t generation);
   void extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list);
   bool explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list);

@@ -48,7 +48,7 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
     bankers.push_back(std::make_unique<Banker>(context, host, i, plans.bankers[i]));
   }
   HealthChecker health(context, plans.health_interval_ms);
-  FaultInjector faults(context, host, plans.faults, knobs.banker_count, nullptr);
+  FaultInjector faults(context, host, plans.faults, knobs.banker_count);
   Auditor auditor(context);
 
   host.start();

@@ -33,7 +33,6 @@ class FrameDecoder {
 
   // Bytes held that are not yet handed out as frames.
   std::size_t buffered_bytes() const { return buffer_.size() - read_at_; }
-  std::size_t frame_bytes_max() const { return frame_bytes_max_; }
 
  private:
   std::size_t frame_bytes_max_;

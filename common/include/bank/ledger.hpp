@@ -83,7 +83,6 @@ class Ledger {
   std::uint64_t durable_count() const { return durable_count_; }
   std::uint64_t staged_last_id() const { return transactions_.size(); }
   bool is_durable(std::uint64_t id) const { return id <= durable_count_; }
-  std::int64_t created_at_last_s() const { return created_at_last_s_; }
 
   // Checks every invariant from scratch; aborts on a broken one. O(n): tests
   // and recovery call it, not the hot path.

@@ -29,7 +29,6 @@ EventId World::schedule_after(std::int64_t delay_ms, std::function<void()> callb
   BANK_ASSERT(!slot.live);
   slot.callback = std::move(callback);
   slot.live = true;
-  ++live_events_;
   const EventId id = make_id(index, slot.generation);
   queue_.push(Entry{due_ms, rng_.next(), id});
   return id;
@@ -50,7 +49,6 @@ void World::cancel(EventId id) {
   // while that entry is still queued.
   slot->callback = nullptr;
   slot->live = false;
-  --live_events_;
 }
 
 std::int64_t World::next_event_ms() const {
@@ -72,7 +70,6 @@ bool World::run_next(std::int64_t until_ms) {
     if (++slot.generation == 0) slot.generation = 1;
     free_slots_.push_back(index);
     if (!live) continue;  // Cancelled.
-    --live_events_;
     BANK_ASSERT(entry.due_ms >= now_ms_);
     now_ms_ = entry.due_ms;
     ++events_run_;

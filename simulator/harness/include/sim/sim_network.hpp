@@ -61,7 +61,6 @@ class SimNetwork {
   std::uint64_t bytes_delivered() const { return bytes_delivered_; }
   // Bytes sent and not yet delivered, over every connection.
   std::uint64_t bytes_in_flight() const;
-  std::size_t open_connections() const { return connections_.size(); }
 
  private:
   friend class SimEndpoint;

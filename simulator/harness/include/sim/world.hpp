@@ -42,7 +42,6 @@ class World {
   // no such event remains (time then stays where it is).
   bool run_next(std::int64_t until_ms);
   std::int64_t next_event_ms() const;
-  bool idle() const { return live_events_ == 0; }
   std::uint64_t events_run() const { return events_run_; }
 
   // The trace: every line an actor records is folded into a hash; when
@@ -87,7 +86,6 @@ class World {
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> queue_;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
-  std::size_t live_events_ = 0;
   std::uint64_t events_run_ = 0;
   std::uint64_t trace_hash_ = 0xcbf29ce484222325ULL;
   bool keep_trace_ = false;
