@@ -58,6 +58,8 @@ class PosixFile final : public bank::DiskFile {
   }
   void sync(bank::IoCallback done) override { enqueue(Job{Job::Kind::sync, {}, std::move(done)}); }
 
+  bank::IoStatus sync_now() override { return sync_fd(fd_); }
+
   bank::IoStatus truncate_now(std::uint64_t size_bytes) override {
     if (::ftruncate(fd_, static_cast<off_t>(size_bytes)) != 0) return bank::IoStatus{errno};
     return sync_fd(fd_);
@@ -112,8 +114,6 @@ std::string errno_text(int error_code) { return fmt::format("{} (errno {})", std
 
 bank::Result<bank::OpenedFile> PosixDisk::open(const std::string& name) {
   const std::string path = data_dir_ + "/" + name;
-  struct stat before {};
-  const bool existed = ::stat(path.c_str(), &before) == 0;
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return bank::Error{fmt::format("cannot open {}: {}", path, errno_text(errno))};
   // One server per data directory: a second one would interleave records.
@@ -124,14 +124,6 @@ bank::Result<bank::OpenedFile> PosixDisk::open(const std::string& name) {
       return bank::Error{fmt::format("{} is locked: another server is using this data directory", path)};
     }
     return bank::Error{fmt::format("cannot lock {}: {}", path, errno_text(error_code))};
-  }
-  if (!existed) {
-    // Make the new file's directory entry durable, or a crash could lose the file.
-    const int dir_fd = ::open(data_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-      ::fsync(dir_fd);
-      ::close(dir_fd);
-    }
   }
   bank::OpenedFile opened;
   std::array<char, 1 << 16> chunk{};
@@ -150,6 +142,19 @@ bank::Result<bank::OpenedFile> PosixDisk::open(const std::string& name) {
   }
   opened.file = std::make_unique<PosixFile>(fd, poster_);
   return opened;
+}
+
+bank::IoStatus PosixDisk::sync_directory() {
+  const int dir_fd = ::open(data_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return bank::IoStatus{errno};
+  bank::IoStatus status;
+  while (::fsync(dir_fd) != 0) {
+    if (errno == EINTR) continue;
+    status = bank::IoStatus{errno};
+    break;
+  }
+  ::close(dir_fd);
+  return status;
 }
 
 }  // namespace dst_demo

@@ -15,6 +15,7 @@ class PosixDisk final : public bank::Disk {
   // Precondition: data_dir exists.
   PosixDisk(std::string data_dir, Poster& poster) : data_dir_(std::move(data_dir)), poster_(poster) {}
   bank::Result<bank::OpenedFile> open(const std::string& name) override;
+  bank::IoStatus sync_directory() override;
 
  private:
   std::string data_dir_;

@@ -204,7 +204,16 @@ TEST_CASE("sim network: a paused reader gets nothing until it resumes") {
   REQUIRE(pair.env.run_until([&] { return pair.server_side.replies.size() == 1; }));
 }
 
-TEST_CASE("sim disk: a crash keeps what was synced and a prefix of the rest: lost, torn or whole") {
+namespace {
+
+void drain(sim::World& world) {
+  while (world.run_next(INT64_MAX)) {
+  }
+}
+
+}  // namespace
+
+TEST_CASE("sim disk: a power loss keeps what was synced and a prefix of the rest: lost, torn or whole") {
   bool lost_all = false;
   bool torn = false;
   bool kept_all = false;
@@ -213,6 +222,7 @@ TEST_CASE("sim disk: a crash keeps what was synced and a prefix of the rest: los
     sim::SimDisk disk(world, sim::DiskConfig{});
     auto opened = disk.open("f");
     REQUIRE(opened.ok());
+    REQUIRE(disk.sync_directory().ok());
     bool synced = false;
     opened->file->append("durable|", [](bank::IoStatus s) { REQUIRE(s.ok()); });
     opened->file->sync([&](bank::IoStatus s) {
@@ -220,12 +230,12 @@ TEST_CASE("sim disk: a crash keeps what was synced and a prefix of the rest: los
       synced = true;
     });
     opened->file->append("unsynced-tail", [](bank::IoStatus s) { REQUIRE(s.ok()); });
-    while (world.run_next(INT64_MAX)) {
-    }
+    drain(world);
     REQUIRE(synced);
     opened->file.reset();
-    disk.crash();
+    disk.power_loss();
     const std::string& kept = disk.file("f")->durable;
+    REQUIRE(disk.file("f")->cached == kept);
     REQUIRE(kept.rfind("durable|", 0) == 0);
     const std::string tail = kept.substr(8);
     REQUIRE(std::string("unsynced-tail").rfind(tail, 0) == 0);  // A prefix.
@@ -236,6 +246,83 @@ TEST_CASE("sim disk: a crash keeps what was synced and a prefix of the rest: los
   CHECK(lost_all);
   CHECK(torn);
   CHECK(kept_all);
+}
+
+TEST_CASE("sim disk: a process crash keeps the page cache: unsynced appends are read back, and a sync makes them durable") {
+  sim::World world(5, 0, 1);
+  sim::SimDisk disk(world, sim::DiskConfig{});
+  REQUIRE(disk.sync_directory().ok());
+  {
+    auto opened = disk.open("f");
+    REQUIRE(disk.sync_directory().ok());
+    opened->file->append("never-synced", [](bank::IoStatus s) { REQUIRE(s.ok()); });
+    drain(world);
+  }  // The process is gone; nothing of the disk changes.
+  auto reopened = disk.open("f");
+  CHECK(reopened->contents == "never-synced");
+  CHECK(disk.file("f")->durable.empty());
+  REQUIRE(reopened->file->sync_now().ok());
+  CHECK(disk.file("f")->durable == "never-synced");
+}
+
+TEST_CASE("sim disk: a file whose directory entry was never synced is gone after a power loss") {
+  sim::World world(6, 0, 1);
+  sim::SimDisk disk(world, sim::DiskConfig{});
+  auto opened = disk.open("f");
+  opened->file->append("synced data", [](bank::IoStatus s) { REQUIRE(s.ok()); });
+  opened->file->sync([](bank::IoStatus s) { REQUIRE(s.ok()); });
+  drain(world);
+  opened->file.reset();
+  CHECK(disk.power_loss() == 11);
+  CHECK(disk.open("f")->contents.empty());
+  // Once the entry is synced, the file survives.
+  auto again = disk.open("f");
+  again->file->append("abc", [](bank::IoStatus) {});
+  again->file->sync([](bank::IoStatus) {});
+  drain(world);
+  REQUIRE(disk.sync_directory().ok());
+  again->file.reset();
+  disk.power_loss();
+  CHECK(disk.open("f")->contents == "abc");
+}
+
+TEST_CASE("sim disk: a failed sync follows Linux: the range is dropped or kept readable, later syncs never write it") {
+  bool saw_kept = false;
+  bool saw_dropped = false;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    sim::World world(seed, 0, 1);
+    sim::SimDisk disk(world, sim::DiskConfig{});
+    auto opened = disk.open("f");
+    REQUIRE(disk.sync_directory().ok());
+    disk.faults().fail_syncs_until_ms = 1'000;
+    disk.faults().error_code = EIO;
+    int first_sync = 0;
+    opened->file->append("lost", [](bank::IoStatus s) { REQUIRE(s.ok()); });
+    opened->file->sync([&](bank::IoStatus s) { first_sync = s.error_code; });
+    drain(world);
+    REQUIRE(first_sync == EIO);
+    const std::string seen = disk.file("f")->cached;
+    const bool kept = seen == "lost";
+    REQUIRE((kept || seen == std::string(4, '\0')));
+    saw_kept = saw_kept || kept;
+    saw_dropped = saw_dropped || !kept;
+    // After the window a sync succeeds, writes only what came after, and the
+    // failed range reaches the disk as zeros, whatever reads showed.
+    world.schedule_after(2'000, [] {});
+    drain(world);
+    opened->file->append("next", [](bank::IoStatus s) { REQUIRE(s.ok()); });
+    int later_sync = -1;
+    opened->file->sync([&](bank::IoStatus s) { later_sync = s.error_code; });
+    drain(world);
+    CHECK(later_sync == 0);
+    CHECK(disk.file("f")->cached == seen + "next");
+    CHECK(disk.file("f")->durable == std::string(4, '\0') + "next");
+    opened->file.reset();
+    disk.power_loss();
+    CHECK(disk.open("f")->contents == std::string(4, '\0') + "next");
+  }
+  CHECK(saw_kept);
+  CHECK(saw_dropped);
 }
 
 TEST_CASE("sim disk: injected failures, completions never inline, destroyed files complete nothing") {
@@ -249,18 +336,15 @@ TEST_CASE("sim disk: injected failures, completions never inline, destroyed file
   opened->file->append("abc", [&](bank::IoStatus s) { appended = s.ok(); });
   opened->file->sync([&](bank::IoStatus s) { sync_error = s.error_code; });
   CHECK_FALSE(appended);  // Not inline.
-  while (world.run_next(INT64_MAX)) {
-  }
+  drain(world);
   CHECK(appended);
   CHECK(sync_error == ENOSPC);
-  CHECK(disk.file("f")->durable.empty());  // A failed sync makes nothing durable...
-  CHECK(disk.file("f")->unsynced == "abc");  // ...and leaves the tail's fate to the crash.
+  CHECK(disk.file("f")->durable.empty());  // A failed sync makes nothing durable.
 
   bool called = false;
   opened->file->append("zzz", [&](bank::IoStatus) { called = true; });
   opened->file.reset();
-  while (world.run_next(INT64_MAX)) {
-  }
+  drain(world);
   CHECK_FALSE(called);
 }
 

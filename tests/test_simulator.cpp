@@ -80,18 +80,21 @@ TEST_CASE("simulator: knobs are drawn from the documented mixtures") {
 
 TEST_CASE("simulator: a fixed-seed sweep of the normal bank passes, with faults really injected") {
   std::uint64_t faults = 0;
-  std::uint64_t bounces = 0;
+  std::uint64_t crashes = 0;
+  std::uint64_t power_losses = 0;
   std::uint64_t interactions = 0;
   for (std::uint64_t seed = 1; seed <= 30; ++seed) {
     const RunResult r = run_seed(seed, {}, bank::LogLevel::off);
     INFO("seed " << seed << ": " << (r.failure ? r.failure->invariant + ": " + r.failure->evidence : "pass"));
     CHECK(r.passed());
     faults += r.stats.faults_injected;
-    bounces += r.stats.bounces;
+    crashes += r.stats.crashes;
+    power_losses += r.stats.power_losses;
     interactions += r.stats.interactions_done;
   }
   CHECK(faults > 100);
-  CHECK(bounces > 10);
+  CHECK(crashes > 10);
+  CHECK(power_losses > 10);
   CHECK(interactions > 3000);
 }
 
@@ -163,14 +166,14 @@ TEST_CASE("plan files: a malformed or hand-edited plan gets an error naming the 
     const char* error;
   };
   const Case cases[] = {
-      {"seed 1\n", "saved.plan:1: expected 'version 1' first"},
-      {"version 2\n", "saved.plan:1: version 2 is not supported"},
-      {"version 1\nseed 1\nbanker 0\n  create 1.234\nend\n", "saved.plan:4: expected 'create AMOUNT': amount must have at most 2 decimals"},
-      {"version 1\nbanker 0\n  jump\nend\n", "saved.plan:3: expected an interaction: sleep, create, get, void, list or balance"},
-      {"version 1\nbanker 0\nfaults\n  partition banker7 for=5\nend\n", "saved.plan:4: expected a target: all or banker0..banker0"},
-      {"version 1\nbanker 1\nend\n", "saved.plan:2: expected 'banker 0'"},
-      {"version 1\nbanker 0\n  list\n", "expected 'end' as the last line"},
-      {"version 1\nstep_ms 0\nbanker 0\nend\n", "saved.plan:2: 0 is out of range"},
+      {"seed 1\n", "saved.plan:1: expected 'version 2' first"},
+      {"version 1\n", "saved.plan:1: version 1 is not supported"},
+      {"version 2\nseed 1\nbanker 0\n  create 1.234\nend\n", "saved.plan:4: expected 'create AMOUNT': amount must have at most 2 decimals"},
+      {"version 2\nbanker 0\n  jump\nend\n", "saved.plan:3: expected an interaction: sleep, create, get, void, list or balance"},
+      {"version 2\nbanker 0\nfaults\n  partition banker7 for=5\nend\n", "saved.plan:4: expected a target: all or banker0..banker0"},
+      {"version 2\nbanker 1\nend\n", "saved.plan:2: expected 'banker 0'"},
+      {"version 2\nbanker 0\n  list\n", "expected 'end' as the last line"},
+      {"version 2\nstep_ms 0\nbanker 0\nend\n", "saved.plan:2: 0 is out of range"},
   };
   for (const auto& c : cases) {
     INFO(c.text);

@@ -4,9 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <vector>
 
 #include "support/process.hpp"
 
@@ -122,37 +124,54 @@ TEST_CASE("simulator process: a fixed-seed sweep of the normal build passes") {
   CHECK_THAT(r.out, Catch::Contains("summary: 100 runs, 100 passed, 0 failed"));
 }
 
-// The bug zoo: each planted bug is found within 20 seeds, named by the right
-// invariant, shrunk to at most 8 interactions and faults, and replayed from
-// its saved plan, while the normal build passes the same seeds (checked above).
-TEST_CASE("simulator process: every bug of the zoo is found within 20 seeds, named, shrunk and replayed") {
+// The bug zoo: each planted bug is found within its seeds, named by one of
+// the invariants it can break, its first failure shrunk to a few steps and
+// replayed from its saved plan, while the normal build passes (checked above).
+// The bugs that need a process crash and a power loss at the right moments
+// are rarer, so they get more seeds (the README's zoo table gives the rates).
+TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and replayed") {
   struct Bug {
     const char* name;
-    const char* invariant;
+    std::vector<std::string> invariants;
+    int runs;
+    int shrunk_max;
   };
   const Bug zoo[] = {
-      {"epochalypse", "created_at within the host's clock"},
-      {"balance_not_rebuilt", "balance equals the sum of the list"},
-      {"reply_before_sync", "durability"},
-      {"keys_ignored", "exactly-once"},
-      {"void_twice", "a transaction is voided at most once"},
+      {"epochalypse", {"created_at within the host's clock"}, 20, 8},
+      {"balance_not_rebuilt", {"balance equals the sum of the list"}, 20, 8},
+      {"reply_before_sync", {"durability", "recovery"}, 20, 8},
+      {"keys_ignored", {"exactly-once"}, 20, 8},
+      {"void_twice", {"a transaction is voided at most once"}, 20, 8},
+      {"skips_directory_sync", {"durability"}, 20, 8},
+      {"keeps_failed_writes", {"recovery", "durability"}, 60, 8},
+      {"recovery_trusts_page_cache",
+       {"durability", "a balance equals the sum of the ledger at some point between its request and its reply"},
+       60,
+       40},
   };
   const auto dir = test_support::make_temp_dir();
   for (const Bug& bug : zoo) {
     INFO("planted bug " << bug.name);
     const std::string binary = std::string(DST_DEMO_SIMULATOR_DIR) + "/dst_demo_server_simulator_bug_" + bug.name;
-    const Ran r = run_shell("SIMULATOR_SEED=1 SIMULATOR_RUNS=20 " + binary + " --failures-dir " + dir + "/" + bug.name);
+    const Ran r = run_shell("SIMULATOR_SEED=1 SIMULATOR_RUNS=" + std::to_string(bug.runs) + " " + binary +
+                            " --failures-dir " + dir + "/" + bug.name);
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.out, Catch::Contains(std::string("PLANTED BUG '") + bug.name + "'"));
-    CHECK_THAT(r.out, Catch::Contains(std::string("'") + bug.invariant + "' failed in"));
+    const std::string marker = "verdict: FAIL: invariant '";
+    const auto at = r.out.find(marker);
+    REQUIRE(at != std::string::npos);
+    const auto start = at + marker.size();
+    const std::string invariant = r.out.substr(start, r.out.find("' broken", start) - start);
+    INFO("first failure: " << invariant);
+    CHECK(std::find(bug.invariants.begin(), bug.invariants.end(), invariant) != bug.invariants.end());
     // The first failure is shrunk to a few steps, and its saved plan replays the same failure.
     std::smatch shrunk;
     REQUIRE(std::regex_search(r.out, shrunk, std::regex(R"(shrunk: \d+ interactions and faults \(of \d+ bankers\) down to (\d+))")));
-    CHECK(std::stoi(shrunk[1].str()) <= 8);
+    CHECK(std::stoi(shrunk[1].str()) <= bug.shrunk_max);
     std::smatch saved;
     REQUIRE(std::regex_search(r.out, saved, std::regex(R"(replay the minimal plan: (\S+ --replay \S+))")));
     const Ran replayed = run_shell(saved[1].str() + " --no-shrink");
     CHECK(replayed.exit_code == 1);
-    CHECK_THAT(replayed.out, Catch::Contains(std::string("invariant '") + bug.invariant + "' broken"));
+    CHECK_THAT(replayed.out, Catch::Contains("invariant '" + invariant + "' broken"));
   }
 }

@@ -191,12 +191,15 @@ void BankServer::handle_frame(Client& client, std::string_view frame) {
       send_frame(client, action.reply);
       return;
     case Kind::list:
+      ++stats_.ledger_replies;
       send_frame(client, ledger_.list_text());
       return;
     case Kind::balance:
+      ++stats_.ledger_replies;
       send_frame(client, "$" + format_money(ledger_.balance()));
       return;
     case Kind::get: {
+      ++stats_.ledger_replies;
       const Transaction* transaction = ledger_.get(action.id);
       send_frame(client, transaction != nullptr ? format_transaction(*transaction) : std::string(reply_not_found));
       return;
@@ -245,6 +248,7 @@ void BankServer::handle_write(Client& client, const SessionAction& action) {
   if (ledger_.is_durable(staged->id)) {
     // A retry whose key was recorded before: answer with that transaction.
     BANK_ASSERT(staged->replayed_by_key);
+    ++stats_.ledger_replies;
     send_frame(client, format_transaction(*ledger_.get(staged->id)));
     return;
   }
@@ -276,9 +280,12 @@ void BankServer::maybe_flush() {
     }
   });
   journal_.sync([this, through_id](IoStatus status) {
-    if (writes_disabled_) return;  // The append failed: every waiter has its answer.
+    if (writes_disabled_) return discard_failed_writes();  // The append failed: every waiter has its answer.
     if constexpr (planted_bugs::reply_before_sync) return;  // (Answered at the append.)
-    if (!status.ok()) return on_disk_failure("sync", status);
+    if (!status.ok()) {
+      discard_failed_writes();
+      return on_disk_failure("sync", status);
+    }
     on_durable(through_id);
   });
 }
@@ -301,6 +308,7 @@ void BankServer::on_durable(std::uint64_t through_id) {
     Client& client = *it->second;
     BANK_ASSERT(client.awaiting_write_);
     client.awaiting_write_ = false;
+    ++stats_.ledger_replies;
     send_frame(client, format_transaction(*ledger_.get(waiter.transaction_id)));
   }
   for (const Waiter& waiter : ready) {
@@ -335,6 +343,19 @@ void BankServer::on_disk_failure(std::string_view operation, IoStatus status) {
     if (it != clients_.end()) pump(*it->second);
   }
   if (shutting_down_) maybe_finish_shutdown();
+}
+
+void BankServer::discard_failed_writes() {
+  if constexpr (planted_bugs::keeps_failed_writes) return;  // PLANTED BUG (keeps_failed_writes).
+  const IoStatus status = journal_.discard_unsynced();
+  if (!status.ok()) {
+    env_.log.error("journal {}: cannot cut what a failed write left past offset {}: {}; it may reappear after a "
+                   "restart",
+                   journal_.file_name(), journal_.durable_bytes(), describe(status));
+    return;
+  }
+  env_.log.warn("journal {}: cut back to offset {}, the end of the last successful sync", journal_.file_name(),
+                journal_.durable_bytes());
 }
 
 void BankServer::arm_idle_timer(Client& client, std::int64_t delay_ms) {

@@ -5,6 +5,8 @@
 #include <array>
 #include <cstring>
 
+#include "bank/planted_bugs.hpp"
+
 namespace bank {
 
 namespace {
@@ -168,6 +170,21 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
 Result<Journal> Journal::open(Disk& disk, const std::string& file_name, Logger& log, Ledger& ledger_out) {
   auto opened = disk.open(file_name);
   if (!opened) return opened.error();
+  // The file may have been created just now, or by an earlier run that
+  // crashed before its directory entry was synced: make the entry durable.
+  if constexpr (!planted_bugs::skips_directory_sync) {
+    if (const IoStatus status = disk.sync_directory(); !status.ok()) {
+      return Error{fmt::format("journal {}: cannot make its directory entry durable: {}", file_name, describe(status))};
+    }
+  }
+  // What was read may be only in the page cache (appends a crashed process
+  // never synced): make it durable before anything is served from it.
+  if constexpr (!planted_bugs::recovery_trusts_page_cache) {
+    if (const IoStatus status = opened->file->sync_now(); !status.ok()) {
+      return Error{fmt::format("journal {}: cannot make what was read durable before trusting it: {}", file_name,
+                               describe(status))};
+    }
+  }
   auto recovered = recover_journal(opened->contents, file_name);
   if (!recovered) return recovered.error();
   if (recovered->torn_bytes != 0) {
@@ -182,7 +199,34 @@ Result<Journal> Journal::open(Disk& disk, const std::string& file_name, Logger& 
   log.info("journal {}: recovered {} transactions, balance {}", file_name, recovered->ledger.durable_count(),
            format_money(recovered->ledger.balance()));
   ledger_out = std::move(recovered->ledger);
-  return Journal(std::move(opened->file), file_name);
+  return Journal(std::move(opened->file), file_name, recovered->valid_bytes);
+}
+
+void Journal::append(std::string bytes, IoCallback done) {
+  issued_bytes_ += bytes.size();
+  file_->append(std::move(bytes), [this, done = std::move(done)](IoStatus status) {
+    failed_ = failed_ || !status.ok();
+    done(status);
+  });
+}
+
+void Journal::sync(IoCallback done) {
+  const std::uint64_t through_bytes = issued_bytes_;
+  file_->sync([this, through_bytes, done = std::move(done)](IoStatus status) {
+    failed_ = failed_ || !status.ok();
+    // A sync behind a failed append succeeds, but what the append left is unknown.
+    if (!failed_) durable_bytes_ = through_bytes;
+    done(status);
+  });
+}
+
+IoStatus Journal::discard_unsynced() {
+  const IoStatus status = file_->truncate_now(durable_bytes_);
+  if (status.ok()) {
+    issued_bytes_ = durable_bytes_;
+    failed_ = false;
+  }
+  return status;
 }
 
 }  // namespace bank

@@ -9,6 +9,9 @@ const char* names() {
   if constexpr (reply_before_sync) return "reply_before_sync";
   if constexpr (keys_ignored) return "keys_ignored";
   if constexpr (void_twice) return "void_twice";
+  if constexpr (recovery_trusts_page_cache) return "recovery_trusts_page_cache";
+  if constexpr (skips_directory_sync) return "skips_directory_sync";
+  if constexpr (keeps_failed_writes) return "keeps_failed_writes";
   return "";
 }
 

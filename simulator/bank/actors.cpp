@@ -46,6 +46,13 @@ Host::~Host() {
 
 void Host::start() {
   restart_event_ = 0;
+  const std::int64_t now_ms = context_.world.now_ms();
+  if (disk_.faults().errors_active(now_ms)) {
+    // The disk is failing: an operator restarts the server once it is not.
+    const std::int64_t until_ms = std::max(disk_.faults().fail_appends_until_ms, disk_.faults().fail_syncs_until_ms);
+    schedule_start(std::max(until_ms - now_ms, context_.step_ms));
+    return;
+  }
   context_.network.set_up(bank_node);
   auto started = bank::BankServer::start(
       bank::BankEnvironment{clock_, timers_, context_.network.node(bank_node), disk_, log_}, config_);
@@ -58,7 +65,6 @@ void Host::start() {
   server_ = std::move(*started);
   if (context_.world.tracing()) context_.world.trace(fmt::format("host up ({} transactions)", server_->ledger().durable_count()));
   if (context_.recorder != nullptr) {
-    const std::int64_t now_ms = context_.world.now_ms();
     if (down_since_ms_) context_.recorder->span("host", "down (crashed)", *down_since_ms_, now_ms);
     context_.recorder->instant("host", "up", now_ms,
                                fmt::format("{} transactions recovered", server_->ledger().durable_count()));
@@ -66,23 +72,43 @@ void Host::start() {
   down_since_ms_.reset();
 }
 
-void Host::bounce(std::int64_t restart_after_ms) {
-  if (!up()) return;  // Already down, and a restart is on its way.
-  ++context_.stats.bounces;
+void Host::schedule_start(std::int64_t after_ms) {
+  if (restart_event_ != 0) context_.world.cancel(restart_event_);
+  restart_event_ = context_.world.schedule_after(after_ms, [this] { start(); });
+}
+
+void Host::stop_process(std::string_view what) {
   const auto durable = server_->ledger().durable_count();
   server_.reset();  // All its memory is gone.
   timers_.cancel_all();
   context_.network.crash(bank_node);
-  const std::uint64_t lost = disk_.crash();
-  log_.info("crash: {} durable transactions; {} unsynced journal bytes lost; restart in {} ms", durable, lost,
-            restart_after_ms);
-  if (context_.world.tracing()) context_.world.trace(fmt::format("host crash lost={}", lost));
   down_since_ms_ = context_.world.now_ms();
+  log_.info("{}: {} durable transactions", what, durable);
+}
+
+void Host::crash(std::int64_t restart_after_ms) {
+  if (!up()) return;  // Already down, and a restart is on its way.
+  ++context_.stats.crashes;
+  stop_process("process crash (the page cache survives)");
+  log_.info("restart in {} ms", restart_after_ms);
+  if (context_.world.tracing()) context_.world.trace("host crash");
+  if (context_.recorder != nullptr) context_.recorder->instant("host", "crash", *down_since_ms_, "process crash");
+  schedule_start(restart_after_ms);
+}
+
+void Host::power_loss(std::int64_t restart_after_ms) {
+  ++context_.stats.power_losses;
+  const bool was_up = up();
+  if (was_up) stop_process("power loss");
+  const std::uint64_t lost = disk_.power_loss();
+  log_.info("power loss: {} bytes of page cache lost{}", lost,
+            was_up ? fmt::format("; restart in {} ms", restart_after_ms) : std::string(" (the host was down)"));
+  if (context_.world.tracing()) context_.world.trace(fmt::format("host power loss lost={}", lost));
   if (context_.recorder != nullptr) {
-    context_.recorder->instant("host", "crash", *down_since_ms_,
-                               fmt::format("{} unsynced journal bytes lost", lost));
+    context_.recorder->instant("host", "power loss", context_.world.now_ms(),
+                               fmt::format("{} bytes of page cache lost", lost));
   }
-  restart_event_ = context_.world.schedule_after(restart_after_ms, [this] { start(); });
+  if (was_up) schedule_start(restart_after_ms);
 }
 
 // ---------------------------------------------------------------- Banker
@@ -474,6 +500,12 @@ void FaultInjector::next() {
     timer_ = context_.world.schedule_after(fault.duration_ms, [this] { next(); });
     return;
   }
+  if ((fault.op == FaultOp::crash || fault.op == FaultOp::power_loss) && fault.when_unsynced) {
+    // The rest of the plan waits for the strike, so what follows keeps its
+    // distance from it.
+    strike(fault, worst_moment_wait_steps_max);
+    return;
+  }
   apply(fault);
   timer_ = context_.world.schedule_after(0, [this] { next(); });
 }
@@ -484,7 +516,7 @@ void FaultInjector::apply(const Fault& fault) {
   if (context_.world.tracing()) context_.world.trace("fault " + describe_fault(fault));
   sim::World& world = context_.world;
   if (context_.recorder != nullptr) {
-    if (fault.duration_ms > 0 && fault.op != FaultOp::bounce) {
+    if (fault.duration_ms > 0 && fault.op != FaultOp::crash && fault.op != FaultOp::power_loss) {
       context_.recorder->span("faults", describe(fault.op), world.now_ms(), world.now_ms() + fault.duration_ms,
                               describe_fault(fault));
     } else {
@@ -492,8 +524,13 @@ void FaultInjector::apply(const Fault& fault) {
     }
   }
   switch (fault.op) {
-    case FaultOp::bounce:
-      host_.bounce(fault.duration_ms);
+    case FaultOp::crash:
+    case FaultOp::power_loss:
+      if (fault.op == FaultOp::crash) {
+        host_.crash(fault.duration_ms);
+      } else {
+        host_.power_loss(fault.duration_ms);
+      }
       break;
     case FaultOp::partition:
       for (const auto& node : targets(fault.target)) {
@@ -511,10 +548,17 @@ void FaultInjector::apply(const Fault& fault) {
       disk_faulted_ = true;
       sim::DiskFaults& faults = host_.disk().faults();
       faults.error_code = fault.error_code;
-      // Appends, syncs or both fail during the window.
-      const std::uint64_t which = world.rng().below(3);
-      if (which != 1) faults.fail_appends_until_ms = world.now_ms() + fault.duration_ms;
-      if (which != 0) faults.fail_syncs_until_ms = world.now_ms() + fault.duration_ms;
+      const std::int64_t until_ms = world.now_ms() + fault.duration_ms;
+      if (fault.disk_ops != DiskOps::syncs) faults.fail_appends_until_ms = until_ms;
+      if (fault.disk_ops != DiskOps::appends) faults.fail_syncs_until_ms = until_ms;
+      // After a failed write the server refuses writes until it restarts: an
+      // operator restarts it once the disk works again.
+      heal_events_.push_back(world.schedule_after(fault.duration_ms, [this] {
+        if (!healed_ && host_.writes_disabled()) {
+          log_.info("the disk works again: restarting the host, which refuses writes");
+          host_.crash(context_.step_ms);
+        }
+      }));
       break;
     }
     case FaultOp::slow_disk: {
@@ -533,6 +577,19 @@ void FaultInjector::apply(const Fault& fault) {
   }
 }
 
+void FaultInjector::strike(const Fault& fault, std::int64_t waits_left) {
+  timer_ = 0;
+  if (healed_) return;
+  if (waits_left > 0 && !host_.at_worst_moment()) {
+    // Not the worst moment yet: look again next step.
+    timer_ = context_.world.schedule_after(context_.step_ms,
+                                           [this, fault, waits_left] { strike(fault, waits_left - 1); });
+    return;
+  }
+  apply(fault);
+  timer_ = context_.world.schedule_after(0, [this] { next(); });
+}
+
 void FaultInjector::heal_now() {
   if (healed_) return;
   healed_ = true;
@@ -546,7 +603,7 @@ void FaultInjector::heal_now() {
     // After a disk error the server refuses writes until it restarts and
     // re-reads its journal; the operator restarts it.
     log_.info("heal: restarting the host after disk errors");
-    host_.bounce(context_.step_ms);
+    host_.crash(context_.step_ms);
   }
   context_.healed_at_ms = context_.world.now_ms();
   log_.info("heal: every fault is over; liveness deadline {} ms", context_.liveness_deadline_ms);

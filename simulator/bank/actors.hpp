@@ -29,7 +29,8 @@ struct RunStats {
   std::uint64_t requests_sent = 0;
   std::uint64_t retries = 0;
   std::uint64_t faults_injected = 0;
-  std::uint64_t bounces = 0;
+  std::uint64_t crashes = 0;
+  std::uint64_t power_losses = 0;
   std::uint64_t disk_faults = 0;
 };
 
@@ -52,14 +53,26 @@ class Host {
   Host(RunContext& context, bank::BankServerConfig config);
   ~Host();
   void start();
-  // Crash now (memory gone, unsynced writes lost or torn, connections reset);
-  // boot again from the disk after restart_after_ms.
-  void bounce(std::int64_t restart_after_ms);
+  // A process crash now: memory gone, connections reset, the page cache (and
+  // with it every unsynced append) kept; boot again after restart_after_ms.
+  void crash(std::int64_t restart_after_ms);
+  // A power loss now: as a crash, and what was never synced is lost or torn.
+  // Also while the host is down: the restart already planned still comes.
+  void power_loss(std::int64_t restart_after_ms);
   bool up() const { return server_ != nullptr; }
+  bool writes_disabled() const { return server_ != nullptr && server_->writes_disabled(); }
+  // The worst moment for a crash or a power loss: the server is up, has shown
+  // its ledger to a client since it started, and its disk holds unsynced bytes.
+  bool at_worst_moment() const {
+    return server_ != nullptr && server_->stats().ledger_replies > 0 && disk_.holds_unsynced_bytes();
+  }
   sim::SimClock& clock() { return clock_; }
   sim::SimDisk& disk() { return disk_; }
 
  private:
+  void stop_process(std::string_view what);
+  void schedule_start(std::int64_t after_ms);
+
   RunContext& context_;
   bank::BankServerConfig config_;
   sim::SimDisk disk_;
@@ -173,6 +186,7 @@ class FaultInjector {
  private:
   void next();
   void apply(const Fault& fault);
+  void strike(const Fault& fault, std::int64_t waits_left);
   std::vector<std::string> targets(std::int64_t target) const;
 
   RunContext& context_;

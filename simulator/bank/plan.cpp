@@ -66,13 +66,14 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
   // Swarm: each fault kind on with probability 1/2; a run in eight is calm.
   Swarm& swarm = knobs.swarm;
   const bool calm = rng.chance(1, 8);
-  swarm.bounces = rng.chance(1, 2);
+  swarm.crashes = rng.chance(1, 2);
   swarm.partitions = rng.chance(1, 2);
   swarm.clogs = rng.chance(1, 2);
   swarm.disk_errors = rng.chance(1, 2);
   swarm.slow_disk = rng.chance(1, 2);
   swarm.clock_steps = rng.chance(1, 2);
   swarm.fault_gap_ms_max = rng.range(200, 5'000);
+  swarm.power_losses = rng.chance(1, 2);
   if (calm) swarm = Swarm{};
   return knobs;
 }
@@ -136,7 +137,8 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
   const Swarm& swarm = knobs.swarm;
   if (swarm.calm()) return plan;
   std::vector<FaultOp> enabled;
-  if (swarm.bounces) enabled.push_back(FaultOp::bounce);
+  if (swarm.crashes) enabled.push_back(FaultOp::crash);
+  if (swarm.power_losses) enabled.push_back(FaultOp::power_loss);
   if (swarm.partitions) enabled.push_back(FaultOp::partition);
   if (swarm.clogs) enabled.push_back(FaultOp::clog);
   if (swarm.disk_errors) enabled.push_back(FaultOp::disk_errors);
@@ -155,8 +157,10 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
     Fault fault;
     fault.op = enabled[rng.below(enabled.size())];
     switch (fault.op) {
-      case FaultOp::bounce:
+      case FaultOp::crash:
+      case FaultOp::power_loss:
         fault.duration_ms = std::max(rng.range(0, 2'000), step_ms * rng.range(1, 5));
+        fault.when_unsynced = rng.chance(1, 2);
         break;
       case FaultOp::partition:
         fault.duration_ms = std::max(rng.range(100, 15'000), step_ms * rng.range(1, 20));
@@ -169,6 +173,7 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
       case FaultOp::disk_errors:
         fault.duration_ms = std::max(rng.range(10, 2'000), step_ms * rng.range(1, 5));
         fault.error_code = rng.chance(1, 2) ? EIO : ENOSPC;
+        fault.disk_ops = static_cast<DiskOps>(rng.below(3));
         break;
       case FaultOp::slow_disk:
         fault.duration_ms = std::max(rng.range(100, 5'000), step_ms * rng.range(1, 10));
@@ -181,6 +186,36 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
         break;
     }
     plan.faults.push_back(fault);
+    if (fault.op == FaultOp::disk_errors && swarm.power_losses && rng.chance(1, 2)) {
+      // The power fails once the server, restarted after the disk errors,
+      // serves again: nothing a failed sync covered may come back with it.
+      Fault wait;
+      wait.op = FaultOp::sleep;
+      wait.duration_ms = fault.duration_ms + std::max(rng.range(0, 100), step_ms * rng.range(1, 5));
+      plan.faults.push_back(wait);
+      elapsed_ms += wait.duration_ms;
+      Fault power;
+      power.op = FaultOp::power_loss;
+      power.duration_ms = std::max(rng.range(0, 2'000), step_ms * rng.range(1, 5));
+      power.when_unsynced = true;
+      plan.faults.push_back(power);
+    }
+    if (fault.op == FaultOp::crash && swarm.power_losses && rng.chance(2, 3)) {
+      fault.when_unsynced = true;
+      plan.faults.back() = fault;
+      // The power fails soon after the restarted server has read the page
+      // cache back: what it served from there must have been synced first.
+      Fault wait;
+      wait.op = FaultOp::sleep;
+      wait.duration_ms = fault.duration_ms + (rng.chance(1, 2) ? 0 : std::max(rng.range(0, 100), step_ms * rng.range(0, 5)));
+      plan.faults.push_back(wait);
+      elapsed_ms += wait.duration_ms;
+      Fault power;
+      power.op = FaultOp::power_loss;
+      power.duration_ms = std::max(rng.range(0, 2'000), step_ms * rng.range(1, 5));
+      power.when_unsynced = true;
+      plan.faults.push_back(power);
+    }
   }
   return plan;
 }
@@ -223,12 +258,22 @@ std::string describe(BankerOp op) {
 std::string describe(FaultOp op) {
   switch (op) {
     case FaultOp::sleep: return "sleep";
-    case FaultOp::bounce: return "bounce";
+    case FaultOp::crash: return "crash";
+    case FaultOp::power_loss: return "power_loss";
     case FaultOp::partition: return "partition";
     case FaultOp::clog: return "clog";
     case FaultOp::disk_errors: return "disk_errors";
     case FaultOp::slow_disk: return "slow_disk";
     case FaultOp::clock_step: return "clock_step";
+  }
+  return "?";
+}
+
+std::string describe(DiskOps ops) {
+  switch (ops) {
+    case DiskOps::appends: return "appends";
+    case DiskOps::syncs: return "syncs";
+    case DiskOps::both: return "both";
   }
   return "?";
 }
@@ -248,11 +293,14 @@ std::string describe_fault(const Fault& f) {
   const std::string target = f.target < 0 ? "all" : fmt::format("banker{}", f.target);
   switch (f.op) {
     case FaultOp::sleep: return fmt::format("sleep {}", f.duration_ms);
-    case FaultOp::bounce: return fmt::format("bounce restart_after={}", f.duration_ms);
+    case FaultOp::crash:
+    case FaultOp::power_loss:
+      return fmt::format("{} restart_after={}{}", describe(f.op), f.duration_ms, f.when_unsynced ? " when=unsynced" : "");
     case FaultOp::partition: return fmt::format("partition {} for={}", target, f.duration_ms);
     case FaultOp::clog: return fmt::format("clog {} for={}", target, f.duration_ms);
     case FaultOp::disk_errors:
-      return fmt::format("disk_errors {} for={}", f.error_code == ENOSPC ? "ENOSPC" : "EIO", f.duration_ms);
+      return fmt::format("disk_errors {} ops={} for={}", f.error_code == ENOSPC ? "ENOSPC" : "EIO", describe(f.disk_ops),
+                         f.duration_ms);
     case FaultOp::slow_disk: return fmt::format("slow_disk extra={} for={}", f.delta_ms, f.duration_ms);
     case FaultOp::clock_step: return fmt::format("clock_step {}", f.delta_ms);
   }
@@ -267,7 +315,8 @@ std::string describe_swarm(const Swarm& swarm) {
     if (!out.empty()) out += ",";
     out += name;
   };
-  add(swarm.bounces, "bounces");
+  add(swarm.crashes, "crashes");
+  add(swarm.power_losses, "power_losses");
   add(swarm.partitions, "partitions");
   add(swarm.clogs, "clogs");
   add(swarm.disk_errors, "disk_errors");

@@ -16,14 +16,17 @@ namespace bank_sim {
 // Which fault kinds a run has, and how often (swarm testing): drawn per run,
 // so some runs are calm and some are storms.
 struct Swarm {
-  bool bounces = false;
+  bool crashes = false;       // Process crashes: the page cache survives.
+  bool power_losses = false;  // Power losses: what was not synced is lost or torn.
   bool partitions = false;
   bool clogs = false;
   bool disk_errors = false;
   bool slow_disk = false;
   bool clock_steps = false;
   std::int64_t fault_gap_ms_max = 0;  // Mean gap between faults is about half of this.
-  bool calm() const { return !bounces && !partitions && !clogs && !disk_errors && !slow_disk && !clock_steps; }
+  bool calm() const {
+    return !crashes && !power_losses && !partitions && !clogs && !disk_errors && !slow_disk && !clock_steps;
+  }
 };
 
 struct Knobs {
@@ -48,6 +51,8 @@ struct KnobOverrides {
 inline constexpr std::uint32_t banker_count_max = 1000;
 inline constexpr std::uint64_t duration_steps_default = 200'000;
 inline constexpr std::int64_t step_ms_max = 86'400'000;  // One day per step.
+// How many steps a crash or power loss waits for its worst moment at most.
+inline constexpr std::int64_t worst_moment_wait_steps_max = 2'000;
 inline constexpr std::int64_t epoch_offset_ms_max = 100'000'000'000'000;  // Year 5138, the original's range.
 
 // Draws every knob from the seed, always in the same order, then applies the
@@ -74,13 +79,20 @@ struct BankerPlan {
   std::vector<Interaction> interactions;
 };
 
-enum class FaultOp { sleep, bounce, partition, clog, disk_errors, slow_disk, clock_step };
+enum class FaultOp { sleep, crash, power_loss, partition, clog, disk_errors, slow_disk, clock_step };
+
+// Which disk operations a disk_errors fault fails.
+enum class DiskOps { appends, syncs, both };
 
 struct Fault {
   FaultOp op = FaultOp::sleep;
-  std::int64_t duration_ms = 0;  // sleep, partition, clog, disk window, slow window, bounce: restart delay.
+  std::int64_t duration_ms = 0;  // sleep, partition, clog, disk window, slow window; crash, power_loss: restart delay.
   std::int64_t delta_ms = 0;     // clock_step: how far the host's clock jumps (negative: back).
   int error_code = 0;            // disk_errors: EIO or ENOSPC.
+  DiskOps disk_ops = DiskOps::both;  // disk_errors: which operations fail.
+  // crash, power_loss: wait (a bounded while) for the worst moment, when the
+  // host's disk holds bytes that were never synced.
+  bool when_unsynced = false;
   std::int64_t target = -1;      // partition, clog: a banker's index, or -1 for every client.
 };
 
@@ -99,6 +111,7 @@ Plans generate_plans(const Knobs& knobs);
 
 std::string describe(BankerOp op);
 std::string describe(FaultOp op);
+std::string describe(DiskOps ops);
 std::string describe_interaction(const Interaction& interaction);
 std::string describe_fault(const Fault& fault);
 std::string describe_swarm(const Swarm& swarm);

@@ -22,10 +22,10 @@ std::string format_plan_file(const Plans& plans) {
   line(fmt::format("duration_steps {}", k.duration_steps));
   line(fmt::format("step_ms {}", k.step_ms));
   line(fmt::format("epoch_offset_ms {}", k.epoch_offset_ms));
-  line(fmt::format("swarm bounces={} partitions={} clogs={} disk_errors={} slow_disk={} clock_steps={} "
-                   "fault_gap_ms_max={}",
-                   int{s.bounces}, int{s.partitions}, int{s.clogs}, int{s.disk_errors}, int{s.slow_disk},
-                   int{s.clock_steps}, s.fault_gap_ms_max));
+  line(fmt::format("swarm crashes={} power_losses={} partitions={} clogs={} disk_errors={} slow_disk={} "
+                   "clock_steps={} fault_gap_ms_max={}",
+                   int{s.crashes}, int{s.power_losses}, int{s.partitions}, int{s.clogs}, int{s.disk_errors},
+                   int{s.slow_disk}, int{s.clock_steps}, s.fault_gap_ms_max));
   line(fmt::format("health_interval_ms {}", plans.health_interval_ms));
   for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
     line(fmt::format("banker {}", b));
@@ -63,7 +63,7 @@ class Parser {
         saw_version = true;
         continue;
       }
-      if (!saw_version) return fail("expected 'version 1' first");
+      if (!saw_version) return fail(fmt::format("expected 'version {}' first", plan_file_version));
       if (section == Section::header) {
         std::int64_t value = 0;
         if (head == "seed") {
@@ -194,16 +194,17 @@ class Parser {
   }
 
   bank::Status parse_swarm(Swarm& swarm) {
-    const char* names[] = {"bounces", "partitions", "clogs", "disk_errors", "slow_disk", "clock_steps"};
-    bool* flags[] = {&swarm.bounces,     &swarm.partitions, &swarm.clogs,
-                     &swarm.disk_errors, &swarm.slow_disk,  &swarm.clock_steps};
-    for (std::size_t i = 0; i < 6; ++i) {
+    const char* names[] = {"crashes", "power_losses", "partitions", "clogs", "disk_errors", "slow_disk", "clock_steps"};
+    bool* flags[] = {&swarm.crashes,     &swarm.power_losses, &swarm.partitions, &swarm.clogs,
+                     &swarm.disk_errors, &swarm.slow_disk,    &swarm.clock_steps};
+    constexpr std::size_t flag_count = std::size(names);
+    for (std::size_t i = 0; i < flag_count; ++i) {
       std::int64_t value = 0;
       if (!field(i + 1, names[i], value)) return error_;
       *flags[i] = value != 0;
     }
     std::int64_t gap = 0;
-    if (!field(7, "fault_gap_ms_max", gap)) return error_;
+    if (!field(flag_count + 1, "fault_gap_ms_max", gap)) return error_;
     swarm.fault_gap_ms_max = gap;
     return bank::ok_status();
   }
@@ -261,10 +262,14 @@ class Parser {
       if (!number(1, value, 0)) return error_;
       f.op = FaultOp::sleep;
       f.duration_ms = value;
-    } else if (op == "bounce") {
+    } else if (op == "crash" || op == "power_loss") {
       if (!field(1, "restart_after", value)) return error_;
-      f.op = FaultOp::bounce;
+      f.op = op == "crash" ? FaultOp::crash : FaultOp::power_loss;
       f.duration_ms = value;
+      if (words_.size() > 3 || (words_.size() == 3 && words_[2] != "when=unsynced")) {
+        return fail(fmt::format("expected '{} restart_after=N' or '{} restart_after=N when=unsynced'", op, op));
+      }
+      f.when_unsynced = words_.size() == 3;
     } else if (op == "partition" || op == "clog") {
       f.op = op == "partition" ? FaultOp::partition : FaultOp::clog;
       if (auto status = target(1, banker_count, f.target); !status) return status;
@@ -272,11 +277,15 @@ class Parser {
       f.duration_ms = value;
     } else if (op == "disk_errors") {
       if (words_.size() < 2 || (words_[1] != "EIO" && words_[1] != "ENOSPC")) {
-        return fail("expected 'disk_errors EIO for=N' or 'disk_errors ENOSPC for=N'");
+        return fail("expected 'disk_errors EIO|ENOSPC ops=appends|syncs|both for=N'");
       }
       f.op = FaultOp::disk_errors;
       f.error_code = words_[1] == "EIO" ? EIO : ENOSPC;
-      if (!field(2, "for", value)) return error_;
+      if (words_.size() < 3 || (words_[2] != "ops=appends" && words_[2] != "ops=syncs" && words_[2] != "ops=both")) {
+        return fail("expected 'disk_errors EIO|ENOSPC ops=appends|syncs|both for=N'");
+      }
+      f.disk_ops = words_[2] == "ops=appends" ? DiskOps::appends : words_[2] == "ops=syncs" ? DiskOps::syncs : DiskOps::both;
+      if (!field(3, "for", value)) return error_;
       f.duration_ms = value;
     } else if (op == "slow_disk") {
       f.op = FaultOp::slow_disk;
@@ -289,7 +298,8 @@ class Parser {
       f.op = FaultOp::clock_step;
       f.delta_ms = value;
     } else {
-      return fail("expected a fault: sleep, bounce, partition, clog, disk_errors, slow_disk or clock_step");
+      return fail(
+          "expected a fault: sleep, crash, power_loss, partition, clog, disk_errors, slow_disk or clock_step");
     }
     if (f.duration_ms < 0) return fail("a duration cannot be negative");
     return bank::ok_status();

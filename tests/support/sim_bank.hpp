@@ -79,12 +79,17 @@ class SimBank {
     return bank::ok_status();
   }
 
-  // The node dies: server memory gone, unsynced writes lost or torn.
+  // The process dies: server memory gone, connections reset; the page cache
+  // (unsynced appends included) survives.
   void crash() {
     server.reset();
     timers.cancel_all();
     network.crash("bank");
-    disk.crash();
+  }
+  // The power fails: as a crash, and unsynced writes are lost or torn.
+  void power_loss() {
+    crash();
+    disk.power_loss();
   }
 
   TestClient& connect(const std::string& from = "client") {

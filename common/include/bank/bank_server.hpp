@@ -49,6 +49,7 @@ struct BankServerStats {
   std::uint64_t connections_accepted = 0;
   std::uint64_t connections_refused = 0;
   std::uint64_t requests = 0;
+  std::uint64_t ledger_replies = 0;  // Replies that showed the ledger: reads, acknowledgements.
   std::uint64_t writes_staged = 0;
   std::uint64_t syncs = 0;
   std::uint64_t disk_failures = 0;
@@ -99,6 +100,10 @@ class BankServer {
   void maybe_flush();
   void on_durable(std::uint64_t through_id);
   void on_disk_failure(std::string_view operation, IoStatus status);
+  // After a failed append or sync, once nothing is in flight: cut the journal
+  // back to what was durably synced (Linux may never write the failed pages,
+  // yet serve them to a restarted server from its page cache).
+  void discard_failed_writes();
   void maybe_finish_shutdown();
   std::int64_t now_s() const;
 

@@ -102,10 +102,16 @@ class DiskFile {
  public:
   virtual ~DiskFile() = default;
   virtual void append(std::string bytes, IoCallback done) = 0;
-  // Makes every completed append durable.
+  // Makes every completed append durable. After a failed sync, Linux may
+  // drop the failed bytes or keep them readable, and a later sync may report
+  // success without writing them: nothing that a failed sync covered can be
+  // trusted again.
   virtual void sync(IoCallback done) = 0;
-  // Recovery only, before any append: cuts the file to size_bytes and makes
-  // that durable.
+  // Precondition: no append or sync in flight. Makes the whole file as read
+  // durable, synchronously (recovery does this before trusting what it read).
+  virtual IoStatus sync_now() = 0;
+  // Precondition: no append or sync in flight. Cuts the file to size_bytes
+  // and makes that durable, synchronously.
   virtual IoStatus truncate_now(std::uint64_t size_bytes) = 0;
 };
 
@@ -118,8 +124,11 @@ class Disk {
  public:
   virtual ~Disk() = default;
   // Opens (creating when missing) and reads the whole file, synchronously:
-  // only recovery calls this.
+  // only recovery calls this. A file just created is not durable until
+  // sync_directory() succeeds: a power loss before then loses it whole.
   virtual Result<OpenedFile> open(const std::string& name) = 0;
+  // Makes the directory's entries durable (fsync of the directory).
+  virtual IoStatus sync_directory() = 0;
 };
 
 }  // namespace bank

@@ -53,21 +53,42 @@ struct RecoveredJournal {
 Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_view file_name);
 
 // The journal file: recovery at open, then appends and syncs.
+//
+// Recovery trusts nothing it read until it has synced it: after a process
+// crash the kernel's page cache still holds appends that were never synced,
+// and a power loss would take them away again. After a failed append or sync,
+// nothing past the last successful sync can be trusted (Linux may report a
+// later sync as successful without writing the failed pages), so the server
+// discards it with discard_unsynced() before it serves anything more.
 class Journal {
  public:
-  // Opens file_name on disk, recovers the ledger, cuts a torn tail (logging
-  // it), and returns both.
+  // Opens file_name on disk, makes its directory entry and its contents
+  // durable, recovers the ledger, cuts a torn tail (logging it), and returns both.
   static Result<Journal> open(Disk& disk, const std::string& file_name, Logger& log, Ledger& ledger_out);
 
-  void append(std::string bytes, IoCallback done) { file_->append(std::move(bytes), std::move(done)); }
-  void sync(IoCallback done) { file_->sync(std::move(done)); }
+  Journal(Journal&&) = default;
+  Journal& operator=(Journal&&) = default;
+
+  // Precondition for both: the Journal is not moved while they are in flight.
+  void append(std::string bytes, IoCallback done);
+  // Makes every completed append durable; on success durable_bytes() covers them.
+  void sync(IoCallback done);
+  // Precondition: no append or sync in flight. Cuts the file back to its last
+  // durably synced length, so that no restart can read what a failed
+  // operation left behind.
+  IoStatus discard_unsynced();
+
   const std::string& file_name() const { return file_name_; }
+  std::uint64_t durable_bytes() const { return durable_bytes_; }
 
  private:
-  Journal(std::unique_ptr<DiskFile> file, std::string file_name)
-      : file_(std::move(file)), file_name_(std::move(file_name)) {}
+  Journal(std::unique_ptr<DiskFile> file, std::string file_name, std::uint64_t size_bytes)
+      : file_(std::move(file)), file_name_(std::move(file_name)), issued_bytes_(size_bytes), durable_bytes_(size_bytes) {}
   std::unique_ptr<DiskFile> file_;
   std::string file_name_;
+  std::uint64_t issued_bytes_ = 0;   // The file's length once every append issued completes.
+  std::uint64_t durable_bytes_ = 0;  // The length made durable by the last successful sync.
+  bool failed_ = false;              // An append or sync failed since the last discard.
 };
 
 }  // namespace bank

@@ -43,7 +43,34 @@ inline constexpr bool void_twice = true;
 inline constexpr bool void_twice = false;
 #endif
 
-inline constexpr bool any = epochalypse || balance_not_rebuilt || reply_before_sync || keys_ignored || void_twice;
+#ifdef DST_DEMO_BUG_RECOVERY_TRUSTS_PAGE_CACHE
+// Recovery replays what it read without syncing it first: after a process
+// crash that includes appends only the page cache holds, which a power loss
+// then takes away although they were served (and keyed retries acknowledged).
+inline constexpr bool recovery_trusts_page_cache = true;
+#else
+inline constexpr bool recovery_trusts_page_cache = false;
+#endif
+
+#ifdef DST_DEMO_BUG_SKIPS_DIRECTORY_SYNC
+// The journal's directory entry is never synced: a power loss can take the
+// whole file, every acknowledged transaction with it.
+inline constexpr bool skips_directory_sync = true;
+#else
+inline constexpr bool skips_directory_sync = false;
+#endif
+
+#ifdef DST_DEMO_BUG_KEEPS_FAILED_WRITES
+// After a failed append or sync the journal keeps what it left in the page
+// cache; Linux reports later syncs as successful without writing it, so a
+// restart serves transactions that a power loss then takes away.
+inline constexpr bool keeps_failed_writes = true;
+#else
+inline constexpr bool keeps_failed_writes = false;
+#endif
+
+inline constexpr bool any = epochalypse || balance_not_rebuilt || reply_before_sync || keys_ignored || void_twice ||
+                            recovery_trusts_page_cache || skips_directory_sync || keeps_failed_writes;
 
 // The bugs planted in the bank_core this program links, as a comma-separated
 // list of names; empty in a normal build. Defined in a .cpp so that it reports

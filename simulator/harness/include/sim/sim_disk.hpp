@@ -1,10 +1,16 @@
 #pragma once
-// SimDisk: one node's disk, surviving its crashes. Each file has a durable
-// part and an unsynced tail; a crash keeps the durable part and a random
-// prefix of the tail (nothing, a torn piece, or all of it). Faults: appends or
-// syncs that fail with EIO or ENOSPC for a window of time, and slow syncs.
-// After a failed append, a random prefix of it may have landed; after a failed
-// sync, what was unsynced stays unsynced: its fate is decided at the crash.
+// SimDisk: one node's disk and its kernel page cache, surviving the node's
+// crashes. Two kinds of crash, as on Linux:
+// - A process crash loses the process (its open files, their queued
+//   operations) but not the page cache: bytes appended and never synced are
+//   still read back when the server restarts.
+// - A power loss loses the page cache: what was not synced is lost, or torn at
+//   any byte; a file whose directory entry was never synced is gone whole.
+// Sync failures follow Linux's rules: the failed range is either dropped from
+// the cache (reads see zeros) or kept there, and either way it is marked clean,
+// so a later sync reports success without writing it; only a power loss shows
+// what the disk really holds. Faults: appends or syncs failing with EIO or
+// ENOSPC for a window of time, slow syncs.
 
 #include <cstdint>
 #include <map>
@@ -28,11 +34,17 @@ struct DiskFaults {
   int error_code = 0;  // EIO or ENOSPC.
   std::int64_t slow_syncs_until_ms = 0;
   std::int64_t slow_sync_extra_ms = 0;
+  bool errors_active(std::int64_t now_ms) const { return fail_appends_until_ms > now_ms || fail_syncs_until_ms > now_ms; }
 };
 
+// One file. Appends only grow it, so the durable bytes are a prefix of what
+// the disk will hold after the next successful sync.
 struct SimFileState {
-  std::string durable;
-  std::string unsynced;
+  std::string durable;         // On stable storage: what a power loss keeps.
+  std::string cached;          // What reads return: the page cache's view of the file.
+  std::size_t dirty_from = 0;  // cached[dirty_from..] is dirty: the next successful sync writes it.
+  bool exists = false;
+  bool entry_durable = false;  // The directory entry naming the file was synced.
 };
 
 class SimDisk final : public bank::Disk {
@@ -40,11 +52,14 @@ class SimDisk final : public bank::Disk {
   SimDisk(World& world, DiskConfig config) : world_(world), config_(config) {}
 
   bank::Result<bank::OpenedFile> open(const std::string& name) override;
+  bank::IoStatus sync_directory() override;
 
-  // The node crashed: open files are gone (their destructors cancel pending
-  // operations) and every file keeps its durable part plus a random prefix of
-  // its unsynced tail. Returns the unsynced bytes lost, for the log.
-  std::uint64_t crash();
+  // A process crash needs nothing from the disk: the caller destroys its open
+  // files (cancelling what they had queued) and the page cache stays.
+  // A power loss: every file keeps its durable bytes plus, when its entry is
+  // durable, a random prefix of what the disk would have been written next
+  // (nothing, a torn piece, or all of it). Returns the bytes of page cache lost.
+  std::uint64_t power_loss();
 
   DiskFaults& faults() { return faults_; }
   // Fails exactly the nth append or sync from now on (1-based) with error_code:
@@ -54,18 +69,26 @@ class SimDisk final : public bank::Disk {
     fail_operation_error_ = error_code;
   }
   // Counts an operation; returns the error to fail it with, or 0.
-  int next_operation_error() {
-    ++operations_;
-    return operations_ == fail_operation_number_ ? fail_operation_error_ : 0;
-  }
+  int next_operation_error();
   const SimFileState* file(const std::string& name) const;
-  SimFileState& file_for_test(const std::string& name) { return files_[name]; }
+  // Some file holds bytes that a power loss would take: the worst moment for one.
+  bool holds_unsynced_bytes() const;
+  // Sets a file's bytes as both durable and cached, with a durable entry.
+  void put_file_for_test(const std::string& name, std::string bytes);
   World& world() { return world_; }
   const DiskConfig& config() const { return config_; }
+
+  // The Linux rules for a failed sync, applied to one file.
+  void sync_failed(SimFileState& state);
+  // A successful sync of one file: writes its dirty bytes (and zeros where a
+  // failed sync left clean pages that never reached the disk).
+  static void sync_succeeded(SimFileState& state);
 
   std::uint64_t appends_failed = 0;
   std::uint64_t syncs_failed = 0;
   std::uint64_t syncs_done = 0;
+  std::uint64_t failed_ranges_kept = 0;     // Failed syncs whose range stayed readable.
+  std::uint64_t failed_ranges_dropped = 0;  // Failed syncs whose range now reads as zeros.
 
  private:
   World& world_;
