@@ -125,7 +125,7 @@ TEST_CASE("model: a balance that matches no ledger is caught at the audit") {
   Model model(world);
   model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
   model.write_acked("banker0", "k1", "id=1 created_at=0 amount=$5.00", ClockWindow{0, 0, false});
-  model.check_balance("banker0", "$0.00", model.generation());  // Sent after the ack: must include it.
+  model.check_balance("banker0", "$0.00", model.generation(), 1);  // Sent after the ack: must include it.
   model.audit("auditor", "id=1 created_at=0 amount=$5.00", "$5.00");
   REQUIRE(model.failed());
   CHECK_THAT(model.failure()->invariant, Catch::Contains("balance"));

@@ -238,6 +238,14 @@ void BankServer::handle_write(Client& client, const SessionAction& action) {
   auto staged = is_create ? ledger_.stage_create(action.amount, now_s(), action.key)
                           : ledger_.stage_void(action.id, now_s(), action.key);
   if (!staged) {
+    if (ledger_.staged_last_id() > ledger_.durable_count()) {
+      // The refusal may rest on writes not yet durable ("already voided by"
+      // a reversal still syncing): it waits for them, so that it never
+      // reveals a write that a crash could still take back.
+      client.awaiting_write_ = true;
+      waiters_.push_back(Waiter{client.id_, ledger_.staged_last_id(), error_reply(staged.error().message)});
+      return;
+    }
     send_frame(client, error_reply(staged.error().message));
     return;
   }
@@ -257,7 +265,7 @@ void BankServer::handle_write(Client& client, const SessionAction& action) {
     encode_record(batch_, *ledger_.get_any(staged->id));
   }
   client.awaiting_write_ = true;
-  waiters_.push_back(Waiter{client.id_, staged->id});
+  waiters_.push_back(Waiter{client.id_, staged->id, {}});
   maybe_flush();
 }
 
@@ -309,7 +317,7 @@ void BankServer::on_durable(std::uint64_t through_id) {
     BANK_ASSERT(client.awaiting_write_);
     client.awaiting_write_ = false;
     ++stats_.ledger_replies;
-    send_frame(client, format_transaction(*ledger_.get(waiter.transaction_id)));
+    send_frame(client, waiter.refusal.empty() ? format_transaction(*ledger_.get(waiter.transaction_id)) : waiter.refusal);
   }
   for (const Waiter& waiter : ready) {
     auto it = clients_.find(waiter.client_id);

@@ -79,6 +79,7 @@ void Host::schedule_start(std::int64_t after_ms) {
 
 void Host::stop_process(std::string_view what) {
   const auto durable = server_->ledger().durable_count();
+  durable_last_ = durable;
   server_.reset();  // All its memory is gone.
   timers_.cancel_all();
   context_.network.crash(bank_node);
@@ -226,9 +227,12 @@ void Banker::send_current() {
   request.sent = true;
   request.replies.clear();
   request.generation = context_.model.generation();
-  if (request.attempts == 0) {
+  request.disk_failures_at_send = host_.disk_failures();
+  if (!request.clock_opened) {
     // A retried write may be answered with what its first attempt recorded,
-    // so its clock window opens at the first attempt.
+    // so its clock window opens at the first real send (also when an earlier
+    // connect attempt failed).
+    request.clock_opened = true;
     request.clock.at_request_ms = host_.clock().realtime_ms();
     request.clock_steps_at_send = context_.model.clock_steps();
     context_.model.note_host_clock(request.clock.at_request_ms);
@@ -313,7 +317,7 @@ void Banker::finish_request() {
       model.check_list(name_, reply, request.generation);
       return complete("listed");
     case BankerOp::balance:
-      model.check_balance(name_, reply, request.generation);
+      model.check_balance(name_, reply, request.generation, host_.durable_count());
       return complete(reply);
     case BankerOp::get:
       model.check_get(name_, request.id, reply, request.generation);
@@ -326,6 +330,17 @@ void Banker::finish_request() {
         return complete(reply);
       }
       if (starts_with(reply, "ERROR journal ") || starts_with(reply, "ERROR writes are disabled")) {
+        // A disk error needs a disk operation that failed: one after this
+        // request was sent for its own outcome, or any earlier one for the
+        // refusal that follows it until a restart.
+        const bool own_failure = starts_with(reply, "ERROR journal ");
+        const std::uint64_t failures = host_.disk_failures();
+        if (own_failure ? failures == request.disk_failures_at_send : failures == 0) {
+          model.fail("every error is justified", name_,
+                     fmt::format("{} was answered `{}`, but no disk operation failed {}", frames_text(request.frames),
+                                 reply, own_failure ? "while it was in flight" : "in this run"));
+          return;
+        }
         // Outcome unknown, or refused until a restart: retry with the same key.
         return retry_later(reply);
       }

@@ -60,6 +60,10 @@ class Host {
   // Also while the host is down: the restart already planned still comes.
   void power_loss(std::int64_t restart_after_ms);
   bool up() const { return server_ != nullptr; }
+  // Transactions durable on the host now (the last count seen while it is down).
+  std::uint64_t durable_count() const { return server_ != nullptr ? server_->ledger().durable_count() : durable_last_; }
+  // Disk operations that failed so far: an ERROR about the journal needs one.
+  std::uint64_t disk_failures() const { return disk_.appends_failed + disk_.syncs_failed; }
   bool writes_disabled() const { return server_ != nullptr && server_->writes_disabled(); }
   // The worst moment for a crash or a power loss: the server is up, has shown
   // its ledger to a client since it started, and its disk holds unsynced bytes.
@@ -82,6 +86,7 @@ class Host {
   std::unique_ptr<bank::BankServer> server_;
   sim::EventId restart_event_ = 0;
   std::optional<std::int64_t> down_since_ms_;
+  std::uint64_t durable_last_ = 0;
 };
 
 class Banker final : public bank::ConnectionHandler {
@@ -115,6 +120,8 @@ class Banker final : public bank::ConnectionHandler {
     std::uint32_t attempts = 0;
     bool sent = false;
     std::int64_t sent_at_ms = 0;
+    bool clock_opened = false;  // The clock window opened at the first real send.
+    std::uint64_t disk_failures_at_send = 0;
   };
 
   void next();

@@ -26,7 +26,19 @@ bool take_int(std::string_view& text, Int& value) {
 }
 
 // "$-12.50" with any int64 number of cents (a balance may exceed one amount's range).
+// The model's own rendering of an amount, "-12.50", "0.05", "0.00": it must not
+// share the server's code, or a bug there would look canonical here.
+std::string format_cents(std::int64_t cents) {
+  const bool negative = cents < 0;
+  // Magnitude in unsigned arithmetic: INT64_MIN has no positive twin.
+  const std::uint64_t magnitude = negative ? 0 - static_cast<std::uint64_t>(cents) : static_cast<std::uint64_t>(cents);
+  return fmt::format("{}{}.{:02}", negative ? "-" : "", magnitude / 100, magnitude % 100);
+}
+
+// Only the canonical text is accepted: exactly two decimals, no leading zeros,
+// no plus sign, and no "$-0.00".
 std::optional<std::int64_t> parse_dollars(std::string_view text) {
+  const std::string_view original = text;
   if (!take(text, "$")) return std::nullopt;
   const bool negative = take(text, "-");
   const auto dot = text.find('.');
@@ -39,7 +51,9 @@ std::optional<std::int64_t> parse_dollars(std::string_view text) {
   if (!take_int(cents, fraction) || !cents.empty() || fraction < 0) return std::nullopt;
   std::int64_t total = 0;
   if (__builtin_mul_overflow(units, 100, &total) || __builtin_add_overflow(total, fraction, &total)) return std::nullopt;
-  return negative ? -total : total;
+  const std::int64_t value_cents = negative ? -total : total;
+  if (original != "$" + format_cents(value_cents)) return std::nullopt;
+  return value_cents;
 }
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -62,6 +76,10 @@ std::optional<ParsedTransaction> parse_transaction_line(std::string_view line) {
     if (!take(text, " voids=") || !take_int(text, t.voids_id) || !text.empty()) return std::nullopt;
   }
   if (t.id == 0) return std::nullopt;
+  // Canonical only: no leading zeros or signs where the server prints none.
+  std::string canonical = fmt::format("id={} created_at={} amount=${}", t.id, t.created_at_s, format_cents(t.amount.cents));
+  if (t.voids_id != 0) canonical += fmt::format(" voids={}", t.voids_id);
+  if (canonical != line) return std::nullopt;
   return t;
 }
 
@@ -213,7 +231,15 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
          fmt::format("`{}` precedes `{}` but has a later created_at", t.line, after->second.line));
     return;
   }
+  if (auto other = acked_by_id_.find(t.id); other != acked_by_id_.end()) {
+    fail("exactly-once", actor,
+         fmt::format("key {} was acknowledged as `{}`, but key {} was acknowledged with the same transaction: one "
+                     "transaction answered two different writes",
+                     key, t.line, other->second));
+    return;
+  }
   if (!confirm(actor, t, "an acknowledgement")) return;
+  acked_by_id_.emplace(t.id, key);
   pending_.erase(pending);
   acked_keys_.emplace(key, t.id);
   acked_ids_.insert(t.id);
@@ -236,6 +262,8 @@ void Model::void_rejected(const std::string& actor, const std::string& key, std:
       fail("a transaction is voided at most once", actor,
            fmt::format("VOID {} was refused as `{}`, but transaction {} is `{}`", target_id, reply, by, it->second.line));
     }
+    // The reversal named must exist once everything has resolved: checked at the audit.
+    void_claims_.push_back(VoidClaim{actor, target_id, by, std::string(reply)});
     return;
   }
   const std::string reversal = fmt::format("ERROR transaction {} is a reversal of ", target_id);
@@ -494,13 +522,22 @@ void Model::check_get(const std::string& actor, std::uint64_t id, std::string_vi
   confirm(actor, *parsed, "GET_TRANSACTION");
 }
 
-void Model::check_balance(const std::string& actor, std::string_view reply, std::uint64_t generation) {
+void Model::check_balance(const std::string& actor, std::string_view reply, std::uint64_t generation,
+                          std::uint64_t durable_high) {
   const auto cents = parse_dollars(reply);
   if (!cents) {
     fail("reply format", actor, fmt::format("GET_BALANCE was answered `{}`", reply));
     return;
   }
-  balance_reads_.push_back(BalanceRead{actor, *cents, highest_confirmed_id(generation), world_.now_ms()});
+  const std::uint64_t id_low = highest_confirmed_id(generation);
+  if (durable_high < id_low) {
+    fail("durability", actor,
+         fmt::format("GET_BALANCE answered `{}` while the host had only {} durable transactions, but transaction {} "
+                     "was confirmed before it was sent",
+                     reply, durable_high, id_low));
+    return;
+  }
+  balance_reads_.push_back(BalanceRead{actor, *cents, id_low, durable_high, world_.now_ms()});
 }
 
 void Model::audit(const std::string& actor, std::string_view list_reply, std::string_view balance_reply) {
@@ -519,14 +556,25 @@ void Model::audit(const std::string& actor, std::string_view list_reply, std::st
                      bank::format_money(bank::Money{sum})));
     return;
   }
+  for (const VoidClaim& claim : void_claims_) {
+    if (claim.by_id > list->size() || (*list)[claim.by_id - 1].voids_id != claim.target_id) {
+      fail("a transaction is voided at most once", claim.actor,
+           fmt::format("VOID {} was refused as `{}`, but the final ledger has {}", claim.target_id, claim.reply,
+                       claim.by_id > list->size() ? fmt::format("only {} transactions", list->size())
+                                                  : fmt::format("`{}`", (*list)[claim.by_id - 1].line)));
+      return;
+    }
+  }
   for (const BalanceRead& read : balance_reads_) {
     bool matched = false;
-    for (std::uint64_t n = read.id_low; n < prefix.size() && !matched; ++n) matched = prefix[n] == read.cents;
+    // Between what was confirmed when it was sent and what was durable when its reply arrived.
+    const std::uint64_t id_high = std::min<std::uint64_t>(read.id_high, prefix.size() - 1);
+    for (std::uint64_t n = read.id_low; n <= id_high && !matched; ++n) matched = prefix[n] == read.cents;
     if (!matched) {
       fail("a balance equals the sum of the ledger at some point between its request and its reply", read.actor,
-           fmt::format("GET_BALANCE at t={} ms answered ${}, but no ledger of at least {} transactions sums to that "
-                       "(with {} transactions the sum was ${})",
-                       read.time_ms, bank::format_money(bank::Money{read.cents}), read.id_low, read.id_low,
+           fmt::format("GET_BALANCE at t={} ms answered ${}, but no ledger of {} to {} transactions (confirmed when "
+                       "it was sent; durable when it was answered) sums to that (with {} transactions the sum was ${})",
+                       read.time_ms, bank::format_money(bank::Money{read.cents}), read.id_low, read.id_high, read.id_low,
                        bank::format_money(bank::Money{read.id_low < prefix.size() ? prefix[read.id_low] : 0})));
       return;
     }

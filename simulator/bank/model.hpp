@@ -76,7 +76,10 @@ class Model {
   std::uint64_t generation() const { return confirmations_.size(); }
   void check_list(const std::string& actor, std::string_view reply, std::uint64_t generation);
   void check_get(const std::string& actor, std::uint64_t id, std::string_view reply, std::uint64_t generation);
-  void check_balance(const std::string& actor, std::string_view reply, std::uint64_t generation);
+  // durable_high: how many transactions the host held durable when the reply
+  // arrived, the most the balance may include.
+  void check_balance(const std::string& actor, std::string_view reply, std::uint64_t generation,
+                     std::uint64_t durable_high);
   // The final audit, once every request has resolved: the whole ledger.
   void audit(const std::string& actor, std::string_view list_reply, std::string_view balance_reply);
 
@@ -93,7 +96,8 @@ class Model {
   struct BalanceRead {
     std::string actor;
     std::int64_t cents;
-    std::uint64_t id_low;  // Every id up to this one was durable when it was sent.
+    std::uint64_t id_low;   // Every id up to this one was durable when it was sent.
+    std::uint64_t id_high;  // No id past this one was durable when its reply arrived.
     std::int64_t time_ms;
   };
 
@@ -130,6 +134,14 @@ class Model {
   std::vector<std::uint64_t> known_ids_;
   std::map<std::string, Write> pending_;
   std::map<std::string, std::uint64_t> acked_keys_;  // key -> id
+  std::map<std::uint64_t, std::string> acked_by_id_;  // id -> the key acknowledged with it
+  struct VoidClaim {
+    std::string actor;
+    std::uint64_t target_id;
+    std::uint64_t by_id;
+    std::string reply;
+  };
+  std::vector<VoidClaim> void_claims_;  // "already voided by X" replies, checked at the audit.
   std::set<std::uint64_t> acked_ids_;
   std::vector<BalanceRead> balance_reads_;
   std::uint64_t acknowledged_writes_ = 0;

@@ -80,7 +80,8 @@ class BankServer {
   class Client;
   struct Waiter {
     std::uint64_t client_id;
-    std::uint64_t transaction_id;
+    std::uint64_t transaction_id;  // Answered once this transaction is durable.
+    std::string refusal;           // The answer when not empty; else the transaction's line.
   };
 
   BankServer(BankEnvironment environment, BankServerConfig config, Journal journal, Ledger ledger);
