@@ -131,6 +131,58 @@ TEST_CASE("model: a balance that matches no ledger is caught at the audit") {
   CHECK_THAT(model.failure()->invariant, Catch::Contains("balance"));
 }
 
+TEST_CASE("model: a balance that includes a write not yet durable when its reply arrived is caught") {
+  sim::World world(1, 0, 1);
+  Model model(world);
+  model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
+  // The host held no durable transaction when $5.00 arrived: the balance showed a staged write.
+  model.check_balance("banker0", "$5.00", model.generation(), 0);
+  model.write_acked("banker1", "k1", "id=1 created_at=0 amount=$5.00", ClockWindow{0, 0, false});
+  model.audit("auditor", "id=1 created_at=0 amount=$5.00", "$5.00");
+  REQUIRE(model.failed());
+  CHECK_THAT(model.failure()->invariant, Catch::Contains("balance"));
+  CHECK_THAT(model.failure()->evidence, Catch::Contains("durable when it was answered"));
+}
+
+TEST_CASE("model: replies must be canonical: $-0.00, leading zeros and plus signs are refused") {
+  sim::World world(1, 0, 1);
+  Model model(world);
+  model.check_balance("banker0", "$-0.00", model.generation(), 0);
+  REQUIRE(model.failed());
+  CHECK(model.failure()->invariant == "reply format");
+  CHECK_FALSE(parse_transaction_line("id=1 created_at=0 amount=$-0.00").has_value());
+  CHECK_FALSE(parse_transaction_line("id=01 created_at=0 amount=$1.00").has_value());
+  CHECK_FALSE(parse_transaction_line("id=1 created_at=+5 amount=$1.00").has_value());
+  CHECK_FALSE(parse_transaction_line("id=1 created_at=0 amount=$01.00").has_value());
+  CHECK(parse_transaction_line("id=1 created_at=-5 amount=$-0.05").has_value());
+}
+
+TEST_CASE("model: one transaction acknowledged under two keys is an exactly-once failure") {
+  sim::World world(1, 0, 1);
+  Model model(world);
+  model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
+  model.write_started("k2", WriteKind::create, bank::Money{500}, 0);
+  model.write_acked("banker0", "k1", "id=1 created_at=0 amount=$5.00", ClockWindow{0, 0, false});
+  REQUIRE_FALSE(model.failed());
+  model.write_acked("banker1", "k2", "id=1 created_at=0 amount=$5.00", ClockWindow{0, 0, false});
+  REQUIRE(model.failed());
+  CHECK(model.failure()->invariant == "exactly-once");
+}
+
+TEST_CASE("model: 'already voided by X' where X turns out not to reverse it is caught at the audit") {
+  sim::World world(1, 0, 1);
+  Model model(world);
+  model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
+  model.write_acked("banker0", "k1", "id=1 created_at=0 amount=$5.00", ClockWindow{0, 0, false});
+  model.write_started("k2", WriteKind::create, bank::Money{100}, 0);
+  model.write_started("v1", WriteKind::void_, bank::Money{}, 1);
+  model.void_rejected("banker0", "v1", 1, "ERROR transaction 1 is already voided by transaction 2");
+  REQUIRE_FALSE(model.failed());  // Transaction 2 is not known yet.
+  model.audit("auditor", "id=1 created_at=0 amount=$5.00\nid=2 created_at=0 amount=$1.00", "$6.00");
+  REQUIRE(model.failed());
+  CHECK(model.failure()->invariant == "a transaction is voided at most once");
+}
+
 TEST_CASE("model: transaction lines parse, and dates print for the whole range") {
   auto t = parse_transaction_line("id=7 created_at=1745529640 amount=$-12.50 voids=3");
   REQUIRE(t.has_value());
