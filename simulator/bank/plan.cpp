@@ -132,6 +132,20 @@ BankerPlan generate_banker_plan(sim::Rng& rng, std::uint32_t interactions) {
   return plan;
 }
 
+// A sleep of wait_ms, then a power loss timed for the worst moment. Returns wait_ms.
+std::int64_t append_power_loss_after(FaultPlan& plan, sim::Rng& rng, std::int64_t wait_ms, std::int64_t step_ms) {
+  Fault wait;
+  wait.op = FaultOp::sleep;
+  wait.duration_ms = wait_ms;
+  plan.faults.push_back(wait);
+  Fault power;
+  power.op = FaultOp::power_loss;
+  power.duration_ms = std::max(rng.range(0, 2'000), step_ms * rng.range(1, 5));
+  power.when_unsynced = true;
+  plan.faults.push_back(power);
+  return wait_ms;
+}
+
 FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t span_ms) {
   FaultPlan plan;
   const Swarm& swarm = knobs.swarm;
@@ -189,32 +203,17 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
     if (fault.op == FaultOp::disk_errors && swarm.power_losses && rng.chance(1, 2)) {
       // The power fails once the server, restarted after the disk errors,
       // serves again: nothing a failed sync covered may come back with it.
-      Fault wait;
-      wait.op = FaultOp::sleep;
-      wait.duration_ms = fault.duration_ms + std::max(rng.range(0, 100), step_ms * rng.range(1, 5));
-      plan.faults.push_back(wait);
-      elapsed_ms += wait.duration_ms;
-      Fault power;
-      power.op = FaultOp::power_loss;
-      power.duration_ms = std::max(rng.range(0, 2'000), step_ms * rng.range(1, 5));
-      power.when_unsynced = true;
-      plan.faults.push_back(power);
+      const std::int64_t wait_ms = fault.duration_ms + std::max(rng.range(0, 100), step_ms * rng.range(1, 5));
+      elapsed_ms += append_power_loss_after(plan, rng, wait_ms, step_ms);
     }
     if (fault.op == FaultOp::crash && swarm.power_losses && rng.chance(2, 3)) {
       fault.when_unsynced = true;
       plan.faults.back() = fault;
       // The power fails soon after the restarted server has read the page
       // cache back: what it served from there must have been synced first.
-      Fault wait;
-      wait.op = FaultOp::sleep;
-      wait.duration_ms = fault.duration_ms + (rng.chance(1, 2) ? 0 : std::max(rng.range(0, 100), step_ms * rng.range(0, 5)));
-      plan.faults.push_back(wait);
-      elapsed_ms += wait.duration_ms;
-      Fault power;
-      power.op = FaultOp::power_loss;
-      power.duration_ms = std::max(rng.range(0, 2'000), step_ms * rng.range(1, 5));
-      power.when_unsynced = true;
-      plan.faults.push_back(power);
+      const std::int64_t wait_ms =
+          fault.duration_ms + (rng.chance(1, 2) ? 0 : std::max(rng.range(0, 100), step_ms * rng.range(0, 5)));
+      elapsed_ms += append_power_loss_after(plan, rng, wait_ms, step_ms);
     }
   }
   return plan;
