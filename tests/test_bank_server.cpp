@@ -242,3 +242,29 @@ TEST_CASE("a client that never reads cannot make the server buffer without limit
   auto& other = bank.connect("other");
   CHECK(bank.request(other, "HEALTH") == "healthy");
 }
+
+TEST_CASE("a refusal that rests on a reversal still syncing waits for it, and a crash before it lands leaves the void possible") {
+  SimBank bank;
+  REQUIRE(bank.start().ok());
+  auto& a = bank.connect("a");
+  auto& b = bank.connect("b");
+  bank.request(a, "CREATE_TRANSACTION");
+  REQUIRE_THAT(bank.request(a, "5"), Catch::StartsWith("id=1 "));
+  bank.disk.faults().slow_syncs_until_ms = bank.world.now_ms() + 10'000;
+  bank.disk.faults().slow_sync_extra_ms = 500;
+  a.send_frame("VOID_TRANSACTION");
+  a.send_frame("1");
+  bank.advance_ms(50);  // A's reversal is staged; its sync is slow.
+  b.send_frame("VOID_TRANSACTION");
+  b.send_frame("1");
+  bank.advance_ms(100);
+  // B was not told "already voided" while the reversal could still be lost.
+  REQUIRE(b.replies.size() == 1);
+  CHECK(b.replies[0] == "Enter the transaction ID:");
+  bank.power_loss();  // Before the slow sync lands: the reversal is gone.
+  bank.disk.faults() = sim::DiskFaults{};
+  REQUIRE(bank.start().ok());
+  auto& c = bank.connect("c");
+  bank.request(c, "VOID_TRANSACTION");
+  CHECK_THAT(bank.request(c, "1"), Catch::StartsWith("id=2 ") && Catch::EndsWith(" voids=1"));
+}
