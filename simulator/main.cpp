@@ -141,9 +141,10 @@ std::string footer(const RunResult& r, double wall_s) {
   const double simulated_s = static_cast<double>(r.simulated_ms) / 1e3;
   out += fmt::format(
       "  stats: steps={} simulated={} events={} interactions={} requests={} retries={} acknowledged_writes={} "
-      "faults={} crashes={} power_losses={}{}{}\n",
+      "faults={} crashes={} power_losses={} corruptions={} refused_after_corruption={}{}{}\n",
       r.steps, format_duration_ms(r.simulated_ms), r.events, r.stats.interactions_done, r.stats.requests_sent,
       r.stats.retries, r.acknowledged_writes, r.stats.faults_injected, r.stats.crashes, r.stats.power_losses,
+      r.stats.corruptions, r.stats.refusals_after_corruption,
       r.recovery_ms ? fmt::format(" recovery={} (deadline {})", format_duration_ms(*r.recovery_ms),
                                   format_duration_ms(r.liveness_deadline_ms))
                     : std::string(),

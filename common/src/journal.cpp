@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -87,45 +88,52 @@ void encode_record(std::string& out, const Transaction& transaction) {
   BANK_ASSERT(transaction.key.size() <= key_bytes_max);
   const std::size_t start = out.size();
   const auto payload_bytes = static_cast<std::uint32_t>(journal_payload_fixed_bytes + transaction.key.size());
-  put_u32(out, journal_record_magic);
-  put_u32(out, payload_bytes);
-  put_u32(out, 0);  // The checksum, filled in below.
+  out.resize(start + journal_header_bytes);  // Filled in once the payload is there.
   put_u64(out, transaction.id);
   put_u64(out, static_cast<std::uint64_t>(transaction.created_at_s));
   put_u64(out, static_cast<std::uint64_t>(transaction.amount.cents));
   put_u64(out, transaction.voids_id);
   out.push_back(static_cast<char>(transaction.key.size()));
   out += transaction.key;
-  const std::string_view covered(out.data() + start + 4, 4);
-  const std::string_view payload(out.data() + start + journal_header_bytes, payload_bytes);
-  const std::uint32_t crc = crc32c(payload, crc32c(covered));
-  for (int i = 0; i < 4; ++i) out[start + 8 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  std::string header;
+  put_u32(header, journal_record_magic);
+  put_u32(header, payload_bytes);
+  put_u32(header, crc32c(std::string_view(out).substr(start + journal_header_bytes, payload_bytes)));
+  put_u32(header, crc32c(header));
+  BANK_ASSERT(header.size() == journal_header_bytes);
+  out.replace(start, journal_header_bytes, header);
+  out += header;  // The trailer.
   // Check the record as it will be read back.
-  BANK_ASSERT(out.size() - start == journal_header_bytes + payload_bytes);
+  BANK_ASSERT(out.size() - start == journal_header_bytes + payload_bytes + journal_trailer_bytes);
   BANK_ASSERT(decode_record(std::string_view(out).substr(start)).transaction == transaction);
 }
 
 DecodedRecord decode_record(std::string_view bytes) {
   DecodedRecord result;
+  std::string magic;
+  put_u32(magic, journal_record_magic);
   if (bytes.size() < journal_header_bytes) {
     // A prefix of a header is a torn write only if what is there agrees with one.
-    std::string magic;
-    put_u32(magic, journal_record_magic);
     const std::size_t compared = std::min<std::size_t>(bytes.size(), 4);
     result.outcome = bytes.substr(0, compared) == std::string_view(magic).substr(0, compared)
                          ? DecodeOutcome::incomplete
                          : DecodeOutcome::corrupt;
     return result;
   }
-  if (get_u32(bytes, 0) != journal_record_magic) return result;
-  const std::uint32_t payload_bytes = get_u32(bytes, 4);
+  const std::string_view header = bytes.substr(0, journal_header_bytes);
+  if (get_u32(header, 0) != journal_record_magic) return result;
+  if (crc32c(header.substr(0, 12)) != get_u32(header, 12)) return result;
+  const std::uint32_t payload_bytes = get_u32(header, 4);
   if (payload_bytes < journal_payload_fixed_bytes || payload_bytes > journal_payload_bytes_max) return result;
-  if (bytes.size() < journal_header_bytes + payload_bytes) {
+  const std::size_t record_bytes = journal_header_bytes + payload_bytes + journal_trailer_bytes;
+  if (bytes.size() < record_bytes) {
+    // The header is whole and checked: the file ends inside this record.
     result.outcome = DecodeOutcome::incomplete;
     return result;
   }
+  if (bytes.substr(journal_header_bytes + payload_bytes, journal_trailer_bytes) != header) return result;
   const std::string_view payload = bytes.substr(journal_header_bytes, payload_bytes);
-  if (crc32c(payload, crc32c(bytes.substr(4, 4))) != get_u32(bytes, 8)) return result;
+  if (crc32c(payload) != get_u32(header, 8)) return result;
   const std::size_t key_bytes = static_cast<unsigned char>(payload[32]);
   if (journal_payload_fixed_bytes + key_bytes != payload_bytes) return result;
   result.transaction.id = get_u64(payload, 0);
@@ -133,32 +141,57 @@ DecodedRecord decode_record(std::string_view bytes) {
   result.transaction.amount = Money{static_cast<std::int64_t>(get_u64(payload, 16))};
   result.transaction.voids_id = get_u64(payload, 24);
   result.transaction.key = std::string(payload.substr(journal_payload_fixed_bytes, key_bytes));
-  result.record_bytes = journal_header_bytes + payload_bytes;
+  result.record_bytes = record_bytes;
   result.outcome = DecodeOutcome::ok;
   return result;
 }
 
+namespace {
+
+bool all_zero(std::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == '\0'; });
+}
+
+}  // namespace
+
 Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_view file_name) {
   RecoveredJournal recovered;
-  recovered.ledger.reserve(bytes.size() / (journal_header_bytes + journal_payload_fixed_bytes));
+  recovered.ledger.reserve(bytes.size() / (journal_header_bytes + journal_payload_fixed_bytes + journal_trailer_bytes));
+  if (bytes.size() >= 4 && get_u32(bytes, 0) == journal_record_magic_format1) {
+    return Error{fmt::format("journal {} was written in an older format (BNK1) that this server does not read; "
+                             "move it aside to start empty",
+                             file_name)};
+  }
   std::size_t at = 0;
+  DecodeOutcome damage = DecodeOutcome::ok;
   while (at < bytes.size()) {
     const DecodedRecord record = decode_record(bytes.substr(at));
-    if (record.outcome != DecodeOutcome::ok) break;
+    if (record.outcome != DecodeOutcome::ok) {
+      damage = record.outcome;
+      break;
+    }
     if (auto status = recovered.ledger.replay(record.transaction); !status) {
       return Error{fmt::format("journal {} is inconsistent at offset {}: {}", file_name, at, status.error().message)};
     }
     at += record.record_bytes;
   }
-  if (at < bytes.size()) {
-    // Damage at `at`. Only a tail with no valid record after it may be cut.
+  // A torn write: the file ends inside a record, or in zeros.
+  const bool torn = damage == DecodeOutcome::incomplete || all_zero(bytes.substr(at));
+  if (at < bytes.size() && !torn) {
+    std::string follows;
     for (std::size_t probe = at + 1; probe + journal_header_bytes <= bytes.size(); ++probe) {
       if (decode_record(bytes.substr(probe)).outcome == DecodeOutcome::ok) {
-        return Error{fmt::format(
-            "journal {} is damaged at offset {} and a valid record follows at offset {}: refusing to start, "
-            "since acknowledged transactions could be lost (restore the file or move it aside)",
-            file_name, at, probe)};
+        follows = fmt::format(", and a valid record follows at offset {}", probe);
+        break;
       }
+    }
+    // PLANTED BUG (cuts_rotten_records): a damaged record with nothing valid
+    // after it is taken for a torn write and cut, acknowledged or not.
+    if (!planted_bugs::cuts_rotten_records || !follows.empty()) {
+      return Error{fmt::format(
+          "journal {} is damaged at offset {}: the record there is whole but fails its checksum or its trailer{}; "
+          "refusing to start, since it may hold acknowledged transactions (restore the file or move it aside)",
+          file_name, at, follows)};
     }
   }
   recovered.valid_bytes = at;

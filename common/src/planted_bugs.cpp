@@ -12,6 +12,7 @@ const char* names() {
   if constexpr (recovery_trusts_page_cache) return "recovery_trusts_page_cache";
   if constexpr (skips_directory_sync) return "skips_directory_sync";
   if constexpr (keeps_failed_writes) return "keeps_failed_writes";
+  if constexpr (cuts_rotten_records) return "cuts_rotten_records";
   return "";
 }
 

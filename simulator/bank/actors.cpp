@@ -57,9 +57,27 @@ void Host::start() {
   auto started = bank::BankServer::start(
       bank::BankEnvironment{clock_, timers_, context_.network.node(bank_node), disk_, log_}, config_);
   if (!started) {
+    const std::string& reason = started.error().message;
+    if (disk_.faults().fail_reads_until_ms > now_ms) {
+      // An unreadable journal: refusing to start is right; the sector reads again later.
+      log_.info("the server refused to start while its disk cannot be read: {}", reason);
+      schedule_start(std::max(disk_.faults().fail_reads_until_ms - now_ms, context_.step_ms));
+      return;
+    }
+    if (disk_.corruptions() > 0 && reason.find(config_.journal_file) != std::string::npos &&
+        reason.find("offset") != std::string::npos) {
+      // After media damage, refusing to start with the file and offset named
+      // is the legal outcome; the operator restores the file and restarts.
+      ++context_.stats.refusals_after_corruption;
+      log_.info("the server refused to start after {} corruption(s), naming the damage: {}; restoring the file",
+                disk_.corruptions(), reason);
+      if (context_.world.tracing()) context_.world.trace("host refused to start after corruption");
+      disk_.repair();
+      schedule_start(context_.step_ms);
+      return;
+    }
     context_.model.fail("recovery", "host",
-                        fmt::format("the bank server could not start from what its disk kept: {}",
-                                    started.error().message));
+                        fmt::format("the bank server could not start from what its disk kept: {}", reason));
     return;
   }
   server_ = std::move(*started);
@@ -564,6 +582,10 @@ void FaultInjector::apply(const Fault& fault) {
       sim::DiskFaults& faults = host_.disk().faults();
       faults.error_code = fault.error_code;
       const std::int64_t until_ms = world.now_ms() + fault.duration_ms;
+      if (fault.disk_ops == DiskOps::reads) {
+        faults.fail_reads_until_ms = until_ms;
+        break;
+      }
       if (fault.disk_ops != DiskOps::syncs) faults.fail_appends_until_ms = until_ms;
       if (fault.disk_ops != DiskOps::appends) faults.fail_syncs_until_ms = until_ms;
       // After a failed write the server refuses writes until it restarts: an
@@ -587,6 +609,16 @@ void FaultInjector::apply(const Fault& fault) {
       host_.clock().step(fault.delta_ms);
       context_.model.note_clock_step();
       break;
+    case FaultOp::corrupt: {
+      ++context_.stats.corruptions;
+      if (fault.corrupt_kind == CorruptKind::bit_flip) {
+        const std::int64_t offset = host_.disk().flip_bit(journal_file, fault.pick, fault.bit);
+        log_.info("flipped bit {} of the journal's byte at offset {}", fault.bit, offset);
+      } else {
+        host_.disk().misdirect_next_append(journal_file, fault.pick);
+      }
+      break;
+    }
     case FaultOp::sleep:
       break;
   }
@@ -614,6 +646,7 @@ void FaultInjector::heal_now() {
   heal_events_.clear();
   context_.network.heal_all();
   host_.disk().faults() = sim::DiskFaults{};
+  host_.restart_if_waiting();
   if (disk_faulted_) {
     // After a disk error the server refuses writes until it restarts and
     // re-reads its journal; the operator restarts it.

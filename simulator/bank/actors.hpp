@@ -23,6 +23,7 @@ namespace bank_sim {
 
 inline constexpr std::uint16_t bank_port = 3000;
 inline constexpr const char* bank_node = "bank";
+inline constexpr const char* journal_file = "bank.journal";
 
 struct RunStats {
   std::uint64_t interactions_done = 0;
@@ -32,6 +33,8 @@ struct RunStats {
   std::uint64_t crashes = 0;
   std::uint64_t power_losses = 0;
   std::uint64_t disk_faults = 0;
+  std::uint64_t corruptions = 0;
+  std::uint64_t refusals_after_corruption = 0;  // Legal: the server named the damage and did not start.
 };
 
 // What every actor of one run shares.
@@ -60,6 +63,10 @@ class Host {
   // Also while the host is down: the restart already planned still comes.
   void power_loss(std::int64_t restart_after_ms);
   bool up() const { return server_ != nullptr; }
+  // The heal: a host waiting for its disk to work again restarts at once.
+  void restart_if_waiting() {
+    if (restart_event_ != 0) schedule_start(context_.step_ms);
+  }
   // Transactions durable on the host now (the last count seen while it is down).
   std::uint64_t durable_count() const { return server_ != nullptr ? server_->ledger().durable_count() : durable_last_; }
   // Disk operations that failed so far: an ERROR about the journal needs one.

@@ -74,6 +74,7 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
   swarm.clock_steps = rng.chance(1, 2);
   swarm.fault_gap_ms_max = rng.range(200, 5'000);
   swarm.power_losses = rng.chance(1, 2);
+  swarm.corruption = rng.chance(1, 3);
   if (calm) swarm = Swarm{};
   return knobs;
 }
@@ -158,6 +159,7 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
   if (swarm.disk_errors) enabled.push_back(FaultOp::disk_errors);
   if (swarm.slow_disk) enabled.push_back(FaultOp::slow_disk);
   if (swarm.clock_steps) enabled.push_back(FaultOp::clock_step);
+  if (swarm.corruption) enabled.push_back(FaultOp::corrupt);
   std::int64_t elapsed_ms = 0;
   // Time is counted in steps too: with hours per step, a fault still gets
   // some steps of its own.
@@ -187,7 +189,15 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
       case FaultOp::disk_errors:
         fault.duration_ms = std::max(rng.range(10, 2'000), step_ms * rng.range(1, 5));
         fault.error_code = rng.chance(1, 2) ? EIO : ENOSPC;
-        fault.disk_ops = static_cast<DiskOps>(rng.below(3));
+        fault.disk_ops = static_cast<DiskOps>(rng.below(4));
+        // Sometimes the disk stays full, or failing, until the heal.
+        if (rng.chance(1, 6)) fault.duration_ms = std::max<std::int64_t>(600'000, step_ms * 100);
+        break;
+      case FaultOp::corrupt:
+        fault.corrupt_kind = rng.chance(2, 3) ? CorruptKind::bit_flip : CorruptKind::misdirected;
+        // Half the flips hit the last records, where a torn write could hide a rotten one.
+        fault.pick = rng.chance(1, 2) ? rng.below(120) : rng.next() >> 1;
+        fault.bit = static_cast<unsigned>(rng.below(8));
         break;
       case FaultOp::slow_disk:
         fault.duration_ms = std::max(rng.range(100, 5'000), step_ms * rng.range(1, 10));
@@ -205,6 +215,19 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
       // serves again: nothing a failed sync covered may come back with it.
       const std::int64_t wait_ms = fault.duration_ms + std::max(rng.range(0, 100), step_ms * rng.range(1, 5));
       elapsed_ms += append_power_loss_after(plan, rng, wait_ms, step_ms);
+    }
+    if (fault.op == FaultOp::corrupt && rng.chance(3, 4)) {
+      // Damage shows only when the journal is read again: restart soon,
+      // often before another record lands behind the damaged one.
+      Fault wait;
+      wait.op = FaultOp::sleep;
+      wait.duration_ms = rng.chance(1, 2) ? 0 : std::max(rng.range(0, 500), step_ms * rng.range(1, 5));
+      plan.faults.push_back(wait);
+      elapsed_ms += wait.duration_ms;
+      Fault restart;
+      restart.op = rng.chance(1, 2) ? FaultOp::crash : FaultOp::power_loss;
+      restart.duration_ms = std::max(rng.range(0, 1'000), step_ms * rng.range(1, 5));
+      plan.faults.push_back(restart);
     }
     if (fault.op == FaultOp::crash && swarm.power_losses && rng.chance(2, 3)) {
       fault.when_unsynced = true;
@@ -264,6 +287,7 @@ std::string describe(FaultOp op) {
     case FaultOp::disk_errors: return "disk_errors";
     case FaultOp::slow_disk: return "slow_disk";
     case FaultOp::clock_step: return "clock_step";
+    case FaultOp::corrupt: return "corrupt";
   }
   return "?";
 }
@@ -273,6 +297,7 @@ std::string describe(DiskOps ops) {
     case DiskOps::appends: return "appends";
     case DiskOps::syncs: return "syncs";
     case DiskOps::both: return "both";
+    case DiskOps::reads: return "reads";
   }
   return "?";
 }
@@ -302,6 +327,9 @@ std::string describe_fault(const Fault& f) {
                          f.duration_ms);
     case FaultOp::slow_disk: return fmt::format("slow_disk extra={} for={}", f.delta_ms, f.duration_ms);
     case FaultOp::clock_step: return fmt::format("clock_step {}", f.delta_ms);
+    case FaultOp::corrupt:
+      return f.corrupt_kind == CorruptKind::bit_flip ? fmt::format("corrupt bit_flip from_end={} bit={}", f.pick, f.bit)
+                                                     : fmt::format("corrupt misdirected pick={}", f.pick);
   }
   return "?";
 }
@@ -321,6 +349,7 @@ std::string describe_swarm(const Swarm& swarm) {
   add(swarm.disk_errors, "disk_errors");
   add(swarm.slow_disk, "slow_disk");
   add(swarm.clock_steps, "clock_steps");
+  add(swarm.corruption, "corruption");
   return fmt::format("{} (a fault every <={} ms)", out, swarm.fault_gap_ms_max);
 }
 

@@ -23,9 +23,11 @@ struct Swarm {
   bool disk_errors = false;
   bool slow_disk = false;
   bool clock_steps = false;
+  bool corruption = false;  // Bit flips in synced bytes, misdirected writes.
   std::int64_t fault_gap_ms_max = 0;  // Mean gap between faults is about half of this.
   bool calm() const {
-    return !crashes && !power_losses && !partitions && !clogs && !disk_errors && !slow_disk && !clock_steps;
+    return !crashes && !power_losses && !partitions && !clogs && !disk_errors && !slow_disk && !clock_steps &&
+           !corruption;
   }
 };
 
@@ -79,10 +81,14 @@ struct BankerPlan {
   std::vector<Interaction> interactions;
 };
 
-enum class FaultOp { sleep, crash, power_loss, partition, clog, disk_errors, slow_disk, clock_step };
+enum class FaultOp { sleep, crash, power_loss, partition, clog, disk_errors, slow_disk, clock_step, corrupt };
 
-// Which disk operations a disk_errors fault fails.
-enum class DiskOps { appends, syncs, both };
+// Which disk operations a disk_errors fault fails. reads: an unreadable
+// sector, so that opening the journal at a restart fails.
+enum class DiskOps { appends, syncs, both, reads };
+
+// What a corrupt fault does to the journal's bytes.
+enum class CorruptKind { bit_flip, misdirected };
 
 struct Fault {
   FaultOp op = FaultOp::sleep;
@@ -93,6 +99,9 @@ struct Fault {
   // crash, power_loss: wait (a bounded while) for the worst moment, when the
   // host's disk holds bytes that were never synced.
   bool when_unsynced = false;
+  CorruptKind corrupt_kind = CorruptKind::bit_flip;  // corrupt: what.
+  std::uint64_t pick = 0;  // corrupt: bit_flip, the offset from the end; misdirected, where the write lands.
+  unsigned bit = 0;        // corrupt bit_flip: which bit of the byte.
   std::int64_t target = -1;      // partition, clog: a banker's index, or -1 for every client.
 };
 

@@ -23,9 +23,9 @@ std::string format_plan_file(const Plans& plans) {
   line(fmt::format("step_ms {}", k.step_ms));
   line(fmt::format("epoch_offset_ms {}", k.epoch_offset_ms));
   line(fmt::format("swarm crashes={} power_losses={} partitions={} clogs={} disk_errors={} slow_disk={} "
-                   "clock_steps={} fault_gap_ms_max={}",
+                   "clock_steps={} corruption={} fault_gap_ms_max={}",
                    int{s.crashes}, int{s.power_losses}, int{s.partitions}, int{s.clogs}, int{s.disk_errors},
-                   int{s.slow_disk}, int{s.clock_steps}, s.fault_gap_ms_max));
+                   int{s.slow_disk}, int{s.clock_steps}, int{s.corruption}, s.fault_gap_ms_max));
   line(fmt::format("health_interval_ms {}", plans.health_interval_ms));
   for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
     line(fmt::format("banker {}", b));
@@ -193,10 +193,19 @@ class Parser {
     return true;
   }
 
+  // words_[at] as "name=N" with N an unsigned 64-bit number; no error of its own.
+  bool unsigned_field(std::size_t at, std::string_view name, std::uint64_t& value) {
+    if (at >= words_.size() || words_[at].substr(0, name.size() + 1) != std::string(name) + "=") return false;
+    const std::string_view digits = words_[at].substr(name.size() + 1);
+    const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    return r.ec == std::errc{} && r.ptr == digits.data() + digits.size() && !digits.empty();
+  }
+
   bank::Status parse_swarm(Swarm& swarm) {
-    const char* names[] = {"crashes", "power_losses", "partitions", "clogs", "disk_errors", "slow_disk", "clock_steps"};
-    bool* flags[] = {&swarm.crashes,     &swarm.power_losses, &swarm.partitions, &swarm.clogs,
-                     &swarm.disk_errors, &swarm.slow_disk,    &swarm.clock_steps};
+    const char* names[] = {"crashes",   "power_losses", "partitions",  "clogs",     "disk_errors",
+                           "slow_disk", "clock_steps",  "corruption"};
+    bool* flags[] = {&swarm.crashes,   &swarm.power_losses, &swarm.partitions, &swarm.clogs, &swarm.disk_errors,
+                     &swarm.slow_disk, &swarm.clock_steps,  &swarm.corruption};
     constexpr std::size_t flag_count = std::size(names);
     for (std::size_t i = 0; i < flag_count; ++i) {
       std::int64_t value = 0;
@@ -277,14 +286,22 @@ class Parser {
       f.duration_ms = value;
     } else if (op == "disk_errors") {
       if (words_.size() < 2 || (words_[1] != "EIO" && words_[1] != "ENOSPC")) {
-        return fail("expected 'disk_errors EIO|ENOSPC ops=appends|syncs|both for=N'");
+        return fail("expected 'disk_errors EIO|ENOSPC ops=appends|syncs|both|reads for=N'");
       }
       f.op = FaultOp::disk_errors;
       f.error_code = words_[1] == "EIO" ? EIO : ENOSPC;
-      if (words_.size() < 3 || (words_[2] != "ops=appends" && words_[2] != "ops=syncs" && words_[2] != "ops=both")) {
-        return fail("expected 'disk_errors EIO|ENOSPC ops=appends|syncs|both for=N'");
+      const std::string_view ops = words_.size() < 3 ? std::string_view{} : words_[2];
+      if (ops == "ops=appends") {
+        f.disk_ops = DiskOps::appends;
+      } else if (ops == "ops=syncs") {
+        f.disk_ops = DiskOps::syncs;
+      } else if (ops == "ops=both") {
+        f.disk_ops = DiskOps::both;
+      } else if (ops == "ops=reads") {
+        f.disk_ops = DiskOps::reads;
+      } else {
+        return fail("expected 'disk_errors EIO|ENOSPC ops=appends|syncs|both|reads for=N'");
       }
-      f.disk_ops = words_[2] == "ops=appends" ? DiskOps::appends : words_[2] == "ops=syncs" ? DiskOps::syncs : DiskOps::both;
       if (!field(3, "for", value)) return error_;
       f.duration_ms = value;
     } else if (op == "slow_disk") {
@@ -293,13 +310,28 @@ class Parser {
       f.delta_ms = value;
       if (!field(2, "for", value)) return error_;
       f.duration_ms = value;
+    } else if (op == "corrupt") {
+      f.op = FaultOp::corrupt;
+      std::uint64_t pick = 0;
+      std::int64_t bit = 0;
+      if (words_.size() == 4 && words_[1] == "bit_flip" && unsigned_field(2, "from_end", pick) && field(3, "bit", bit) &&
+          bit >= 0 && bit < 8) {
+        f.corrupt_kind = CorruptKind::bit_flip;
+        f.pick = pick;
+        f.bit = static_cast<unsigned>(bit);
+      } else if (words_.size() == 3 && words_[1] == "misdirected" && unsigned_field(2, "pick", pick)) {
+        f.corrupt_kind = CorruptKind::misdirected;
+        f.pick = pick;
+      } else {
+        return fail("expected 'corrupt bit_flip from_end=N bit=0..7' or 'corrupt misdirected pick=N'");
+      }
     } else if (op == "clock_step") {
       if (!number(1, value)) return error_;
       f.op = FaultOp::clock_step;
       f.delta_ms = value;
     } else {
       return fail(
-          "expected a fault: sleep, crash, power_loss, partition, clog, disk_errors, slow_disk or clock_step");
+          "expected a fault: sleep, crash, power_loss, partition, clog, disk_errors, slow_disk, clock_step or corrupt");
     }
     if (f.duration_ms < 0) return fail("a duration cannot be negative");
     return bank::ok_status();

@@ -10,7 +10,7 @@ bank::BankServerConfig server_config(std::int64_t step_ms) {
   bank::BankServerConfig config;
   config.address = "0.0.0.0";
   config.port = bank_port;
-  config.journal_file = "bank.journal";
+  config.journal_file = journal_file;
   // Timeouts stretch with the step, so that a run with hours per step still
   // lets a request cross the network before its connection counts as idle.
   config.idle_timeout_ms = std::max<std::int64_t>(config.idle_timeout_ms, 200 * step_ms);

@@ -1,16 +1,19 @@
 #pragma once
 // The journal: the ledger's transactions as checksummed records in one
-// append-only file. Record layout, little-endian:
+// append-only file. Record layout (format 2), little-endian:
 //
-//   magic u32 ("BNK1")  payload_bytes u32  crc32c u32 (over payload_bytes and payload)
-//   payload: id u64, created_at_s i64, amount_cents i64, voids_id u64, key_bytes u8, key
+//   header   magic u32 ("BNK2")  payload_bytes u32  payload_crc32c u32  header_crc32c u32 (over the 12 bytes before it)
+//   payload  id u64, created_at_s i64, amount_cents i64, voids_id u64, key_bytes u8, key
+//   trailer  the header again, byte for byte
 //
-// Recovery reads records from the start. The first record that is incomplete or
-// fails its checksum begins the damage. If no valid record follows it, the
-// damage is a torn tail (an append that a crash cut short: it can only hold
-// writes that were never acknowledged) and is cut off. If a valid record does
-// follow, an acknowledged transaction may have been lost: recovery refuses,
-// naming the file and the offset.
+// Recovery reads records from the start and tells a torn write from a rotten
+// record. A crash can only cut an append short, so a torn write is a record
+// that the file ends inside (or a tail of zeros, where the file's size reached
+// the disk before its data): it was never synced, so never acknowledged, and
+// it is cut off. A record that is all there but fails a checksum, or whose
+// trailer disagrees with its header, was written whole and then damaged: it
+// may be an acknowledged transaction, so recovery refuses to start, naming the
+// file and the offset, and never drops it silently.
 
 #include <cstdint>
 #include <string>
@@ -24,8 +27,10 @@
 
 namespace bank {
 
-inline constexpr std::uint32_t journal_record_magic = 0x314B4E42;  // "BNK1" in little-endian bytes.
-inline constexpr std::size_t journal_header_bytes = 12;
+inline constexpr std::uint32_t journal_record_magic = 0x324B4E42;         // "BNK2" in little-endian bytes.
+inline constexpr std::uint32_t journal_record_magic_format1 = 0x314B4E42;  // "BNK1": an older format.
+inline constexpr std::size_t journal_header_bytes = 16;
+inline constexpr std::size_t journal_trailer_bytes = journal_header_bytes;
 inline constexpr std::size_t journal_payload_fixed_bytes = 8 * 4 + 1;
 inline constexpr std::size_t journal_payload_bytes_max = journal_payload_fixed_bytes + key_bytes_max;
 
@@ -33,6 +38,8 @@ std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc = 0);
 
 void encode_record(std::string& out, const Transaction& transaction);
 
+// incomplete: the bytes end inside a record that agrees with itself so far
+// (a torn write). corrupt: the record is damaged (rotten), or is not a record.
 enum class DecodeOutcome { ok, incomplete, corrupt };
 struct DecodedRecord {
   DecodeOutcome outcome = DecodeOutcome::corrupt;

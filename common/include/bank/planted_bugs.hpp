@@ -69,8 +69,17 @@ inline constexpr bool keeps_failed_writes = true;
 inline constexpr bool keeps_failed_writes = false;
 #endif
 
+#ifdef DST_DEMO_BUG_CUTS_ROTTEN_RECORDS
+// Recovery takes a damaged record with nothing valid after it for a torn write
+// and cuts it: a bit flip in the last acknowledged transaction loses it silently.
+inline constexpr bool cuts_rotten_records = true;
+#else
+inline constexpr bool cuts_rotten_records = false;
+#endif
+
 inline constexpr bool any = epochalypse || balance_not_rebuilt || reply_before_sync || keys_ignored || void_twice ||
-                            recovery_trusts_page_cache || skips_directory_sync || keeps_failed_writes;
+                            recovery_trusts_page_cache || skips_directory_sync || keeps_failed_writes ||
+                            cuts_rotten_records;
 
 // The bugs planted in the bank_core this program links, as a comma-separated
 // list of names; empty in a normal build. Defined in a .cpp so that it reports

@@ -10,7 +10,7 @@ namespace {
 // Operations on one open file complete one at a time, in issue order.
 class SimFile final : public bank::DiskFile {
  public:
-  SimFile(SimDisk& disk, SimFileState& state) : disk_(disk), state_(state) {}
+  SimFile(SimDisk& disk, std::string name, SimFileState& state) : disk_(disk), name_(std::move(name)), state_(state) {}
   ~SimFile() override {
     if (event_ != 0) disk_.world().cancel(event_);
   }
@@ -34,6 +34,7 @@ class SimFile final : public bank::DiskFile {
     state_.cached.resize(size_bytes);
     state_.durable = state_.cached;
     state_.dirty_from = state_.cached.size();
+    disk_.forget_damage_past(name_, size_bytes);
     return {};
   }
 
@@ -51,6 +52,7 @@ class SimFile final : public bank::DiskFile {
     std::int64_t delay_ms = 0;
     if (ops_.front().is_append) {
       delay_ms = world.rng().range(0, config.append_latency_ms_max);
+      if (disk_.faults().slow_syncs_until_ms > world.now_ms()) delay_ms += disk_.faults().slow_sync_extra_ms / 4;
     } else {
       delay_ms = world.rng().range(config.sync_latency_ms_min, config.sync_latency_ms_max);
       if (disk_.faults().slow_syncs_until_ms > world.now_ms()) delay_ms += disk_.faults().slow_sync_extra_ms;
@@ -88,7 +90,7 @@ class SimFile final : public bank::DiskFile {
         ++disk_.appends_failed;
         // Part of a failed write may have reached the page cache.
         state_.cached += op.bytes.substr(0, world.rng().below(op.bytes.size() + 1));
-      } else {
+      } else if (!disk_.take_misdirected_append(state_, op.bytes)) {
         state_.cached += op.bytes;
       }
     } else {
@@ -99,6 +101,7 @@ class SimFile final : public bank::DiskFile {
   }
 
   SimDisk& disk_;
+  std::string name_;
   SimFileState& state_;
   std::deque<Op> ops_;
   EventId event_ = 0;
@@ -142,6 +145,9 @@ void SimDisk::sync_failed(SimFileState& state) {
 }
 
 bank::Result<bank::OpenedFile> SimDisk::open(const std::string& name) {
+  if (faults_.fail_reads_until_ms > world_.now_ms()) {
+    return bank::Error{"cannot read " + name + ": " + bank::describe(bank::IoStatus{EIO})};
+  }
   SimFileState& state = files_[name];
   if (!state.exists) {
     state = SimFileState{};
@@ -149,7 +155,7 @@ bank::Result<bank::OpenedFile> SimDisk::open(const std::string& name) {
   }
   bank::OpenedFile opened;
   opened.contents = state.cached;
-  opened.file = std::make_unique<SimFile>(*this, state);
+  opened.file = std::make_unique<SimFile>(*this, name, state);
   return opened;
 }
 
@@ -170,6 +176,7 @@ std::uint64_t SimDisk::power_loss() {
     if (!state.entry_durable) {
       lost += state.cached.size();
       state = SimFileState{};
+      forget_damage_past(name, 0);
       continue;
     }
     // The kernel may have written back any prefix of the dirty bytes.
@@ -179,6 +186,7 @@ std::uint64_t SimDisk::power_loss() {
     state.durable.append(tail, 0, kept);
     state.cached = state.durable;
     state.dirty_from = state.cached.size();
+    forget_damage_past(name, state.cached.size());
   }
   return lost;
 }
@@ -186,6 +194,77 @@ std::uint64_t SimDisk::power_loss() {
 const SimFileState* SimDisk::file(const std::string& name) const {
   auto it = files_.find(name);
   return it == files_.end() ? nullptr : &it->second;
+}
+
+std::int64_t SimDisk::flip_bit(const std::string& name, std::uint64_t from_end, unsigned bit) {
+  auto it = files_.find(name);
+  if (it == files_.end() || it->second.durable.empty()) return -1;
+  SimFileState& state = it->second;
+  const std::size_t offset = state.durable.size() - 1 - from_end % state.durable.size();
+  patches_.push_back(Patch{name, offset, state.durable.substr(offset, 1)});
+  const char mask = static_cast<char>(1u << (bit % 8));
+  state.durable[offset] = static_cast<char>(state.durable[offset] ^ mask);
+  // The page cache is evicted and reads the damaged sector again.
+  if (offset < state.cached.size()) state.cached[offset] = state.durable[offset];
+  return static_cast<std::int64_t>(offset);
+}
+
+void SimDisk::misdirect_next_append(const std::string& name, std::uint64_t pick) {
+  misdirect_file_ = name;
+  misdirect_pick_ = pick;
+  misdirect_armed_ = true;
+}
+
+bool SimDisk::take_misdirected_append(SimFileState& state, const std::string& bytes) {
+  if (!misdirect_armed_ || bytes.empty()) return false;
+  auto it = files_.find(misdirect_file_);
+  if (it == files_.end() || &it->second != &state || state.cached.empty()) return false;
+  misdirect_armed_ = false;
+  const std::size_t end = state.cached.size();
+  const std::size_t offset = misdirect_pick_ % end;
+  const std::size_t overwritten = std::min(bytes.size(), end - offset);
+  // What belongs where: the old bytes at the wrong place, the new ones at the end.
+  patches_.push_back(Patch{misdirect_file_, offset, state.cached.substr(offset, overwritten)});
+  patches_.push_back(Patch{misdirect_file_, end, bytes});
+  state.cached.replace(offset, overwritten, bytes.substr(0, overwritten));
+  state.cached.resize(end + bytes.size(), '\0');
+  if (overwritten < bytes.size()) state.cached.replace(end, bytes.size() - overwritten, bytes.substr(overwritten));
+  // The damage below the durable end is on the disk already; the rest is dirty.
+  state.dirty_from = std::min(state.dirty_from, std::max(offset, state.durable.size()));
+  if (offset < state.durable.size()) {
+    const std::size_t on_disk = std::min(overwritten, state.durable.size() - offset);
+    state.durable.replace(offset, on_disk, state.cached.substr(offset, on_disk));
+  }
+  return true;
+}
+
+void SimDisk::forget_damage_past(const std::string& name, std::size_t size_bytes) {
+  // Bytes past the file's end are gone: there is nothing left to restore there.
+  std::vector<Patch> kept;
+  for (Patch& patch : patches_) {
+    if (patch.file == name) {
+      if (patch.offset >= size_bytes) continue;
+      patch.correct.resize(std::min(patch.correct.size(), size_bytes - patch.offset));
+    }
+    kept.push_back(std::move(patch));
+  }
+  patches_ = std::move(kept);
+}
+
+std::size_t SimDisk::repair() {
+  const std::size_t count = patches_.size();
+  // Newest first, so that overlapping patches leave the oldest truth.
+  for (auto patch = patches_.rbegin(); patch != patches_.rend(); ++patch) {
+    SimFileState& state = files_[patch->file];
+    for (std::string* bytes : {&state.durable, &state.cached}) {
+      if (patch->offset >= bytes->size()) continue;
+      const std::size_t length = std::min(patch->correct.size(), bytes->size() - patch->offset);
+      bytes->replace(patch->offset, length, patch->correct.substr(0, length));
+    }
+  }
+  patches_.clear();
+  misdirect_armed_ = false;
+  return count;
 }
 
 bool SimDisk::holds_unsynced_bytes() const {

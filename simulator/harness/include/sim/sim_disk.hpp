@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bank/io.hpp"
 #include "sim/world.hpp"
@@ -31,8 +32,9 @@ struct DiskConfig {
 struct DiskFaults {
   std::int64_t fail_appends_until_ms = 0;
   std::int64_t fail_syncs_until_ms = 0;
+  std::int64_t fail_reads_until_ms = 0;  // An unreadable sector: opening (reading) a file fails.
   int error_code = 0;  // EIO or ENOSPC.
-  std::int64_t slow_syncs_until_ms = 0;
+  std::int64_t slow_syncs_until_ms = 0;  // Appends are slowed too, by a quarter as much.
   std::int64_t slow_sync_extra_ms = 0;
   bool errors_active(std::int64_t now_ms) const { return fail_appends_until_ms > now_ms || fail_syncs_until_ms > now_ms; }
 };
@@ -70,6 +72,22 @@ class SimDisk final : public bank::Disk {
   }
   // Counts an operation; returns the error to fail it with, or 0.
   int next_operation_error();
+  // Media damage. Each records how to undo it, as an operator restoring the
+  // file from a backup would (repair()).
+  // Flips one bit of the file's synced bytes, counting offsets from its end;
+  // returns the offset flipped, or -1 when the file holds no synced byte.
+  std::int64_t flip_bit(const std::string& name, std::uint64_t from_end, unsigned bit);
+  // The file's next append lands at an earlier offset (pick modulo its size),
+  // overwriting what was there, while its own place fills with zeros.
+  void misdirect_next_append(const std::string& name, std::uint64_t pick);
+  // Undoes every corruption made so far; returns how many there were.
+  std::size_t repair();
+  std::size_t corruptions() const { return patches_.size(); }
+  // The file now ends at size_bytes: damage past it went with the bytes.
+  void forget_damage_past(const std::string& name, std::size_t size_bytes);
+  // Called by an open file for each append: applies a misdirection if one is armed.
+  bool take_misdirected_append(SimFileState& state, const std::string& bytes);
+
   const SimFileState* file(const std::string& name) const;
   // Some file holds bytes that a power loss would take: the worst moment for one.
   bool holds_unsynced_bytes() const;
@@ -98,6 +116,15 @@ class SimDisk final : public bank::Disk {
   std::uint64_t fail_operation_number_ = 0;
   int fail_operation_error_ = 0;
   std::map<std::string, SimFileState> files_;
+  struct Patch {
+    std::string file;
+    std::size_t offset;
+    std::string correct;  // What belongs at offset.
+  };
+  std::vector<Patch> patches_;
+  std::string misdirect_file_;
+  std::uint64_t misdirect_pick_ = 0;
+  bool misdirect_armed_ = false;
 };
 
 }  // namespace sim
