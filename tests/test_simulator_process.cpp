@@ -143,12 +143,12 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
       {"keys_ignored", {"exactly-once"}, 20, 8},
       {"void_twice", {"a transaction is voided at most once"}, 20, 8},
       {"skips_directory_sync", {"durability"}, 20, 8},
-      {"keeps_failed_writes", {"recovery", "durability"}, 60, 40},
+      {"keeps_failed_writes", {"recovery", "durability"}, 60, 8},
       {"cuts_rotten_records", {"durability"}, 60, 8},
       {"recovery_trusts_page_cache",
        {"durability", "a balance equals the sum of the ledger at some point between its request and its reply"},
        60,
-       40},
+       12},
   };
   const auto dir = test_support::make_temp_dir();
   for (const Bug& bug : zoo) {

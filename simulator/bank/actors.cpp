@@ -549,7 +549,8 @@ void FaultInjector::apply(const Fault& fault) {
   if (context_.world.tracing()) context_.world.trace("fault " + describe_fault(fault));
   sim::World& world = context_.world;
   if (context_.recorder != nullptr) {
-    if (fault.duration_ms > 0 && fault.op != FaultOp::crash && fault.op != FaultOp::power_loss) {
+    if (fault.duration_ms > 0 && fault.op != FaultOp::crash && fault.op != FaultOp::power_loss &&
+        fault.op != FaultOp::vanish) {
       context_.recorder->span("faults", describe(fault.op), world.now_ms(), world.now_ms() + fault.duration_ms,
                               describe_fault(fault));
     } else {
@@ -608,6 +609,24 @@ void FaultInjector::apply(const Fault& fault) {
       context_.model.note_host_clock(host_.clock().realtime_ms());
       host_.clock().step(fault.delta_ms);
       context_.model.note_clock_step();
+      break;
+    case FaultOp::one_way:
+      for (const auto& node : targets(fault.target)) {
+        if (fault.toward_host) {
+          context_.network.partition_one_way(node, bank_node);
+        } else {
+          context_.network.partition_one_way(bank_node, node);
+        }
+        heal_events_.push_back(world.schedule_after(fault.duration_ms, [this, node] {
+          if (!healed_) context_.network.heal(bank_node, node);
+        }));
+      }
+      break;
+    case FaultOp::vanish:
+      for (const auto& node : targets(fault.target)) context_.network.vanish(node);
+      break;
+    case FaultOp::accept_failures:
+      context_.network.fail_accepts(bank_node, world.now_ms() + fault.duration_ms);
       break;
     case FaultOp::corrupt: {
       ++context_.stats.corruptions;

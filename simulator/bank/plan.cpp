@@ -75,6 +75,7 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
   swarm.fault_gap_ms_max = rng.range(200, 5'000);
   swarm.power_losses = rng.chance(1, 2);
   swarm.corruption = rng.chance(1, 3);
+  swarm.network_corners = rng.chance(1, 3);
   if (calm) swarm = Swarm{};
   return knobs;
 }
@@ -160,6 +161,11 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
   if (swarm.slow_disk) enabled.push_back(FaultOp::slow_disk);
   if (swarm.clock_steps) enabled.push_back(FaultOp::clock_step);
   if (swarm.corruption) enabled.push_back(FaultOp::corrupt);
+  if (swarm.network_corners) {
+    enabled.push_back(FaultOp::one_way);
+    enabled.push_back(FaultOp::vanish);
+    enabled.push_back(FaultOp::accept_failures);
+  }
   std::int64_t elapsed_ms = 0;
   // Time is counted in steps too: with hours per step, a fault still gets
   // some steps of its own.
@@ -192,6 +198,17 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
         fault.disk_ops = static_cast<DiskOps>(rng.below(4));
         // Sometimes the disk stays full, or failing, until the heal.
         if (rng.chance(1, 6)) fault.duration_ms = std::max<std::int64_t>(600'000, step_ms * 100);
+        break;
+      case FaultOp::one_way:
+        fault.duration_ms = std::max(rng.range(100, 15'000), step_ms * rng.range(1, 20));
+        fault.target = rng.chance(1, 3) ? -1 : rng.range(0, knobs.banker_count - 1);
+        fault.toward_host = rng.chance(1, 2);
+        break;
+      case FaultOp::vanish:
+        fault.target = rng.chance(1, 4) ? -1 : rng.range(0, knobs.banker_count - 1);
+        break;
+      case FaultOp::accept_failures:
+        fault.duration_ms = std::max(rng.range(10, 3'000), step_ms * rng.range(1, 10));
         break;
       case FaultOp::corrupt:
         fault.corrupt_kind = rng.chance(2, 3) ? CorruptKind::bit_flip : CorruptKind::misdirected;
@@ -288,6 +305,9 @@ std::string describe(FaultOp op) {
     case FaultOp::slow_disk: return "slow_disk";
     case FaultOp::clock_step: return "clock_step";
     case FaultOp::corrupt: return "corrupt";
+    case FaultOp::one_way: return "one_way";
+    case FaultOp::vanish: return "vanish";
+    case FaultOp::accept_failures: return "accept_failures";
   }
   return "?";
 }
@@ -327,6 +347,10 @@ std::string describe_fault(const Fault& f) {
                          f.duration_ms);
     case FaultOp::slow_disk: return fmt::format("slow_disk extra={} for={}", f.delta_ms, f.duration_ms);
     case FaultOp::clock_step: return fmt::format("clock_step {}", f.delta_ms);
+    case FaultOp::one_way:
+      return fmt::format("one_way {} toward={} for={}", target, f.toward_host ? "host" : "client", f.duration_ms);
+    case FaultOp::vanish: return fmt::format("vanish {}", target);
+    case FaultOp::accept_failures: return fmt::format("accept_failures for={}", f.duration_ms);
     case FaultOp::corrupt:
       return f.corrupt_kind == CorruptKind::bit_flip ? fmt::format("corrupt bit_flip from_end={} bit={}", f.pick, f.bit)
                                                      : fmt::format("corrupt misdirected pick={}", f.pick);
@@ -350,6 +374,7 @@ std::string describe_swarm(const Swarm& swarm) {
   add(swarm.slow_disk, "slow_disk");
   add(swarm.clock_steps, "clock_steps");
   add(swarm.corruption, "corruption");
+  add(swarm.network_corners, "network_corners");
   return fmt::format("{} (a fault every <={} ms)", out, swarm.fault_gap_ms_max);
 }
 

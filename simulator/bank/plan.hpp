@@ -24,10 +24,11 @@ struct Swarm {
   bool slow_disk = false;
   bool clock_steps = false;
   bool corruption = false;  // Bit flips in synced bytes, misdirected writes.
+  bool network_corners = false;  // One-way partitions, vanished clients (half-open), failed accepts.
   std::int64_t fault_gap_ms_max = 0;  // Mean gap between faults is about half of this.
   bool calm() const {
     return !crashes && !power_losses && !partitions && !clogs && !disk_errors && !slow_disk && !clock_steps &&
-           !corruption;
+           !corruption && !network_corners;
   }
 };
 
@@ -81,7 +82,20 @@ struct BankerPlan {
   std::vector<Interaction> interactions;
 };
 
-enum class FaultOp { sleep, crash, power_loss, partition, clog, disk_errors, slow_disk, clock_step, corrupt };
+enum class FaultOp {
+  sleep,
+  crash,
+  power_loss,
+  partition,
+  clog,
+  disk_errors,
+  slow_disk,
+  clock_step,
+  corrupt,
+  one_way,          // A one-way partition: bytes toward the host (or toward the clients) stall.
+  vanish,           // Clients vanish: the host keeps half-open connections.
+  accept_failures,  // The host's accepts fail (out of descriptors) for a while.
+};
 
 // Which disk operations a disk_errors fault fails. reads: an unreadable
 // sector, so that opening the journal at a restart fails.
@@ -102,7 +116,8 @@ struct Fault {
   CorruptKind corrupt_kind = CorruptKind::bit_flip;  // corrupt: what.
   std::uint64_t pick = 0;  // corrupt: bit_flip, the offset from the end; misdirected, where the write lands.
   unsigned bit = 0;        // corrupt bit_flip: which bit of the byte.
-  std::int64_t target = -1;      // partition, clog: a banker's index, or -1 for every client.
+  std::int64_t target = -1;      // partition, clog, one_way, vanish: a banker's index, or -1 for every client.
+  bool toward_host = true;       // one_way: which direction stalls.
 };
 
 struct FaultPlan {

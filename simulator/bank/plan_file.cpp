@@ -23,9 +23,10 @@ std::string format_plan_file(const Plans& plans) {
   line(fmt::format("step_ms {}", k.step_ms));
   line(fmt::format("epoch_offset_ms {}", k.epoch_offset_ms));
   line(fmt::format("swarm crashes={} power_losses={} partitions={} clogs={} disk_errors={} slow_disk={} "
-                   "clock_steps={} corruption={} fault_gap_ms_max={}",
+                   "clock_steps={} corruption={} network_corners={} fault_gap_ms_max={}",
                    int{s.crashes}, int{s.power_losses}, int{s.partitions}, int{s.clogs}, int{s.disk_errors},
-                   int{s.slow_disk}, int{s.clock_steps}, int{s.corruption}, s.fault_gap_ms_max));
+                   int{s.slow_disk}, int{s.clock_steps}, int{s.corruption}, int{s.network_corners},
+                   s.fault_gap_ms_max));
   line(fmt::format("health_interval_ms {}", plans.health_interval_ms));
   for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
     line(fmt::format("banker {}", b));
@@ -202,10 +203,11 @@ class Parser {
   }
 
   bank::Status parse_swarm(Swarm& swarm) {
-    const char* names[] = {"crashes",   "power_losses", "partitions",  "clogs",     "disk_errors",
-                           "slow_disk", "clock_steps",  "corruption"};
-    bool* flags[] = {&swarm.crashes,   &swarm.power_losses, &swarm.partitions, &swarm.clogs, &swarm.disk_errors,
-                     &swarm.slow_disk, &swarm.clock_steps,  &swarm.corruption};
+    const char* names[] = {"crashes",     "power_losses", "partitions", "clogs",          "disk_errors",
+                           "slow_disk",   "clock_steps",  "corruption", "network_corners"};
+    bool* flags[] = {&swarm.crashes,     &swarm.power_losses, &swarm.partitions, &swarm.clogs,
+                     &swarm.disk_errors, &swarm.slow_disk,    &swarm.clock_steps, &swarm.corruption,
+                     &swarm.network_corners};
     constexpr std::size_t flag_count = std::size(names);
     for (std::size_t i = 0; i < flag_count; ++i) {
       std::int64_t value = 0;
@@ -310,6 +312,22 @@ class Parser {
       f.delta_ms = value;
       if (!field(2, "for", value)) return error_;
       f.duration_ms = value;
+    } else if (op == "one_way") {
+      f.op = FaultOp::one_way;
+      if (auto status = target(1, banker_count, f.target); !status) return status;
+      if (words_.size() < 3 || (words_[2] != "toward=host" && words_[2] != "toward=client")) {
+        return fail("expected 'one_way TARGET toward=host|client for=N'");
+      }
+      f.toward_host = words_[2] == "toward=host";
+      if (!field(3, "for", value)) return error_;
+      f.duration_ms = value;
+    } else if (op == "vanish") {
+      f.op = FaultOp::vanish;
+      if (auto status = target(1, banker_count, f.target); !status) return status;
+    } else if (op == "accept_failures") {
+      f.op = FaultOp::accept_failures;
+      if (!field(1, "for", value)) return error_;
+      f.duration_ms = value;
     } else if (op == "corrupt") {
       f.op = FaultOp::corrupt;
       std::uint64_t pick = 0;
@@ -331,7 +349,8 @@ class Parser {
       f.delta_ms = value;
     } else {
       return fail(
-          "expected a fault: sleep, crash, power_loss, partition, clog, disk_errors, slow_disk, clock_step or corrupt");
+          "expected a fault: sleep, crash, power_loss, partition, clog, disk_errors, slow_disk, clock_step, corrupt, "
+          "one_way, vanish or accept_failures");
     }
     if (f.duration_ms < 0) return fail("a duration cannot be negative");
     return bank::ok_status();

@@ -50,6 +50,27 @@ class Shrinker {
     return shrunk;
   }
 
+  // Cuts the end of a list at once: what happens after the failure cannot
+  // matter to it, yet one by one it would cost a run per item. Binary search
+  // for the shortest prefix that still fails.
+  template <class Item>
+  bool cut_tail(Plans& plans, std::vector<Item>& items) {
+    std::size_t low = 0;                // Prefixes this long or shorter were not tried, or passed.
+    std::size_t high = items.size();    // A prefix this long fails.
+    const std::vector<Item> all = items;
+    while (low + 1 < high && runs_ < runs_max_) {
+      const std::size_t middle = low + (high - low) / 2;
+      items.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(middle));
+      if (fails(plans)) {
+        high = middle;
+      } else {
+        low = middle;
+      }
+    }
+    items.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(high));
+    return high < all.size();
+  }
+
   // Tries one change to a copy; keeps it if the failure stays.
   bool attempt(Plans& plans, const std::function<bool(Plans&)>& change) {
     Plans candidate = plans;
@@ -133,7 +154,11 @@ ShrinkResult shrink(const Plans& failing, const std::string& invariant, std::siz
   Shrinker shrinker(invariant, runs_max);
   Plans plans = failing;
   for (bool progress = true; progress && shrinker.runs() < runs_max;) {
-    progress = shrinker.drop_bankers(plans);
+    progress = shrinker.cut_tail(plans, plans.faults.faults);
+    for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
+      progress |= shrinker.cut_tail(plans, plans.bankers[b].interactions);
+    }
+    progress |= shrinker.drop_bankers(plans);
     progress |= shrinker.ddmin(plans, plans.faults.faults);
     for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
       progress |= shrinker.ddmin(plans, plans.bankers[b].interactions);

@@ -27,6 +27,8 @@ struct SimConnectionState {
   std::string nodes[2];
   SimEndpoint* endpoints[2] = {nullptr, nullptr};
   bool finished[2] = {false, false};
+  bool vanished[2] = {false, false};  // That side is gone without a word: bytes to it are lost.
+  bool reset_pending = false;
   Pipe pipes[2];
 };
 
@@ -39,7 +41,7 @@ class SimEndpoint final : public bank::Connection {
   ~SimEndpoint() override {
     state_->endpoints[side_] = nullptr;
     handler_ = nullptr;
-    if (!state_->finished[side_]) {
+    if (!state_->finished[side_] && !state_->vanished[side_]) {
       // Destroyed without a close: the peer sees a reset.
       state_->finished[side_] = true;
       network_.reset_connection(state_);
@@ -86,6 +88,12 @@ class SimEndpoint final : public bank::Connection {
   void close() override {
     if (state_->finished[side_] || close_requested_) return;
     close_requested_ = true;
+    if (!state_->pipes[1 - side_].pieces.empty()) {
+      // Closing with unread input sends a reset, not a FIN: what was still in
+      // flight to the peer may be lost with it.
+      network_.reset_connection(state_);
+      return;
+    }
     state_->pipes[side_].fin = true;
     network_.schedule_pump(state_, side_);
   }
@@ -178,6 +186,12 @@ bool SimNetwork::link_blocked(const std::string& a, const std::string& b) const 
   return link != nullptr && (link->partitioned || link->clogged_until_ms > world_.now_ms());
 }
 
+bool SimNetwork::flow_blocked(const std::string& from, const std::string& to) const {
+  const Link* link = find_link(from, to);
+  return link != nullptr && (link->partitioned || link->clogged_until_ms > world_.now_ms() ||
+                             link->one_way_blocked_sender == from);
+}
+
 void SimNetwork::connect(const std::string& from, const std::string& to, std::uint16_t port,
                          ConnectCallback on_done) {
   if (find_link(from, to) != nullptr && find_link(from, to)->partitioned) {
@@ -198,6 +212,15 @@ void SimNetwork::connect(const std::string& from, const std::string& to, std::ui
     state->nodes[1] = to;
     connections_.emplace(state->id, state);
     auto client = std::make_unique<SimEndpoint>(*this, state, 0);
+    if (auto failing = accepts_failing_until_ms_.find(to);
+        failing != accepts_failing_until_ms_.end() && failing->second > world_.now_ms()) {
+      // The kernel completed the handshake, the server's accept failed: nobody reads.
+      state->vanished[1] = true;
+      state->finished[1] = true;
+      reset_later(state);
+      on_done(std::unique_ptr<bank::Connection>(std::move(client)));
+      return;
+    }
     auto server = std::make_unique<SimEndpoint>(*this, state, 1);
     bank::AcceptCallback& accept = *it->second;
     accept(std::move(server));
@@ -211,7 +234,7 @@ void SimNetwork::schedule_pump(const std::shared_ptr<SimConnectionState>& state,
   if (pipe.pieces.empty() && !pipe.fin) return;
   const int reader = 1 - direction;
   if (state->finished[direction] && state->finished[reader]) return;
-  if (link_blocked(state->nodes[0], state->nodes[1])) return;  // kick_link() resumes it.
+  if (flow_blocked(state->nodes[direction], state->nodes[reader])) return;  // kick_link() resumes it.
   SimEndpoint* receiver = state->endpoints[reader];
   if (!pipe.pieces.empty() && receiver != nullptr && (receiver->paused() || receiver->handler() == nullptr)) {
     return;  // resume_reading() or start() resumes it.
@@ -227,7 +250,16 @@ void SimNetwork::schedule_pump(const std::shared_ptr<SimConnectionState>& state,
 void SimNetwork::pump(const std::shared_ptr<SimConnectionState>& state, int direction) {
   Pipe& pipe = state->pipes[direction];
   const int reader = 1 - direction;
-  if (link_blocked(state->nodes[0], state->nodes[1])) return;
+  if (flow_blocked(state->nodes[direction], state->nodes[reader])) return;
+  if (state->vanished[reader]) {
+    // Nobody is there: the bytes are lost, and the sender's retransmissions
+    // will time out.
+    pipe.pieces.clear();
+    pipe.bytes = 0;
+    pipe.fin = false;
+    reset_later(state);
+    return;
+  }
   if (!pipe.pieces.empty()) {
     SimEndpoint* receiver = state->endpoints[reader];
     if (receiver != nullptr && (receiver->paused() || receiver->handler() == nullptr)) return;
@@ -282,6 +314,59 @@ void SimNetwork::reset_connection(const std::shared_ptr<SimConnectionState>& sta
   });
 }
 
+void SimNetwork::reset_later(const std::shared_ptr<SimConnectionState>& state) {
+  if (state->reset_pending) return;
+  state->reset_pending = true;
+  world_.schedule_after(config_.partition_reset_ms, [this, state] {
+    if (state->finished[0] && state->finished[1]) return;
+    reset_connection(state);
+  });
+}
+
+void SimNetwork::vanish(const std::string& name) {
+  std::vector<std::shared_ptr<SimConnectionState>> touched;
+  for (auto& [id, state] : connections_) {
+    if (state->nodes[0] == name || state->nodes[1] == name) touched.push_back(state);
+  }
+  for (auto& state : touched) {
+    const int side = state->nodes[0] == name ? 0 : 1;
+    if (state->finished[side]) continue;
+    state->vanished[side] = true;
+    // What it had sent is lost with it; the peer hears nothing at all.
+    Pipe& pipe = state->pipes[side];
+    if (pipe.pump_event != 0) world_.cancel(pipe.pump_event);
+    pipe.pump_event = 0;
+    pipe.pieces.clear();
+    pipe.bytes = 0;
+    pipe.fin = false;
+    // Its own process learns the connection is gone, from the loop.
+    world_.schedule_after(0, [this, state, side] {
+      notify_closed(state, side, bank::CloseReason::reset);
+      forget_if_done(state);
+    });
+  }
+}
+
+void SimNetwork::fail_accepts(const std::string& name, std::int64_t until_ms) {
+  accepts_failing_until_ms_[name] = until_ms;
+}
+
+void SimNetwork::partition_one_way(const std::string& from, const std::string& to) {
+  Link& link = links_[link_key(from, to)];
+  link.one_way_blocked_sender = from;
+  const std::uint64_t epoch = ++link.partition_epoch;
+  // The blocked sender's retransmissions time out as in a partition.
+  world_.schedule_after(config_.partition_reset_ms, [this, from, to, epoch] {
+    const Link* current = find_link(from, to);
+    if (current == nullptr || current->one_way_blocked_sender != from || current->partition_epoch != epoch) return;
+    std::vector<std::shared_ptr<SimConnectionState>> crossing;
+    for (auto& [id, state] : connections_) {
+      if (link_key(state->nodes[0], state->nodes[1]) == link_key(from, to)) crossing.push_back(state);
+    }
+    for (auto& state : crossing) reset_connection(state);
+  });
+}
+
 void SimNetwork::forget_if_done(const std::shared_ptr<SimConnectionState>& state) {
   if (state->endpoints[0] == nullptr && state->endpoints[1] == nullptr) connections_.erase(state->id);
 }
@@ -326,6 +411,7 @@ void SimNetwork::heal(const std::string& a, const std::string& b) {
   if (it == links_.end()) return;
   it->second.partitioned = false;
   it->second.clogged_until_ms = 0;
+  it->second.one_way_blocked_sender.clear();
   kick_link(a, b);
 }
 
@@ -336,13 +422,13 @@ void SimNetwork::clog(const std::string& a, const std::string& b, std::int64_t d
 }
 
 void SimNetwork::heal_all() {
+  accepts_failing_until_ms_.clear();
   std::vector<LinkKey> keys;
   for (auto& [key, link] : links_) keys.push_back(key);
   for (auto& key : keys) heal(key.first, key.second);
 }
 
 void SimNetwork::kick_link(const std::string& a, const std::string& b) {
-  if (link_blocked(a, b)) return;
   std::vector<std::shared_ptr<SimConnectionState>> crossing;
   for (auto& [id, state] : connections_) {
     if (link_key(state->nodes[0], state->nodes[1]) == link_key(a, b)) crossing.push_back(state);

@@ -3,7 +3,13 @@
 // latency, random splitting and coalescing of what was sent, connect refused
 // while a node is down, every connection reset when its node crashes, and
 // faults on links: a partition (nothing crosses; streams stall and reset after
-// partition_reset_ms) and a clog (bytes are held, then all delivered).
+// partition_reset_ms), a one-way partition (one direction stalls), and a clog
+// (bytes are held, then all delivered). TCP's corners: closing a socket that
+// has unread input sends a reset, which can destroy replies still in flight to
+// the peer; a node that vanishes (powered off, cable cut) leaves its peers
+// with half-open connections that learn nothing until they send and their
+// retransmissions time out; a listener that fails to accept (out of file
+// descriptors) leaves connecting clients talking to nobody.
 
 #include <cstdint>
 #include <functional>
@@ -53,10 +59,20 @@ class SimNetwork {
   bool is_up(const std::string& name) const;
 
   void partition(const std::string& a, const std::string& b);
+  // Bytes from `from` to `to` stall; the other way flows. Heals with heal().
+  void partition_one_way(const std::string& from, const std::string& to);
+  // The node's connections vanish from under it: it sees them reset, while
+  // each peer keeps a half-open connection that learns nothing until it sends.
+  void vanish(const std::string& name);
+  // Until until_ms, connections to `name` are set up by the kernel but never
+  // accepted by the server: their bytes go nowhere and they reset later.
+  void fail_accepts(const std::string& name, std::int64_t until_ms);
   void heal(const std::string& a, const std::string& b);
   void clog(const std::string& a, const std::string& b, std::int64_t duration_ms);
   void heal_all();
   bool link_blocked(const std::string& a, const std::string& b) const;
+  // Bytes from `from` to `to` cannot cross now.
+  bool flow_blocked(const std::string& from, const std::string& to) const;
 
   std::uint64_t bytes_delivered() const { return bytes_delivered_; }
   // Bytes sent and not yet delivered, over every connection.
@@ -68,6 +84,7 @@ class SimNetwork {
   class NodeNetwork;
   struct Link {
     bool partitioned = false;
+    std::string one_way_blocked_sender;  // Not empty: bytes from this node stall.
     std::uint64_t partition_epoch = 0;
     std::int64_t clogged_until_ms = 0;
   };
@@ -79,6 +96,8 @@ class SimNetwork {
   void pump(const std::shared_ptr<SimConnectionState>& state, int direction);
   void kick_link(const std::string& a, const std::string& b);
   void reset_connection(const std::shared_ptr<SimConnectionState>& state);
+  // A peer's retransmissions time out: it sees a reset later, unless it ends first.
+  void reset_later(const std::shared_ptr<SimConnectionState>& state);
   void notify_closed(const std::shared_ptr<SimConnectionState>& state, int side, bank::CloseReason reason);
   void forget_if_done(const std::shared_ptr<SimConnectionState>& state);
   std::int64_t latency();
@@ -90,6 +109,7 @@ class SimNetwork {
   std::map<std::pair<std::string, std::uint16_t>, bank::AcceptCallback*> listeners_;
   std::map<std::string, std::uint16_t> ephemeral_port_next_;
   std::map<LinkKey, Link> links_;
+  std::map<std::string, std::int64_t> accepts_failing_until_ms_;
   std::map<std::uint64_t, std::shared_ptr<SimConnectionState>> connections_;
   std::uint64_t connection_id_next_ = 1;
   std::uint64_t bytes_delivered_ = 0;
