@@ -57,7 +57,7 @@ struct Settings {
   bool print_plan = false;
   std::size_t failure_log_lines = 40;
   bool shrink = true;
-  std::size_t shrink_budget = 400;
+  std::size_t shrink_budget = 1000;
   std::string failures_dir = "simulator_failures";
   std::string save_plan;       // The first run's plan goes here.
   std::string timeline;        // The first run's Perfetto trace goes here.
@@ -108,10 +108,12 @@ std::string header(std::uint64_t index, std::uint64_t runs, const bank_sim::Plan
       "run {}/{} seed={}\n"
       "  knobs: duration={} steps, step_multiplier={} ms, epoch_offset={} ms ({}; {}), bankers={}, "
       "interactions/banker={}\n"
+      "  parameters: {}\n"
       "  faults: {}; {} faults planned, {} interactions planned\n",
       index + 1, runs, k.seed, k.duration_steps == 0 ? std::string("unbounded") : std::to_string(k.duration_steps),
       k.step_ms, k.epoch_offset_ms, bank_sim::format_utc(k.epoch_offset_ms / 1000), k.epoch_offset_reason,
-      k.banker_count, k.interactions_per_banker, bank_sim::describe_swarm(k.swarm), bank_sim::count_faults(plans),
+      k.banker_count, k.interactions_per_banker, bank_sim::describe_parameters(k.parameters),
+      bank_sim::describe_swarm(k.swarm), bank_sim::count_faults(plans),
       bank_sim::count_interactions(plans));
 }
 

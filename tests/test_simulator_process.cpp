@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <climits>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -134,7 +135,7 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
     const char* name;
     std::vector<std::string> invariants;
     int runs;
-    int shrunk_max;
+    int shrunk_max;  // The best shrink of the sweep reaches this many steps.
   };
   const Bug zoo[] = {
       {"epochalypse", {"created_at within the host's clock"}, 20, 8},
@@ -143,12 +144,12 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
       {"keys_ignored", {"exactly-once"}, 20, 8},
       {"void_twice", {"a transaction is voided at most once"}, 20, 8},
       {"skips_directory_sync", {"durability"}, 20, 8},
-      {"keeps_failed_writes", {"recovery", "durability"}, 60, 8},
+      {"keeps_failed_writes", {"recovery", "durability"}, 60, 6},
       {"cuts_rotten_records", {"durability"}, 60, 8},
       {"recovery_trusts_page_cache",
        {"durability", "a balance equals the sum of the ledger at some point between its request and its reply"},
        60,
-       12},
+       6},
   };
   const auto dir = test_support::make_temp_dir();
   for (const Bug& bug : zoo) {
@@ -165,10 +166,17 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
     const std::string invariant = r.out.substr(start, r.out.find("' broken", start) - start);
     INFO("first failure: " << invariant);
     CHECK(std::find(bug.invariants.begin(), bug.invariants.end(), invariant) != bug.invariants.end());
-    // The first failure is shrunk to a few steps, and its saved plan replays the same failure.
-    std::smatch shrunk;
-    REQUIRE(std::regex_search(r.out, shrunk, std::regex(R"(shrunk: \d+ interactions and faults \(of \d+ bankers\) down to (\d+))")));
-    CHECK(std::stoi(shrunk[1].str()) <= bug.shrunk_max);
+    // Every failure is shrunk, the best to a few steps; the first one's saved
+    // plan replays the same failure.
+    const std::regex shrunk_line(R"(shrunk: (\d+) interactions and faults \(of \d+ bankers\) down to (\d+))");
+    int best = INT32_MAX;
+    for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), shrunk_line); it != std::sregex_iterator(); ++it) {
+      const int before = std::stoi((*it)[1].str());
+      const int after = std::stoi((*it)[2].str());
+      CHECK(after < before);
+      best = std::min(best, after);
+    }
+    CHECK(best <= bug.shrunk_max);
     std::smatch saved;
     REQUIRE(std::regex_search(r.out, saved, std::regex(R"(replay the minimal plan: (\S+ --replay \S+))")));
     const Ran replayed = run_shell(saved[1].str() + " --no-shrink");

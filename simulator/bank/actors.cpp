@@ -31,10 +31,10 @@ std::string short_reply(std::string_view reply) {
 
 // ---------------------------------------------------------------- Host
 
-Host::Host(RunContext& context, bank::BankServerConfig config)
+Host::Host(RunContext& context, bank::BankServerConfig config, sim::DiskConfig disk_config)
     : context_(context),
       config_(std::move(config)),
-      disk_(context.world, sim::DiskConfig{}),
+      disk_(context.world, disk_config),
       clock_(context.world),
       timers_(context.world),
       log_(context.world, "host", context.log_level, context.log) {}

@@ -53,7 +53,7 @@ struct RunContext {
 
 class Host {
  public:
-  Host(RunContext& context, bank::BankServerConfig config);
+  Host(RunContext& context, bank::BankServerConfig config, sim::DiskConfig disk_config);
   ~Host();
   void start();
   // A process crash now: memory gone, connections reset, the page cache (and

@@ -77,6 +77,24 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
   swarm.corruption = rng.chance(1, 3);
   swarm.network_corners = rng.chance(1, 3);
   if (calm) swarm = Swarm{};
+
+  // Parameters: the defaults half the time, else drawn, each on its own.
+  Parameters& p = knobs.parameters;
+  if (rng.chance(1, 2)) {
+    p.latency_ms_min = rng.range(0, 5);
+    p.latency_ms_max = p.latency_ms_min + rng.range(0, rng.chance(1, 4) ? 200 : 20);
+  }
+  if (rng.chance(1, 2)) p.pieces_per_send_max = rng.range(1, 16);
+  if (rng.chance(1, 4)) p.window_bytes = rng.range(16, 4'096);
+  if (rng.chance(1, 2)) {
+    p.append_latency_ms_max = rng.range(0, 20);
+    p.sync_latency_ms_min = rng.range(0, 10);
+    p.sync_latency_ms_max = p.sync_latency_ms_min + rng.range(0, rng.chance(1, 4) ? 200 : 20);
+  }
+  // A short idle timeout, in time and in steps (a request must cross the network first).
+  if (rng.chance(1, 3)) p.idle_timeout_ms = std::max(rng.range(50, 5'000), 200 * knobs.step_ms);
+  // A small send queue: a LIST reply alone pauses reading.
+  if (rng.chance(1, 3)) p.send_queue_bytes_max = rng.range(64, 16 * 1024);
   return knobs;
 }
 
@@ -376,6 +394,14 @@ std::string describe_swarm(const Swarm& swarm) {
   add(swarm.corruption, "corruption");
   add(swarm.network_corners, "network_corners");
   return fmt::format("{} (a fault every <={} ms)", out, swarm.fault_gap_ms_max);
+}
+
+std::string describe_parameters(const Parameters& p) {
+  return fmt::format(
+      "latency_ms={}..{} pieces_per_send_max={} window_bytes={} append_latency_ms_max={} sync_latency_ms={}..{} "
+      "idle_timeout_ms={} send_queue_bytes_max={}",
+      p.latency_ms_min, p.latency_ms_max, p.pieces_per_send_max, p.window_bytes, p.append_latency_ms_max,
+      p.sync_latency_ms_min, p.sync_latency_ms_max, p.idle_timeout_ms, p.send_queue_bytes_max);
 }
 
 std::size_t count_interactions(const Plans& plans) {

@@ -32,6 +32,22 @@ struct Swarm {
   }
 };
 
+// The world's and the server's parameters, drawn per run (swarm testing over
+// parameters, not only over fault kinds): a run with a tiny send queue lives in
+// backpressure, one with a short idle timeout sees idle closes, one with slow
+// syncs sees large group commits.
+struct Parameters {
+  std::int64_t latency_ms_min = 1;
+  std::int64_t latency_ms_max = 10;
+  std::int64_t pieces_per_send_max = 4;
+  std::int64_t window_bytes = 64 * 1024;  // What the network holds before a sender's queue counts.
+  std::int64_t append_latency_ms_max = 2;
+  std::int64_t sync_latency_ms_min = 1;
+  std::int64_t sync_latency_ms_max = 8;
+  std::int64_t idle_timeout_ms = 300'000;
+  std::int64_t send_queue_bytes_max = 1024 * 1024;
+};
+
 struct Knobs {
   std::uint64_t seed = 0;
   std::uint64_t duration_steps = 0;  // 0: unbounded.
@@ -40,6 +56,7 @@ struct Knobs {
   std::uint32_t banker_count = 0;
   std::uint32_t interactions_per_banker = 0;
   Swarm swarm;
+  Parameters parameters;
   std::string epoch_offset_reason;  // Why this start time: "near 2^31 s", "wide range", ...
 };
 
@@ -139,6 +156,7 @@ std::string describe(DiskOps ops);
 std::string describe_interaction(const Interaction& interaction);
 std::string describe_fault(const Fault& fault);
 std::string describe_swarm(const Swarm& swarm);
+std::string describe_parameters(const Parameters& parameters);
 std::size_t count_interactions(const Plans& plans);  // Banker interactions other than sleeps.
 std::size_t count_faults(const Plans& plans);        // Faults other than sleeps.
 

@@ -27,6 +27,7 @@ std::string format_plan_file(const Plans& plans) {
                    int{s.crashes}, int{s.power_losses}, int{s.partitions}, int{s.clogs}, int{s.disk_errors},
                    int{s.slow_disk}, int{s.clock_steps}, int{s.corruption}, int{s.network_corners},
                    s.fault_gap_ms_max));
+  line("parameters " + describe_parameters(k.parameters));
   line(fmt::format("health_interval_ms {}", plans.health_interval_ms));
   for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
     line(fmt::format("banker {}", b));
@@ -91,6 +92,10 @@ class Parser {
         if (head == "health_interval_ms") {
           if (!number(1, value, 1)) return error_;
           plans.health_interval_ms = value;
+          continue;
+        }
+        if (head == "parameters") {
+          if (auto status = parse_parameters(k.parameters); !status) return status.error();
           continue;
         }
         if (head == "swarm") {
@@ -200,6 +205,45 @@ class Parser {
     const std::string_view digits = words_[at].substr(name.size() + 1);
     const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), value);
     return r.ec == std::errc{} && r.ptr == digits.data() + digits.size() && !digits.empty();
+  }
+
+  // words_[at] as "name=LOW..HIGH".
+  bool range_field(std::size_t at, std::string_view name, std::int64_t& low, std::int64_t& high) {
+    const std::string prefix = std::string(name) + "=";
+    if (at < words_.size() && words_[at].substr(0, prefix.size()) == prefix) {
+      const std::string_view text = words_[at].substr(prefix.size());
+      const auto dots = text.find("..");
+      if (dots != std::string_view::npos && to_int(text.substr(0, dots), low) && to_int(text.substr(dots + 2), high) &&
+          0 <= low && low <= high) {
+        return true;
+      }
+    }
+    fail(fmt::format("expected {}=LOW..HIGH with 0 <= LOW <= HIGH", name));
+    return false;
+  }
+
+  bool positive_field(std::size_t at, std::string_view name, std::int64_t& value, std::int64_t low) {
+    if (!field(at, name, value)) return false;
+    if (value < low) {
+      fail(fmt::format("{} must be at least {}", name, low));
+      return false;
+    }
+    return true;
+  }
+
+  bank::Status parse_parameters(Parameters& p) {
+    if (words_.size() != 8) {
+      return fail("expected 'parameters latency_ms=A..B pieces_per_send_max=N window_bytes=N "
+                  "append_latency_ms_max=N sync_latency_ms=A..B idle_timeout_ms=N send_queue_bytes_max=N'");
+    }
+    if (!range_field(1, "latency_ms", p.latency_ms_min, p.latency_ms_max)) return error_;
+    if (!positive_field(2, "pieces_per_send_max", p.pieces_per_send_max, 1)) return error_;
+    if (!positive_field(3, "window_bytes", p.window_bytes, 1)) return error_;
+    if (!positive_field(4, "append_latency_ms_max", p.append_latency_ms_max, 0)) return error_;
+    if (!range_field(5, "sync_latency_ms", p.sync_latency_ms_min, p.sync_latency_ms_max)) return error_;
+    if (!positive_field(6, "idle_timeout_ms", p.idle_timeout_ms, 1)) return error_;
+    if (!positive_field(7, "send_queue_bytes_max", p.send_queue_bytes_max, 1)) return error_;
+    return bank::ok_status();
   }
 
   bank::Status parse_swarm(Swarm& swarm) {

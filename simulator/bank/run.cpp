@@ -6,14 +6,23 @@ namespace bank_sim {
 
 namespace {
 
-bank::BankServerConfig server_config(std::int64_t step_ms) {
+bank::BankServerConfig server_config(const Knobs& knobs) {
   bank::BankServerConfig config;
   config.address = "0.0.0.0";
   config.port = bank_port;
   config.journal_file = journal_file;
   // Timeouts stretch with the step, so that a run with hours per step still
   // lets a request cross the network before its connection counts as idle.
-  config.idle_timeout_ms = std::max<std::int64_t>(config.idle_timeout_ms, 200 * step_ms);
+  config.idle_timeout_ms = std::max<std::int64_t>(knobs.parameters.idle_timeout_ms, 200 * knobs.step_ms);
+  config.send_queue_bytes_max = static_cast<std::size_t>(knobs.parameters.send_queue_bytes_max);
+  return config;
+}
+
+sim::DiskConfig disk_config(const Parameters& p) {
+  sim::DiskConfig config;
+  config.append_latency_ms_max = p.append_latency_ms_max;
+  config.sync_latency_ms_min = p.sync_latency_ms_min;
+  config.sync_latency_ms_max = p.sync_latency_ms_max;
   return config;
 }
 
@@ -28,6 +37,10 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
   sim::World world(sim::mix64(knobs.seed ^ 0x776f726c64ULL), knobs.epoch_offset_ms, knobs.step_ms);
   world.keep_trace(options.keep_trace);
   sim::NetworkConfig network_config;
+  network_config.latency_ms_min = knobs.parameters.latency_ms_min;
+  network_config.latency_ms_max = knobs.parameters.latency_ms_max;
+  network_config.pieces_per_send_max = static_cast<std::size_t>(knobs.parameters.pieces_per_send_max);
+  network_config.window_bytes = static_cast<std::size_t>(knobs.parameters.window_bytes);
   // A stalled stream resets after a while, in time and in steps.
   network_config.partition_reset_ms = std::max<std::int64_t>(network_config.partition_reset_ms, 20 * knobs.step_ms);
   network_config.connect_timeout_ms = std::max<std::int64_t>(network_config.connect_timeout_ms, 10 * knobs.step_ms);
@@ -42,7 +55,7 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
     context.recorder = &*recorder;
   }
 
-  Host host(context, server_config(knobs.step_ms));
+  Host host(context, server_config(knobs), disk_config(knobs.parameters));
   std::vector<std::unique_ptr<Banker>> bankers;
   for (std::uint32_t i = 0; i < knobs.banker_count; ++i) {
     bankers.push_back(std::make_unique<Banker>(context, host, i, plans.bankers[i]));

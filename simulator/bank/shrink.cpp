@@ -6,20 +6,36 @@
 
 namespace bank_sim {
 
+std::size_t plan_size(const Plans& plans) { return count_interactions(plans) + count_faults(plans); }
+
 namespace {
+
+// How many universes a shrink candidate is tried in before it counts as passing.
+constexpr std::uint64_t universes_per_candidate = 3;
+// cut_all_tails keeps k/fraction_steps of every list.
+constexpr std::size_t fraction_steps = 64;
 
 class Shrinker {
  public:
   Shrinker(const std::string& invariant, std::size_t runs_max) : invariant_(invariant), runs_max_(runs_max) {}
 
-  // True when the plans still fail with the same invariant.
-  bool fails(const Plans& plans) {
-    if (runs_ >= runs_max_) return false;
-    ++runs_;
-    RunOptions options;
-    options.log_level = bank::LogLevel::off;
-    const RunResult result = run_simulation(plans, options);
-    return result.failure && result.failure->invariant == invariant_;
+  // True when the plans still fail with the same invariant. Removing one
+  // interaction shifts every random draw after it (latencies, event order), so
+  // a smaller plan that would fail often misses by luck alone: a candidate
+  // also gets a few other universes (seeds for the world's randomness, the
+  // plans unchanged), and keeps the seed of the first one that fails.
+  bool fails(Plans& plans) {
+    const std::uint64_t seed = plans.knobs.seed;
+    for (std::uint64_t universe = 0; universe < universes_per_candidate && runs_ < runs_max_; ++universe) {
+      ++runs_;
+      plans.knobs.seed = universe == 0 ? seed : sim::mix64(seed + universe);
+      RunOptions options;
+      options.log_level = bank::LogLevel::off;
+      const RunResult result = run_simulation(plans, options);
+      if (result.failure && result.failure->invariant == invariant_) return true;
+    }
+    plans.knobs.seed = seed;
+    return false;
   }
 
   // Delta debugging over one list of a plan, chunks first, then one by one.
@@ -71,6 +87,74 @@ class Shrinker {
     return high < all.size();
   }
 
+  // cut_tail for every list at once: each keeps the same fraction of itself.
+  // One binary search over the fraction instead of one per list.
+  bool cut_all_tails(Plans& plans) {
+    const Plans all = plans;
+    std::size_t low = 0;
+    std::size_t high = fraction_steps;  // Keeping everything fails.
+    auto keep = [&all](Plans& p, std::size_t steps) {
+      auto cut = [steps](auto& items, std::size_t size) {
+        items.resize((size * steps + fraction_steps - 1) / fraction_steps);
+      };
+      cut(p.faults.faults, all.faults.faults.size());
+      for (std::size_t b = 0; b < p.bankers.size(); ++b) cut(p.bankers[b].interactions, all.bankers[b].interactions.size());
+    };
+    while (low + 1 < high && runs_ < runs_max_) {
+      const std::size_t middle = low + (high - low) / 2;
+      Plans candidate = all;
+      keep(candidate, middle);
+      if (plan_size(candidate) == plan_size(plans)) {
+        low = middle;  // Too little to cut at this fraction: nothing to try.
+        continue;
+      }
+      if (fails(candidate)) {
+        high = middle;
+        plans = std::move(candidate);
+      } else {
+        low = middle;
+      }
+    }
+    return plan_size(plans) < plan_size(all);
+  }
+
+  // Delta debugging over the bankers: whole halves first, then fewer at a time.
+  bool drop_banker_groups(Plans& plans) {
+    bool shrunk = false;
+    std::size_t parts = 2;
+    while (plans.bankers.size() > 1 && runs_ < runs_max_) {
+      const std::size_t count = plans.bankers.size();
+      const std::size_t chunk = (count + parts - 1) / parts;
+      bool removed = false;
+      for (std::size_t start = 0; start < count && runs_ < runs_max_; start += chunk) {
+        const std::size_t end = std::min(count, start + chunk);
+        if (end - start == count) continue;  // Keep at least one banker.
+        removed = attempt(plans, [start, end](Plans& p) {
+          p.bankers.erase(p.bankers.begin() + static_cast<std::ptrdiff_t>(start),
+                          p.bankers.begin() + static_cast<std::ptrdiff_t>(end));
+          p.knobs.banker_count = static_cast<std::uint32_t>(p.bankers.size());
+          std::vector<Fault> faults;
+          for (Fault f : p.faults.faults) {
+            if (f.target >= static_cast<std::int64_t>(start) && f.target < static_cast<std::int64_t>(end)) continue;
+            if (f.target >= static_cast<std::int64_t>(end)) f.target -= static_cast<std::int64_t>(end - start);
+            faults.push_back(f);
+          }
+          p.faults.faults = std::move(faults);
+          return true;
+        });
+        if (removed) break;
+      }
+      if (removed) {
+        shrunk = true;
+        parts = std::max<std::size_t>(parts - 1, 2);
+      } else {
+        if (parts >= count) break;
+        parts = std::min(count, parts * 2);
+      }
+    }
+    return shrunk;
+  }
+
   // Tries one change to a copy; keeps it if the failure stays.
   bool attempt(Plans& plans, const std::function<bool(Plans&)>& change) {
     Plans candidate = plans;
@@ -78,25 +162,6 @@ class Shrinker {
     if (!fails(candidate)) return false;
     plans = std::move(candidate);
     return true;
-  }
-
-  bool drop_bankers(Plans& plans) {
-    bool shrunk = false;
-    for (std::size_t b = plans.bankers.size(); b-- > 0 && plans.bankers.size() > 1;) {
-      shrunk |= attempt(plans, [b](Plans& p) {
-        p.bankers.erase(p.bankers.begin() + static_cast<std::ptrdiff_t>(b));
-        p.knobs.banker_count = static_cast<std::uint32_t>(p.bankers.size());
-        std::vector<Fault> faults;
-        for (Fault f : p.faults.faults) {
-          if (f.target == static_cast<std::int64_t>(b)) continue;  // Its target is gone.
-          if (f.target > static_cast<std::int64_t>(b)) --f.target;
-          faults.push_back(f);
-        }
-        p.faults.faults = std::move(faults);
-        return true;
-      });
-    }
-    return shrunk;
   }
 
   bool simplify(Plans& plans) {
@@ -148,22 +213,27 @@ class Shrinker {
 
 }  // namespace
 
-std::size_t plan_size(const Plans& plans) { return count_interactions(plans) + count_faults(plans); }
-
 ShrinkResult shrink(const Plans& failing, const std::string& invariant, std::size_t runs_max) {
   Shrinker shrinker(invariant, runs_max);
   Plans plans = failing;
+  // Simplifying (shorter sleeps, rounder amounts) rarely enables a removal:
+  // it gets a bounded number of rounds, so the budget goes to removals.
+  std::size_t simplify_rounds_left = 2;
   for (bool progress = true; progress && shrinker.runs() < runs_max;) {
-    progress = shrinker.cut_tail(plans, plans.faults.faults);
+    progress = shrinker.cut_all_tails(plans);
+    progress |= shrinker.drop_banker_groups(plans);
+    progress |= shrinker.cut_tail(plans, plans.faults.faults);
     for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
       progress |= shrinker.cut_tail(plans, plans.bankers[b].interactions);
     }
-    progress |= shrinker.drop_bankers(plans);
     progress |= shrinker.ddmin(plans, plans.faults.faults);
     for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
       progress |= shrinker.ddmin(plans, plans.bankers[b].interactions);
     }
-    if (!progress) progress = shrinker.simplify(plans);
+    if (!progress && simplify_rounds_left > 0) {
+      --simplify_rounds_left;
+      progress = shrinker.simplify(plans);
+    }
   }
   plans.knobs.interactions_per_banker = 0;
   for (const auto& b : plans.bankers) {
