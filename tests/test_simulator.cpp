@@ -221,7 +221,7 @@ TEST_CASE("plan files: a malformed or hand-edited plan gets an error naming the 
       {"seed 1\n", "saved.plan:1: expected 'version 2' first"},
       {"version 1\n", "saved.plan:1: version 1 is not supported"},
       {"version 2\nseed 1\nbanker 0\n  create 1.234\nend\n", "saved.plan:4: expected 'create AMOUNT': amount must have at most 2 decimals"},
-      {"version 2\nbanker 0\n  jump\nend\n", "saved.plan:3: expected an interaction: sleep, create, get, void, list or balance"},
+      {"version 2\nbanker 0\n  jump\nend\n", "saved.plan:3: expected an interaction: sleep, create, get, void, list, balance, pipeline or garbage"},
       {"version 2\nbanker 0\nfaults\n  partition banker7 for=5\nend\n", "saved.plan:4: expected a target: all or banker0..banker0"},
       {"version 2\nbanker 1\nend\n", "saved.plan:2: expected 'banker 0'"},
       {"version 2\nbanker 0\n  list\n", "expected 'end' as the last line"},

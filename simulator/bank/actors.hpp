@@ -48,6 +48,12 @@ struct RunContext {
   std::int64_t step_ms;
   std::int64_t liveness_deadline_ms;
   std::optional<std::int64_t> healed_at_ms;  // Set when faults stop for good.
+  // Faults (and the host's restarts) disturb the run until this time; a
+  // request sent after it and disturbed by nothing since must be answered
+  // within calm_answer_ms.
+  std::int64_t disturbed_until_ms = 0;
+  std::int64_t calm_answer_ms = 10'000;
+  void disturb(std::int64_t until_ms) { disturbed_until_ms = std::max(disturbed_until_ms, until_ms); }
   TraceRecorder* recorder = nullptr;         // Set when the run is recorded as a timeline.
 };
 
@@ -94,73 +100,6 @@ class Host {
   sim::EventId restart_event_ = 0;
   std::optional<std::int64_t> down_since_ms_;
   std::uint64_t durable_last_ = 0;
-};
-
-class Banker final : public bank::ConnectionHandler {
- public:
-  Banker(RunContext& context, Host& host, std::uint32_t index, const BankerPlan& plan);
-  ~Banker() override;
-  void start();
-  // Finish the request in progress (retrying as needed), then stop.
-  void stop_after_current();
-  bool finished() const { return finished_; }
-  const std::string& name() const { return name_; }
-  std::optional<std::int64_t> first_completion_after_heal_ms() const { return first_completion_after_heal_ms_; }
-  std::int64_t last_completed_ms() const { return last_completed_ms_; }
-
-  void on_data(std::string_view bytes) override;
-  void on_sent() override {}
-  void on_closed(bank::CloseReason reason) override;
-
- private:
-  struct Request {
-    Interaction interaction;
-    std::vector<std::string> frames;
-    std::size_t replies_expected = 1;
-    std::string prompt;
-    std::string key;
-    std::uint64_t id = 0;
-    std::vector<std::string> replies;
-    std::uint64_t generation = 0;
-    ClockWindow clock;
-    std::uint64_t clock_steps_at_send = 0;
-    std::uint32_t attempts = 0;
-    bool sent = false;
-    std::int64_t sent_at_ms = 0;
-    bool clock_opened = false;  // The clock window opened at the first real send.
-    std::uint64_t disk_failures_at_send = 0;
-  };
-
-  void next();
-  void begin(const Interaction& interaction);
-  void send_current();
-  void connect();
-  void handle_reply(std::string reply);
-  void finish_request();
-  void complete(std::string_view outcome);
-  void retry_later(std::string_view reason);
-  void arm_watchdog(std::int64_t delay_ms);
-  void drop_connection();
-  std::uint64_t resolve(const IdPick& pick) const;
-
-  RunContext& context_;
-  Host& host_;
-  std::uint32_t index_;
-  std::string name_;
-  const BankerPlan& plan_;
-  SimLogger log_;
-  std::size_t next_interaction_ = 0;
-  std::optional<Request> request_;
-  std::unique_ptr<bank::Connection> connection_;
-  bool connecting_ = false;
-  std::uint64_t connection_generation_ = 0;
-  bank::FrameDecoder decoder_;
-  sim::EventId timer_ = 0;
-  sim::EventId watchdog_ = 0;
-  bool stopping_ = false;
-  bool finished_ = false;
-  std::int64_t last_completed_ms_ = 0;
-  std::optional<std::int64_t> first_completion_after_heal_ms_;
 };
 
 class HealthChecker final : public bank::ConnectionHandler {

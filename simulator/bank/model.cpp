@@ -109,10 +109,31 @@ void Model::note_host_clock(std::int64_t realtime_ms) { host_clock_high_ms_ = st
 
 void Model::write_started(const std::string& key, WriteKind kind, bank::Money amount, std::uint64_t target_id) {
   if (acked_keys_.contains(key)) return;  // A retry of a write already acknowledged.
+  if (!pending_.contains(key) && kind == WriteKind::create) {
+    const std::uint64_t magnitude = amount.cents < 0 ? 0 - static_cast<std::uint64_t>(amount.cents)
+                                                     : static_cast<std::uint64_t>(amount.cents);
+    if (__builtin_add_overflow(amounts_abs_sum_, magnitude, &amounts_abs_sum_)) amounts_abs_sum_ = UINT64_MAX;
+  }
   pending_.emplace(key, Write{kind, amount, target_id});
 }
 
 void Model::write_refused(const std::string& key) { pending_.erase(key); }
+
+void Model::overflow_refused(const std::string& actor, const std::string& key, bank::Money amount,
+                             std::string_view reply) {
+  // Every balance is a sum of created amounts and their negations.
+  const std::uint64_t magnitude = amount.cents < 0 ? 0 - static_cast<std::uint64_t>(amount.cents)
+                                                   : static_cast<std::uint64_t>(amount.cents);
+  std::uint64_t reach = 0;
+  if (!__builtin_add_overflow(amounts_abs_sum_, magnitude, &reach) && reach <= static_cast<std::uint64_t>(INT64_MAX)) {
+    fail("every error is justified", actor,
+         fmt::format("CREATE {} was refused as `{}`, but every amount created in this run adds up to less than the "
+                     "balance's limit",
+                     bank::format_money(amount), reply));
+    return;
+  }
+  pending_.erase(key);
+}
 
 bool Model::confirm(const std::string& actor, const ParsedTransaction& t, const char* source) {
   auto it = confirmed_.find(t.id);
@@ -152,7 +173,12 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
     return;
   }
   auto pending = pending_.find(key);
-  BANK_ASSERT_MSG(pending != pending_.end(), "an acknowledged key was never started");
+  if (pending == pending_.end()) {
+    fail("reply matches request", actor,
+         fmt::format("`{}` acknowledged key {}, which has no write in flight (it was refused or never sent)", t.line,
+                     key));
+    return;
+  }
   const Write write = pending->second;
   if (write.kind == WriteKind::create) {
     if (t.amount != write.amount || t.voids_id != 0) {

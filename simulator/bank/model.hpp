@@ -85,6 +85,10 @@ class Model {
 
   // Ids a banker may pick as "known".
   const std::vector<std::uint64_t>& known_ids() const { return known_ids_; }
+  std::uint64_t highest_known_id() const { return confirmed_.empty() ? 0 : confirmed_.rbegin()->first; }
+  // A create refused as "would overflow the balance" must be able to: the
+  // amounts of every write started so far must reach the limit with it.
+  void overflow_refused(const std::string& actor, const std::string& key, bank::Money amount, std::string_view reply);
   std::uint64_t acknowledged_writes() const { return acknowledged_writes_; }
 
  private:
@@ -145,6 +149,7 @@ class Model {
   std::set<std::uint64_t> acked_ids_;
   std::vector<BalanceRead> balance_reads_;
   std::uint64_t acknowledged_writes_ = 0;
+  std::uint64_t amounts_abs_sum_ = 0;  // Of every create started (saturating): no balance can exceed it.
 };
 
 }  // namespace bank_sim

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace bank_sim {
@@ -89,10 +90,14 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
   if (rng.chance(1, 2)) {
     p.append_latency_ms_max = rng.range(0, 20);
     p.sync_latency_ms_min = rng.range(0, 10);
-    p.sync_latency_ms_max = p.sync_latency_ms_min + rng.range(0, rng.chance(1, 4) ? 200 : 20);
+    p.sync_latency_ms_max = p.sync_latency_ms_min + rng.range(0, rng.chance(1, 2) ? 300 : 20);
   }
   // A short idle timeout, in time and in steps (a request must cross the network first).
-  if (rng.chance(1, 3)) p.idle_timeout_ms = std::max(rng.range(50, 5'000), 200 * knobs.step_ms);
+  // Longer than any one-way trip, so that a request always arrives first.
+  if (rng.chance(1, 3)) {
+    const std::int64_t drawn_ms = rng.chance(1, 2) ? rng.range(20, 300) : rng.range(300, 5'000);
+    p.idle_timeout_ms = std::max({drawn_ms, 3 * p.latency_ms_max + 10, 20 * knobs.step_ms});
+  }
   // A small send queue: a LIST reply alone pauses reading.
   if (rng.chance(1, 3)) p.send_queue_bytes_max = rng.range(64, 16 * 1024);
   return knobs;
@@ -107,8 +112,11 @@ bank::Money draw_amount(sim::Rng& rng) {
     cents = rng.range(-100'000, 100'000);  // Up to a thousand, with cents.
   } else if (kind < 85) {
     cents = rng.range(-100, 100) * 100;  // Whole amounts.
-  } else if (kind < 97) {
+  } else if (kind < 95) {
     cents = rng.range(-1'000'000'000, 1'000'000'000);
+  } else if (kind < 98) {
+    // Near the largest amount: a few of these reach the balance's limits.
+    cents = (rng.chance(1, 2) ? 1 : -1) * (bank::amount_cents_max - rng.range(0, 1'000));
   } else {
     cents = 0;
   }
@@ -117,9 +125,27 @@ bank::Money draw_amount(sim::Rng& rng) {
 
 IdPick draw_id(sim::Rng& rng) {
   IdPick pick;
-  pick.known = rng.below(100) < 85;
-  pick.pick = pick.known ? rng.next() : static_cast<std::uint64_t>(rng.range(1, 1'000'000));
+  const std::uint64_t kind = rng.below(100);
+  pick.known = kind < 75;
+  pick.next = kind >= 90;
+  pick.pick = pick.known ? rng.next()
+              : pick.next ? rng.below(3)
+                          : static_cast<std::uint64_t>(rng.range(1, 1'000'000));
   return pick;
+}
+
+// Modifiers of a write: no key, a hang-up, a twin on a second connection.
+void draw_write_style(sim::Rng& rng, Interaction& interaction) {
+  interaction.keyless = rng.chance(1, 6);
+  interaction.hang_up = rng.chance(1, 12);
+  // Only creates: a void refused on one connection may still apply on the
+  // other once its target appears, which no single answer could promise.
+  interaction.echo = interaction.op == BankerOp::create && !interaction.keyless && !interaction.hang_up &&
+                     rng.chance(1, 10);
+}
+
+void draw_read_style(sim::Rng& rng, Interaction& interaction) {
+  if (rng.chance(1, 8)) interaction.slow_read_ms = rng.range(10, 2'000);
 }
 
 BankerPlan generate_banker_plan(sim::Rng& rng, std::uint32_t interactions) {
@@ -133,19 +159,31 @@ BankerPlan generate_banker_plan(sim::Rng& rng, std::uint32_t interactions) {
     }
     Interaction interaction;
     const std::uint64_t kind = rng.below(100);
-    if (kind < 40) {
+    if (kind < 36) {
       interaction.op = BankerOp::create;
       interaction.amount = draw_amount(rng);
-    } else if (kind < 55) {
+      draw_write_style(rng, interaction);
+    } else if (kind < 49) {
       interaction.op = BankerOp::get;
       interaction.id = draw_id(rng);
-    } else if (kind < 70) {
+      draw_read_style(rng, interaction);
+    } else if (kind < 62) {
       interaction.op = BankerOp::void_;
       interaction.id = draw_id(rng);
-    } else if (kind < 85) {
+      draw_write_style(rng, interaction);
+    } else if (kind < 74) {
       interaction.op = BankerOp::list;
-    } else {
+      draw_read_style(rng, interaction);
+    } else if (kind < 86) {
       interaction.op = BankerOp::balance;
+      draw_read_style(rng, interaction);
+    } else if (kind < 96) {
+      // The next few requests go out together, without waiting for replies.
+      interaction.op = BankerOp::pipeline;
+      interaction.count = static_cast<std::uint32_t>(rng.range(2, pipeline_requests_max));
+    } else {
+      interaction.op = BankerOp::garbage;
+      interaction.garbage = static_cast<Garbage>(rng.below(4));
     }
     plan.interactions.push_back(interaction);
   }
@@ -308,6 +346,18 @@ std::string describe(BankerOp op) {
     case BankerOp::create: return "create";
     case BankerOp::void_: return "void";
     case BankerOp::balance: return "balance";
+    case BankerOp::pipeline: return "pipeline";
+    case BankerOp::garbage: return "garbage";
+  }
+  return "?";
+}
+
+std::string describe(Garbage garbage) {
+  switch (garbage) {
+    case Garbage::unknown_action: return "unknown_action";
+    case Garbage::bad_amount: return "bad_amount";
+    case Garbage::bad_id: return "bad_id";
+    case Garbage::oversized: return "oversized";
   }
   return "?";
 }
@@ -341,14 +391,24 @@ std::string describe(DiskOps ops) {
 }
 
 std::string describe_interaction(const Interaction& i) {
+  std::string style;
+  if (i.keyless) style += " nokey";
+  if (i.hang_up) style += " hangup";
+  if (i.echo) style += " echo";
+  if (i.slow_read_ms > 0) style += fmt::format(" slow={}", i.slow_read_ms);
   switch (i.op) {
     case BankerOp::sleep: return fmt::format("sleep {}", i.sleep_ms);
-    case BankerOp::create: return fmt::format("create {}", bank::format_money(i.amount));
+    case BankerOp::create: return fmt::format("create {}{}", bank::format_money(i.amount), style);
     case BankerOp::get:
     case BankerOp::void_:
-      return fmt::format("{} {} {}", describe(i.op), i.id.known ? "known" : "id", i.id.pick);
-    default: return describe(i.op);
+      return fmt::format("{} {} {}{}", describe(i.op), i.id.known ? "known" : i.id.next ? "next" : "id", i.id.pick,
+                         style);
+    case BankerOp::pipeline: return fmt::format("pipeline {}", i.count);
+    case BankerOp::garbage: return fmt::format("garbage {}", describe(i.garbage));
+    case BankerOp::list:
+    case BankerOp::balance: return describe(i.op) + style;
   }
+  return "?";
 }
 
 std::string describe_fault(const Fault& f) {
@@ -407,7 +467,7 @@ std::string describe_parameters(const Parameters& p) {
 std::size_t count_interactions(const Plans& plans) {
   std::size_t count = 0;
   for (const auto& plan : plans.bankers)
-    for (const auto& i : plan.interactions) count += i.op != BankerOp::sleep;
+    for (const auto& i : plan.interactions) count += i.op != BankerOp::sleep && i.op != BankerOp::pipeline;
   return count;
 }
 

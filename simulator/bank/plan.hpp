@@ -83,17 +83,29 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides);
 // seen (pick modulo how many it knows), sometimes one that may not exist.
 struct IdPick {
   bool known = true;
-  std::uint64_t pick = 0;  // known: an index modulo the ids known; else the id itself.
+  bool next = false;       // Just past the highest id known: a write may be in flight there.
+  std::uint64_t pick = 0;  // known: an index modulo the ids known; next: how far past (mod 3); else the id itself.
 };
 
-enum class BankerOp { sleep, list, get, create, void_, balance };
+enum class BankerOp { sleep, list, get, create, void_, balance, pipeline, garbage };
+
+// Malformed input a banker mixes into its traffic; each must get one ERROR.
+enum class Garbage { unknown_action, bad_amount, bad_id, oversized };
 
 struct Interaction {
   BankerOp op = BankerOp::sleep;
   std::int64_t sleep_ms = 0;
   bank::Money amount;
   IdPick id;
+  bool keyless = false;           // create, void: no idempotency key, so never retried.
+  bool hang_up = false;           // create, void: drop the connection right after sending.
+  bool echo = false;              // keyed create, void: the same request at once on a second connection.
+  std::int64_t slow_read_ms = 0;  // list, balance, get: stop reading replies for this long after sending.
+  std::uint32_t count = 0;        // pipeline: how many of the following requests go out together.
+  Garbage garbage = Garbage::unknown_action;
 };
+
+inline constexpr std::uint32_t pipeline_requests_max = 8;
 
 struct BankerPlan {
   std::vector<Interaction> interactions;
@@ -153,6 +165,7 @@ Plans generate_plans(const Knobs& knobs);
 std::string describe(BankerOp op);
 std::string describe(FaultOp op);
 std::string describe(DiskOps ops);
+std::string describe(Garbage garbage);
 std::string describe_interaction(const Interaction& interaction);
 std::string describe_fault(const Fault& fault);
 std::string describe_swarm(const Swarm& swarm);

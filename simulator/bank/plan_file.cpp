@@ -264,6 +264,32 @@ class Parser {
     return bank::ok_status();
   }
 
+  // The style words after an interaction's own: nokey, hangup, echo (writes), slow=N (reads).
+  bank::Status parse_style(Interaction& i, std::size_t from) {
+    const bool write = i.op == BankerOp::create || i.op == BankerOp::void_;
+    for (std::size_t at = from; at < words_.size(); ++at) {
+      const std::string_view word = words_[at];
+      if (write && word == "nokey") {
+        i.keyless = true;
+      } else if (write && word == "hangup") {
+        i.hang_up = true;
+      } else if (write && word == "echo") {
+        i.echo = true;
+      } else if (!write && word.substr(0, 5) == "slow=") {
+        std::int64_t value = 0;
+        if (!to_int(word.substr(5), value) || value <= 0) return fail("expected slow=N with N > 0");
+        i.slow_read_ms = value;
+      } else {
+        return fail(write ? fmt::format("expected nokey, hangup or echo after '{}', got '{}'", words_[0], word)
+                          : fmt::format("expected slow=N after '{}', got '{}'", words_[0], word));
+      }
+    }
+    if (i.echo && (i.keyless || i.hang_up || i.op != BankerOp::create)) {
+      return fail("echo is for a create with a key and no hangup");
+    }
+    return bank::ok_status();
+  }
+
   bank::Status parse_interaction(Interaction& i) {
     const std::string_view op = words_[0];
     std::int64_t value = 0;
@@ -271,15 +297,19 @@ class Parser {
       if (!number(1, value, 0)) return error_;
       i.op = BankerOp::sleep;
       i.sleep_ms = value;
-    } else if (op == "create") {
-      if (words_.size() != 2) return fail("expected 'create AMOUNT'");
+      return bank::ok_status();
+    }
+    if (op == "create") {
+      if (words_.size() < 2) return fail("expected 'create AMOUNT'");
       auto amount = bank::parse_amount(words_[1]);
       if (!amount) return fail("expected 'create AMOUNT': " + amount.error().message);
       i.op = BankerOp::create;
       i.amount = *amount;
-    } else if (op == "get" || op == "void") {
-      if (words_.size() != 3 || (words_[1] != "known" && words_[1] != "id")) {
-        return fail(fmt::format("expected '{} known N' or '{} id N'", op, op));
+      return parse_style(i, 2);
+    }
+    if (op == "get" || op == "void") {
+      if (words_.size() < 3 || (words_[1] != "known" && words_[1] != "id" && words_[1] != "next")) {
+        return fail(fmt::format("expected '{} known N', '{} id N' or '{} next N'", op, op, op));
       }
       std::uint64_t pick = 0;
       const auto r = std::from_chars(words_[2].data(), words_[2].data() + words_[2].size(), pick);
@@ -287,14 +317,33 @@ class Parser {
         return fail(fmt::format("expected '{} {} N' with N a number", op, words_[1]));
       }
       i.op = op == "get" ? BankerOp::get : BankerOp::void_;
-      i.id = IdPick{words_[1] == "known", pick};
-    } else if (op == "list" || op == "balance") {
-      if (words_.size() != 1) return fail(fmt::format("expected '{}' alone", op));
-      i.op = op == "list" ? BankerOp::list : BankerOp::balance;
-    } else {
-      return fail("expected an interaction: sleep, create, get, void, list or balance");
+      i.id = IdPick{words_[1] == "known", words_[1] == "next", pick};
+      return parse_style(i, 3);
     }
-    return bank::ok_status();
+    if (op == "list" || op == "balance") {
+      i.op = op == "list" ? BankerOp::list : BankerOp::balance;
+      return parse_style(i, 1);
+    }
+    if (op == "pipeline") {
+      if (words_.size() != 2 || !number(1, value, 2, pipeline_requests_max)) {
+        return fail(fmt::format("expected 'pipeline N' with N in [2, {}]", pipeline_requests_max));
+      }
+      i.op = BankerOp::pipeline;
+      i.count = static_cast<std::uint32_t>(value);
+      return bank::ok_status();
+    }
+    if (op == "garbage") {
+      const Garbage kinds[] = {Garbage::unknown_action, Garbage::bad_amount, Garbage::bad_id, Garbage::oversized};
+      for (Garbage kind : kinds) {
+        if (words_.size() == 2 && words_[1] == describe(kind)) {
+          i.op = BankerOp::garbage;
+          i.garbage = kind;
+          return bank::ok_status();
+        }
+      }
+      return fail("expected 'garbage unknown_action|bad_amount|bad_id|oversized'");
+    }
+    return fail("expected an interaction: sleep, create, get, void, list, balance, pipeline or garbage");
   }
 
   bank::Status target(std::size_t at, std::size_t banker_count, std::int64_t& value) {

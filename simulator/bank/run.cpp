@@ -1,10 +1,35 @@
 #include "run.hpp"
 
+#include "banker.hpp"
+
 #include <fmt/format.h>
 
 namespace bank_sim {
 
 namespace {
+
+// Thrown by the assertion handler a run installs: a broken assertion in the
+// simulated server is a finding of that run, not the end of the sweep.
+struct AssertionBroken {
+  std::string evidence;
+};
+
+[[noreturn]] void throw_assertion(const char* condition, const char* file, int line, const char* message) {
+  throw AssertionBroken{fmt::format("assertion failed: {} at {}:{}{}", condition, file, line,
+                                    message != nullptr ? fmt::format(" ({})", message) : std::string())};
+}
+
+// Installs throw_assertion for one run on its thread, and restores what was there.
+class AssertionsEndTheRun {
+ public:
+  AssertionsEndTheRun() : previous_(bank::set_assert_handler_for_this_thread(&throw_assertion)) {}
+  ~AssertionsEndTheRun() { bank::set_assert_handler_for_this_thread(previous_); }
+  AssertionsEndTheRun(const AssertionsEndTheRun&) = delete;
+  AssertionsEndTheRun& operator=(const AssertionsEndTheRun&) = delete;
+
+ private:
+  bank::AssertHandler previous_;
+};
 
 bank::BankServerConfig server_config(const Knobs& knobs) {
   bank::BankServerConfig config;
@@ -13,7 +38,7 @@ bank::BankServerConfig server_config(const Knobs& knobs) {
   config.journal_file = journal_file;
   // Timeouts stretch with the step, so that a run with hours per step still
   // lets a request cross the network before its connection counts as idle.
-  config.idle_timeout_ms = std::max<std::int64_t>(knobs.parameters.idle_timeout_ms, 200 * knobs.step_ms);
+  config.idle_timeout_ms = std::max<std::int64_t>(knobs.parameters.idle_timeout_ms, 20 * knobs.step_ms);
   config.send_queue_bytes_max = static_cast<std::size_t>(knobs.parameters.send_queue_bytes_max);
   return config;
 }
@@ -48,6 +73,8 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
   Model model(world);
   RunContext context{world,          network, model, result.stats, options.log_level, result.log, knobs.step_ms,
                      result.liveness_deadline_ms, std::nullopt};
+  // Slow syncs, slow readers and backpressure stay well inside this; steps of hours stretch it.
+  context.calm_answer_ms = std::max<std::int64_t>(10'000, 50 * knobs.step_ms);
   SimLogger log(world, "run", options.log_level, result.log);
   std::optional<TraceRecorder> recorder;
   if (options.record_timeline) {
@@ -58,58 +85,66 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
   Host host(context, server_config(knobs), disk_config(knobs.parameters));
   std::vector<std::unique_ptr<Banker>> bankers;
   for (std::uint32_t i = 0; i < knobs.banker_count; ++i) {
-    bankers.push_back(std::make_unique<Banker>(context, host, i, plans.bankers[i]));
+    bankers.push_back(
+        std::make_unique<Banker>(context, host, i, plans.bankers[i], server_config(knobs).idle_timeout_ms));
   }
   HealthChecker health(context, plans.health_interval_ms);
   FaultInjector faults(context, host, plans.faults, knobs.banker_count);
   Auditor auditor(context);
 
-  host.start();
-  for (auto& banker : bankers) banker->start();
-  health.start();
-  faults.start();
+  AssertionsEndTheRun assertions_end_the_run;
+  try {
+    host.start();
+    for (auto& banker : bankers) banker->start();
+    health.start();
+    faults.start();
 
-  const std::int64_t end_ms = knobs.duration_steps == 0
-                                  ? INT64_MAX
-                                  : knobs.epoch_offset_ms + static_cast<std::int64_t>(knobs.duration_steps) * knobs.step_ms;
-  bool main_phase_over = false;
-  bool liveness_checked = false;
-  bool audit_started = false;
-  while (!model.failed() && !auditor.done()) {
-    if (!main_phase_over && world.next_event_ms() > end_ms) {
-      // The step budget is spent: heal, let each banker finish what it started, audit.
-      main_phase_over = true;
-      result.duration_reached = true;
-      log.info("duration of {} steps reached: healing, then finishing the requests in flight", knobs.duration_steps);
-      faults.heal_now();
-      for (auto& banker : bankers) banker->stop_after_current();
-    }
-    if (!world.run_next(INT64_MAX)) {
-      model.fail("liveness", "run", "nothing is left to happen, yet the run has not finished");
-      break;
-    }
-    if (context.healed_at_ms && !liveness_checked &&
-        world.now_ms() >= *context.healed_at_ms + result.liveness_deadline_ms) {
-      liveness_checked = true;
-      for (auto& banker : bankers) {
-        if (banker->finished() || banker->first_completion_after_heal_ms()) continue;
-        model.fail("liveness", banker->name(),
-                   fmt::format("no interaction completed within {} ms after every fault healed (at +{} ms)",
-                               result.liveness_deadline_ms, *context.healed_at_ms - knobs.epoch_offset_ms));
+    const std::int64_t end_ms = knobs.duration_steps == 0
+                                    ? INT64_MAX
+                                    : knobs.epoch_offset_ms + static_cast<std::int64_t>(knobs.duration_steps) * knobs.step_ms;
+    bool main_phase_over = false;
+    bool liveness_checked = false;
+    bool audit_started = false;
+    while (!model.failed() && !auditor.done()) {
+      if (!main_phase_over && world.next_event_ms() > end_ms) {
+        // The step budget is spent: heal, let each banker finish what it started, audit.
+        main_phase_over = true;
+        result.duration_reached = true;
+        log.info("duration of {} steps reached: healing, then finishing the requests in flight", knobs.duration_steps);
+        faults.heal_now();
+        for (auto& banker : bankers) banker->stop_after_current();
       }
-      if (!health.first_success_after_heal_ms()) {
-        model.fail("liveness", "health",
-                   fmt::format("no HEALTH answered within {} ms after every fault healed", result.liveness_deadline_ms));
+      if (!world.run_next(INT64_MAX)) {
+        model.fail("liveness", "run", "nothing is left to happen, yet the run has not finished");
+        break;
+      }
+      if (context.healed_at_ms && !liveness_checked &&
+          world.now_ms() >= *context.healed_at_ms + result.liveness_deadline_ms) {
+        liveness_checked = true;
+        for (auto& banker : bankers) {
+          if (banker->finished() || banker->first_completion_after_heal_ms()) continue;
+          model.fail("liveness", banker->name(),
+                     fmt::format("no interaction completed within {} ms after every fault healed (at +{} ms)",
+                                 result.liveness_deadline_ms, *context.healed_at_ms - knobs.epoch_offset_ms));
+        }
+        if (!health.first_success_after_heal_ms()) {
+          model.fail("liveness", "health",
+                     fmt::format("no HEALTH answered within {} ms after every fault healed", result.liveness_deadline_ms));
+        }
+      }
+      if (!audit_started && context.healed_at_ms) {
+        bool all_finished = true;
+        for (auto& banker : bankers) all_finished = all_finished && banker->finished();
+        if (all_finished) {
+          audit_started = true;
+          auditor.start();
+        }
       }
     }
-    if (!audit_started && context.healed_at_ms) {
-      bool all_finished = true;
-      for (auto& banker : bankers) all_finished = all_finished && banker->finished();
-      if (all_finished) {
-        audit_started = true;
-        auditor.start();
-      }
-    }
+  } catch (const AssertionBroken& broken) {
+    // The simulated server (or the simulator) broke an invariant of its own:
+    // the run ends here, and is reported, shrunk and replayed like any other.
+    model.fail("assertion", "host", broken.evidence);
   }
   health.stop();
 

@@ -5,6 +5,15 @@
 
 namespace bank {
 [[noreturn]] void assert_fail(const char* condition, const char* file, int line, const char* message);
+
+// A broken assertion aborts the process. A simulator that runs many simulated
+// servers in one process may install, on the thread running one of them and
+// for that run only, a handler that throws to end that run alone and report
+// it. The handler must not return; it is removed before it is called, so an
+// assertion broken while unwinding aborts as usual.
+using AssertHandler = void (*)(const char* condition, const char* file, int line, const char* message);
+// Returns the handler it replaces.
+AssertHandler set_assert_handler_for_this_thread(AssertHandler handler);
 }  // namespace bank
 
 #define BANK_ASSERT(condition) \

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <deque>
+#include <optional>
 
 namespace sim {
 
@@ -28,6 +29,8 @@ struct SimConnectionState {
   SimEndpoint* endpoints[2] = {nullptr, nullptr};
   bool finished[2] = {false, false};
   bool vanished[2] = {false, false};  // That side is gone without a word: bytes to it are lost.
+  std::int64_t last_delivered_ms[2] = {0, 0};  // Per direction: when its last bytes (or its start) arrived.
+  std::optional<SimNetwork::CloseView> closed_view[2];  // What each side had heard when it closed.
   bool reset_pending = false;
   Pipe pipes[2];
 };
@@ -88,6 +91,10 @@ class SimEndpoint final : public bank::Connection {
   void close() override {
     if (state_->finished[side_] || close_requested_) return;
     close_requested_ = true;
+    const Pipe& incoming = state_->pipes[1 - side_];
+    const std::int64_t now_ms = network_.world_.now_ms();
+    state_->closed_view[side_] =
+        SimNetwork::CloseView{now_ms, now_ms - state_->last_delivered_ms[1 - side_], incoming.pieces.empty()};
     if (!state_->pipes[1 - side_].pieces.empty()) {
       // Closing with unread input sends a reset, not a FIN: what was still in
       // flight to the peer may be lost with it.
@@ -102,6 +109,8 @@ class SimEndpoint final : public bank::Connection {
   }
 
   bank::ConnectionHandler* handler() const { return handler_; }
+  std::size_t undelivered_bytes() const { return state_->pipes[side_].bytes; }
+  const std::optional<SimNetwork::CloseView>& peer_close_view() const { return state_->closed_view[1 - side_]; }
   bool paused() const { return paused_; }
   void detach_handler() { handler_ = nullptr; }
 
@@ -210,6 +219,7 @@ void SimNetwork::connect(const std::string& from, const std::string& to, std::ui
     state->id = connection_id_next_++;
     state->nodes[0] = from;
     state->nodes[1] = to;
+    state->last_delivered_ms[0] = state->last_delivered_ms[1] = world_.now_ms();
     connections_.emplace(state->id, state);
     auto client = std::make_unique<SimEndpoint>(*this, state, 0);
     if (auto failing = accepts_failing_until_ms_.find(to);
@@ -272,6 +282,7 @@ void SimNetwork::pump(const std::shared_ptr<SimConnectionState>& state, int dire
     }
     pipe.bytes -= bytes.size();
     bytes_delivered_ += bytes.size();
+    state->last_delivered_ms[direction] = world_.now_ms();
     if (receiver != nullptr && !state->finished[reader]) receiver->handler()->on_data(bytes);
     SimEndpoint* sender = state->endpoints[direction];
     if (sender != nullptr && !state->finished[direction] && sender->handler() != nullptr) {
@@ -378,6 +389,15 @@ void SimNetwork::crash(const std::string& name) {
     if (state->nodes[0] == name || state->nodes[1] == name) touched.push_back(state);
   }
   for (auto& state : touched) reset_connection(state);
+}
+
+std::size_t SimNetwork::undelivered_bytes(const bank::Connection& connection) const {
+  // Every Connection this network hands out is one of its endpoints.
+  return static_cast<const SimEndpoint&>(connection).undelivered_bytes();
+}
+
+std::optional<SimNetwork::CloseView> SimNetwork::peer_close_view(const bank::Connection& connection) const {
+  return static_cast<const SimEndpoint&>(connection).peer_close_view();
 }
 
 std::uint64_t SimNetwork::bytes_in_flight() const {

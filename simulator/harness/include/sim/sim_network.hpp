@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -75,6 +76,15 @@ class SimNetwork {
   bool flow_blocked(const std::string& from, const std::string& to) const;
 
   std::uint64_t bytes_delivered() const { return bytes_delivered_; }
+  // Bytes this connection (one made by connect()) sent that have not reached its peer.
+  std::size_t undelivered_bytes(const bank::Connection& connection) const;
+  // What the peer had heard from this connection when it closed its side.
+  struct CloseView {
+    std::int64_t closed_at_ms;
+    std::int64_t silence_ms;  // Since this side's last bytes (or the connection's start) reached it.
+    bool read_everything;     // Every byte this side sent had reached it.
+  };
+  std::optional<CloseView> peer_close_view(const bank::Connection& connection) const;
   // Bytes sent and not yet delivered, over every connection.
   std::uint64_t bytes_in_flight() const;
 

@@ -1,0 +1,590 @@
+#include "banker.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace bank_sim {
+
+namespace {
+
+constexpr std::size_t reply_bytes_max = 64 * 1024 * 1024;
+// Larger than the server's frame limit (64 KiB by default).
+constexpr std::size_t oversized_frame_bytes = 70 * 1024;
+
+std::string frames_text(const std::vector<std::string>& frames) {
+  std::string text;
+  for (const auto& f : frames) {
+    if (!text.empty()) text += " | ";
+    text += f.size() > 80 ? fmt::format("<{} bytes>", f.size()) : f;
+  }
+  return text;
+}
+
+bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
+
+std::string short_reply(std::string_view reply) {
+  // A LIST reply can be long: the log shows its size and first line.
+  const auto newline = reply.find('\n');
+  if (newline == std::string_view::npos) return std::string(reply);
+  return fmt::format("{} (+{} more lines)", reply.substr(0, newline), std::count(reply.begin(), reply.end(), '\n'));
+}
+
+bool is_write(BankerOp op) { return op == BankerOp::create || op == BankerOp::void_; }
+
+}  // namespace
+
+// The same keyed write sent once more on a second connection while the first
+// is in flight: the server must answer both with one transaction.
+class Banker::Echo final : public bank::ConnectionHandler {
+ public:
+  Echo(Banker& banker, std::vector<std::string> frames, std::string key)
+      : banker_(banker), frames_(std::move(frames)), key_(std::move(key)), decoder_(reply_bytes_max) {}
+
+  void start() {
+    banker_.context_.network.connect(banker_.name_ + "-echo", bank_node, bank_port, [this](auto result) {
+      if (!result) {
+        done_ = true;
+        return;
+      }
+      connection_ = std::move(*result);
+      connection_->start(this);
+      std::string bytes;
+      for (const auto& frame : frames_) bank::append_frame(bytes, frame);
+      at_request_ms_ = banker_.host_.clock().realtime_ms();
+      banker_.context_.model.note_host_clock(at_request_ms_);
+      connection_->send(bytes);
+    });
+  }
+  bool done() const { return done_; }
+
+  void on_data(std::string_view bytes) override {
+    decoder_.feed(bytes);
+    for (;;) {
+      const auto next = decoder_.next();
+      if (next.status != bank::FrameDecoder::Status::frame || done_) return;
+      replies_.emplace_back(next.frame);
+      if (replies_.size() < 2) continue;
+      // Only an acknowledgement says anything: errors leave the outcome unknown.
+      const std::string& reply = replies_.back();
+      if (starts_with(reply, "id=")) {
+        ClockWindow clock;
+        clock.at_request_ms = at_request_ms_;
+        clock.at_reply_ms = banker_.host_.clock().realtime_ms();
+        clock.stepped = true;  // Its window is not tracked for clock steps: check only the upper bound.
+        banker_.context_.model.note_host_clock(clock.at_reply_ms);
+        banker_.context_.model.write_acked(banker_.name_ + "-echo", key_, reply, clock);
+      }
+      done_ = true;
+      connection_.reset();
+      return;
+    }
+  }
+  void on_sent() override {}
+  void on_closed(bank::CloseReason) override {
+    done_ = true;
+    connection_.reset();
+  }
+
+ private:
+  Banker& banker_;
+  std::vector<std::string> frames_;
+  std::string key_;
+  bank::FrameDecoder decoder_;
+  std::unique_ptr<bank::Connection> connection_;
+  std::vector<std::string> replies_;
+  std::int64_t at_request_ms_ = 0;
+  bool done_ = false;
+};
+
+Banker::Banker(RunContext& context, Host& host, std::uint32_t index, const BankerPlan& plan,
+               std::int64_t idle_timeout_ms)
+    : context_(context),
+      host_(host),
+      index_(index),
+      name_(fmt::format("banker{}", index)),
+      plan_(plan),
+      idle_timeout_ms_(idle_timeout_ms),
+      log_(context.world, name_, context.log_level, context.log),
+      decoder_(reply_bytes_max) {}
+
+Banker::~Banker() {
+  for (sim::EventId event : {timer_, watchdog_, resume_event_}) {
+    if (event != 0) context_.world.cancel(event);
+  }
+  connection_.reset();
+  echoes_.clear();
+}
+
+void Banker::start() { next(); }
+
+void Banker::stop_after_current() {
+  stopping_ = true;
+  if (batch_.empty() && !finished_) {
+    if (timer_ != 0) context_.world.cancel(timer_);
+    timer_ = 0;
+    finished_ = true;
+    drop_connection();
+  }
+}
+
+void Banker::next() {
+  timer_ = 0;
+  if (stopping_ || next_interaction_ >= plan_.interactions.size()) {
+    finished_ = true;
+    drop_connection();
+    return;
+  }
+  const Interaction& interaction = plan_.interactions[next_interaction_++];
+  if (interaction.op == BankerOp::sleep) {
+    timer_ = context_.world.schedule_after(interaction.sleep_ms, [this] { next(); });
+    return;
+  }
+  std::vector<Interaction> batch;
+  if (interaction.op == BankerOp::pipeline) {
+    // The next requests of the plan go out together; sleeps between them are skipped.
+    while (batch.size() < interaction.count && next_interaction_ < plan_.interactions.size()) {
+      const Interaction& following = plan_.interactions[next_interaction_++];
+      if (following.op != BankerOp::sleep && following.op != BankerOp::pipeline) batch.push_back(following);
+    }
+    if (batch.empty()) {
+      timer_ = context_.world.schedule_after(0, [this] { next(); });
+      return;
+    }
+  } else {
+    batch.push_back(interaction);
+  }
+  begin_batch(std::move(batch));
+}
+
+std::uint64_t Banker::resolve(const IdPick& pick) const {
+  if (pick.next) return context_.model.highest_known_id() + 1 + pick.pick % 3;
+  if (!pick.known) return pick.pick;
+  const auto& known = context_.model.known_ids();
+  if (known.empty()) return 1;
+  return known[pick.pick % known.size()];
+}
+
+// Valid ways to write an amount that are not how the server prints it: the
+// server must read them as the same number.
+std::string Banker::amount_text(bank::Money amount, std::uint64_t sequence) const {
+  const std::string canonical = bank::format_money(amount);
+  const std::uint64_t style = sim::mix64(sequence * 31 + index_) % 8;
+  const bool negative = amount.cents < 0;
+  const std::string digits = negative ? canonical.substr(1) : canonical;
+  switch (style) {
+    case 0:
+      return negative ? canonical : "+" + canonical;
+    case 1:
+      return (negative ? "-" : "") + std::string("000") + digits;
+    case 2:
+      if (amount.cents % 100 == 0) return canonical.substr(0, canonical.size() - 3);  // "12" for 12.00.
+      if (amount.cents % 10 == 0) return canonical.substr(0, canonical.size() - 1);   // "12.5" for 12.50.
+      return canonical;
+    case 3:
+      return " " + canonical + "\r\n";
+    default:
+      return canonical;
+  }
+}
+
+Banker::Request Banker::build(const Interaction& interaction) {
+  Request request;
+  request.interaction = interaction;
+  const std::uint64_t sequence = ++sequence_;
+  switch (interaction.op) {
+    case BankerOp::list:
+      request.frames = {"LIST_TRANSACTIONS"};
+      break;
+    case BankerOp::balance:
+      request.frames = {"GET_BALANCE"};
+      break;
+    case BankerOp::get:
+      request.id = resolve(interaction.id);
+      request.frames = {"GET_TRANSACTION", std::to_string(request.id)};
+      request.prompt = std::string(bank::prompt_id);
+      break;
+    case BankerOp::create:
+    case BankerOp::void_: {
+      const bool is_create = interaction.op == BankerOp::create;
+      if (!interaction.keyless) request.key = fmt::format("b{}-{}", index_, sequence);
+      request.model_key = interaction.keyless ? fmt::format("~b{}-{}", index_, sequence) : request.key;
+      std::string argument;
+      if (is_create) {
+        argument = amount_text(interaction.amount, sequence);
+        context_.model.write_started(request.model_key, WriteKind::create, interaction.amount, 0);
+      } else {
+        request.id = resolve(interaction.id);
+        argument = std::to_string(request.id);
+        context_.model.write_started(request.model_key, WriteKind::void_, bank::Money{}, request.id);
+      }
+      if (!request.key.empty()) {
+        // The key goes inside the argument frame, before any trailing whitespace.
+        const auto end = argument.find_last_not_of(" \r\n");
+        argument.insert(end + 1, " key=" + request.key);
+      }
+      request.frames = {is_create ? "CREATE_TRANSACTION" : "VOID_TRANSACTION", argument};
+      request.prompt = std::string(is_create ? bank::prompt_amount : bank::prompt_id);
+      break;
+    }
+    case BankerOp::garbage:
+      switch (interaction.garbage) {
+        case Garbage::unknown_action:
+          request.frames = {"FROBNICATE"};
+          break;
+        case Garbage::bad_amount:
+          request.frames = {"CREATE_TRANSACTION", "12.345"};
+          request.prompt = std::string(bank::prompt_amount);
+          break;
+        case Garbage::bad_id:
+          request.frames = {"GET_TRANSACTION", "twelve"};
+          request.prompt = std::string(bank::prompt_id);
+          break;
+        case Garbage::oversized:
+          request.frames = {std::string(oversized_frame_bytes, 'x')};
+          request.closes_connection = true;
+          break;
+      }
+      break;
+    case BankerOp::sleep:
+    case BankerOp::pipeline:
+      BANK_ASSERT_MSG(false, "not a request");
+  }
+  request.replies_expected = request.frames.size();
+  return request;
+}
+
+void Banker::begin_batch(std::vector<Interaction> interactions) {
+  BANK_ASSERT(batch_.empty());
+  BANK_ASSERT(interactions.size() <= pipeline_requests_max);
+  for (const Interaction& interaction : interactions) batch_.push_back(build(interaction));
+  attempts_ = 0;
+  send_batch();
+}
+
+void Banker::connect() {
+  if (connecting_) return;
+  connecting_ = true;
+  const std::uint64_t generation = ++connection_generation_;
+  context_.network.connect(name_, bank_node, bank_port, [this, generation](auto result) {
+    if (generation != connection_generation_) return;  // Superseded.
+    connecting_ = false;
+    if (!result) {
+      retry_batch(result.error().message);
+      return;
+    }
+    connection_ = std::move(*result);
+    decoder_ = bank::FrameDecoder(reply_bytes_max);
+    connection_->start(this);
+    send_batch();
+  });
+}
+
+void Banker::send_batch() {
+  timer_ = 0;
+  if (batch_.empty()) return;
+  if (!connection_) {
+    connect();
+    return;
+  }
+  std::string bytes;
+  std::int64_t slow_read_ms = 0;
+  for (Request& request : batch_) {
+    if (request.sent || request.done) continue;
+    request.sent = true;
+    request.sent_at_ms = context_.world.now_ms();
+    request.replies.clear();
+    request.generation = context_.model.generation();
+    request.disk_failures_at_send = host_.disk_failures();
+    if (!request.clock_opened) {
+      // A retried write may be answered with what its first attempt recorded,
+      // so its clock window opens at the first real send (also when an earlier
+      // connect attempt failed).
+      request.clock_opened = true;
+      request.clock.at_request_ms = host_.clock().realtime_ms();
+      request.clock_steps_at_send = context_.model.clock_steps();
+      context_.model.note_host_clock(request.clock.at_request_ms);
+    }
+    ++context_.stats.requests_sent;
+    // The argument goes out with the action, before the prompt comes back, as
+    // the original's load generator does.
+    for (const auto& frame : request.frames) bank::append_frame(bytes, frame);
+    if (log_.enabled(bank::LogLevel::debug)) {
+      log_.debug("send {}{}", frames_text(request.frames), attempts_ > 0 ? fmt::format(" (attempt {})", attempts_ + 1) : "");
+    }
+    if (context_.world.tracing()) context_.world.trace(fmt::format("{} send {}", name_, frames_text(request.frames)));
+    if (context_.recorder != nullptr) {
+      context_.recorder->begin_request(name_, frames_text(request.frames), context_.world.now_ms());
+    }
+    slow_read_ms = std::max(slow_read_ms, request.interaction.slow_read_ms);
+    request.hang_up_armed = request.interaction.hang_up && attempts_ == 0;
+    if (request.interaction.echo && attempts_ == 0) {
+      echoes_.push_back(std::make_unique<Echo>(*this, request.frames, request.key));
+      echoes_.back()->start();
+    }
+  }
+  if (bytes.empty()) return;
+  connection_->send(bytes);
+  sent_at_ms_ = last_send_ms_ = context_.world.now_ms();
+  arm_watchdog(context_.calm_answer_ms);
+  if (slow_read_ms > 0 && resume_event_ == 0) {
+    // A slow reader: replies pile up on the server's side meanwhile.
+    connection_->pause_reading();
+    resume_event_ = context_.world.schedule_after(slow_read_ms, [this] {
+      resume_event_ = 0;
+      if (connection_) connection_->resume_reading();
+    });
+  }
+}
+
+// One watchdog per banker, re-armed only when it fires: cheaper than
+// scheduling and cancelling a timeout for every request.
+void Banker::arm_watchdog(std::int64_t delay_ms) {
+  if (watchdog_ != 0) return;
+  watchdog_ = context_.world.schedule_after(delay_ms, [this] {
+    watchdog_ = 0;
+    auto waiting = std::find_if(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
+    if (waiting == batch_.end()) return;
+    const std::int64_t now_ms = context_.world.now_ms();
+    const std::int64_t waited_ms = now_ms - waiting->sent_at_ms;
+    if (waited_ms >= context_.calm_answer_ms && waiting->sent_at_ms > context_.disturbed_until_ms) {
+      // Nothing disturbed the run since it was sent, yet no answer came.
+      context_.model.fail("liveness", name_,
+                          fmt::format("{} sent at +{} ms was not answered within {} ms, although no fault or "
+                                      "restart happened since",
+                                      frames_text(waiting->frames), waiting->sent_at_ms - context_.world.start_ms(),
+                                      context_.calm_answer_ms));
+      return;
+    }
+    if (now_ms - sent_at_ms_ >= context_.liveness_deadline_ms) {
+      retry_batch(fmt::format("no reply within {} ms", context_.liveness_deadline_ms));
+      return;
+    }
+    arm_watchdog(std::min(context_.liveness_deadline_ms - (now_ms - sent_at_ms_),
+                          std::max<std::int64_t>(1, context_.calm_answer_ms - waited_ms)));
+  });
+}
+
+void Banker::on_data(std::string_view bytes) {
+  decoder_.feed(bytes);
+  const std::uint64_t generation = connection_generation_;
+  for (;;) {
+    const auto next_frame = decoder_.next();
+    if (next_frame.status == bank::FrameDecoder::Status::too_large) {
+      context_.model.fail("protocol", name_, "a reply frame exceeded the client's limit");
+      return;
+    }
+    if (next_frame.status != bank::FrameDecoder::Status::frame) return;
+    handle_reply(std::string(next_frame.frame));
+    if (!connection_ || generation != connection_generation_) return;  // The reply ended this connection.
+  }
+}
+
+void Banker::check_idle_notice(std::string_view reply) {
+  // The server may say so only after hearing nothing for its idle timeout,
+  // and never while a request it has received is still unanswered. The
+  // simulated network tells what the server had heard when it closed.
+  if (!connection_) return;
+  const auto view = context_.network.peer_close_view(*connection_);
+  if (!view) return;  // The notice came without a close (yet): nothing to judge by.
+  if (view->silence_ms < idle_timeout_ms_) {
+    context_.model.fail("every error is justified", name_,
+                        fmt::format("`{}` came when the server had last heard from this connection {} ms before, "
+                                    "less than the idle timeout of {} ms",
+                                    reply, view->silence_ms, idle_timeout_ms_));
+    return;
+  }
+  const std::int64_t closed_at_ms = view->closed_at_ms;
+  const bool unanswered = std::any_of(batch_.begin(), batch_.end(), [closed_at_ms](const Request& r) {
+    return r.sent && !r.done && r.sent_at_ms < closed_at_ms;
+  });
+  if (unanswered && view->read_everything) {
+    context_.model.fail("every error is justified", name_,
+                        fmt::format("`{}` came while the server held a request of this connection that it had not "
+                                    "answered",
+                                    reply));
+  }
+}
+
+void Banker::handle_reply(std::string reply) {
+  if (starts_with(reply, "ERROR idle timeout")) {
+    // The only frame a server may send unasked; the close that follows
+    // triggers the retry.
+    check_idle_notice(reply);
+    return;
+  }
+  auto it = std::find_if(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
+  if (it == batch_.end()) {
+    context_.model.fail("protocol", name_, fmt::format("a reply arrived with no request outstanding: `{}`", reply));
+    return;
+  }
+  Request& request = *it;
+  if (log_.enabled(bank::LogLevel::debug)) log_.debug("recv {}", short_reply(reply));
+  if (context_.world.tracing()) context_.world.trace(fmt::format("{} recv {}", name_, short_reply(reply)));
+  request.replies.push_back(std::move(reply));
+  if (request.replies.size() == 1 && request.replies_expected == 2 && request.replies[0] != request.prompt) {
+    context_.model.fail("protocol", name_,
+                        fmt::format("{} should be answered with the prompt `{}`, got `{}`", request.frames[0],
+                                    request.prompt, request.replies[0]));
+    return;
+  }
+  if (request.hang_up_armed && request.replies.size() == 1) {
+    // Gone while the write syncs: its outcome is unknown to us, and the
+    // server's answer has nowhere to go.
+    request.hang_up_armed = false;
+    retry_batch("hung up while the write syncs");
+    return;
+  }
+  if (request.replies.size() == request.replies_expected) finish_request(request);
+}
+
+void Banker::finish_request(Request& request) {
+  request.clock.at_reply_ms = host_.clock().realtime_ms();
+  request.clock.stepped = context_.model.clock_steps() != request.clock_steps_at_send;
+  context_.model.note_host_clock(request.clock.at_reply_ms);
+  const std::string& reply = request.replies.back();
+  if (context_.recorder != nullptr) context_.recorder->end_request(name_, short_reply(reply), context_.world.now_ms());
+  Model& model = context_.model;
+  request.done = true;
+  switch (request.interaction.op) {
+    case BankerOp::list:
+      model.check_list(name_, reply, request.generation);
+      break;
+    case BankerOp::balance:
+      model.check_balance(name_, reply, request.generation, host_.durable_count());
+      break;
+    case BankerOp::get:
+      model.check_get(name_, request.id, reply, request.generation);
+      break;
+    case BankerOp::garbage:
+      if (!starts_with(reply, "ERROR ")) {
+        model.fail("protocol", name_, fmt::format("malformed input {} was answered `{}`, not an ERROR",
+                                                  frames_text(request.frames), reply));
+      }
+      break;
+    case BankerOp::create:
+    case BankerOp::void_: {
+      const bool is_void = request.interaction.op == BankerOp::void_;
+      if (starts_with(reply, "id=")) {
+        model.write_acked(name_, request.model_key, reply, request.clock);
+        break;
+      }
+      if (starts_with(reply, "ERROR journal ") || starts_with(reply, "ERROR writes are disabled")) {
+        // A disk error needs a disk operation that failed: one after this
+        // request was sent for its own outcome, or any earlier one for the
+        // refusal that follows it until a restart.
+        const bool own_failure = starts_with(reply, "ERROR journal ");
+        const std::uint64_t failures = host_.disk_failures();
+        if (own_failure ? failures == request.disk_failures_at_send : failures == 0) {
+          model.fail("every error is justified", name_,
+                     fmt::format("{} was answered `{}`, but no disk operation failed {}", frames_text(request.frames),
+                                 reply, own_failure ? "while it was in flight" : "in this run"));
+          break;
+        }
+        // Outcome unknown, or refused until a restart: a keyed write is
+        // retried with its key; an unkeyed one stays "maybe" in the model.
+        if (!request.key.empty()) {
+          request.done = false;
+          request.sent = false;
+          retry_batch(reply);
+          return;
+        }
+        break;
+      }
+      if (is_void && reply == bank::reply_not_found) {
+        model.check_not_found(name_, request.id, "VOID_TRANSACTION", request.generation);
+        model.write_refused(request.model_key);
+        break;
+      }
+      if (is_void && (reply.find("is already voided by") != std::string::npos ||
+                      reply.find("is a reversal of") != std::string::npos)) {
+        model.void_rejected(name_, request.model_key, request.id, reply);
+        break;
+      }
+      if (reply.find("would overflow the balance") != std::string::npos) {
+        // With a twin still in flight the write may yet apply: it stays pending.
+        if (!request.interaction.echo) {
+          model.overflow_refused(name_, request.model_key, is_void ? bank::Money{} : request.interaction.amount, reply);
+        }
+        break;
+      }
+      model.fail("protocol", name_, fmt::format("{} was answered `{}`", frames_text(request.frames), reply));
+      break;
+    }
+    case BankerOp::sleep:
+    case BankerOp::pipeline:
+      BANK_ASSERT_MSG(false, "not a request");
+  }
+  if (log_.enabled(bank::LogLevel::debug)) {
+    log_.debug("done {} -> {}", describe_interaction(request.interaction), short_reply(reply));
+  }
+  ++context_.stats.interactions_done;
+  settle();
+}
+
+// Drops the answered requests at the front; when none is left the batch is done.
+void Banker::settle() {
+  while (!batch_.empty() && batch_.front().done) batch_.pop_front();
+  if (!batch_.empty()) return;
+  complete_batch();
+}
+
+void Banker::complete_batch() {
+  const std::int64_t now_ms = context_.world.now_ms();
+  if (context_.healed_at_ms && !first_completion_after_heal_ms_ && now_ms >= *context_.healed_at_ms) {
+    first_completion_after_heal_ms_ = now_ms;
+  }
+  if (timer_ != 0) context_.world.cancel(timer_);
+  timer_ = context_.world.schedule_after(0, [this] { next(); });
+}
+
+void Banker::drop_connection() {
+  ++connection_generation_;
+  connecting_ = false;
+  connection_.reset();
+  if (resume_event_ != 0) context_.world.cancel(resume_event_);
+  resume_event_ = 0;
+}
+
+void Banker::retry_batch(std::string_view reason_view) {
+  const std::string reason(reason_view);  // It may point into a reply that is cleared below.
+  if (context_.recorder != nullptr) context_.recorder->end_request(name_, "lost: " + reason, context_.world.now_ms());
+  drop_connection();
+  for (Request& request : batch_) {
+    if (request.done || !request.sent) continue;
+    request.sent = false;
+    request.replies.clear();
+    if (request.closes_connection) {
+      request.done = true;  // The close (or a reset) was its answer.
+    } else if (is_write(request.interaction.op) && request.key.empty()) {
+      // An unkeyed write cannot be retried safely: its outcome stays unknown.
+      request.done = true;
+      if (log_.enabled(bank::LogLevel::debug)) {
+        log_.debug("gave up on {}: {}", describe_interaction(request.interaction), reason);
+      }
+    }
+  }
+  while (!batch_.empty() && batch_.front().done) batch_.pop_front();
+  if (batch_.empty()) {
+    complete_batch();
+    return;
+  }
+  ++attempts_;
+  ++context_.stats.retries;
+  // Exponential backoff with jitter, capped; at least one step.
+  const std::int64_t base_ms = std::min<std::int64_t>(2'000, 10LL << std::min<std::uint32_t>(attempts_, 8));
+  const std::int64_t delay_ms = base_ms / 2 + context_.world.rng().range(0, base_ms / 2);
+  if (log_.enabled(bank::LogLevel::debug)) log_.debug("retry {} request(s) in {} ms: {}", batch_.size(), delay_ms, reason);
+  if (timer_ != 0) context_.world.cancel(timer_);
+  timer_ = context_.world.schedule_after(delay_ms, [this] { send_batch(); });
+}
+
+void Banker::on_closed(bank::CloseReason reason) {
+  connection_.reset();
+  ++connection_generation_;
+  connecting_ = false;
+  const bool waiting = std::any_of(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
+  if (waiting) retry_batch(fmt::format("connection {}", bank::describe(reason)));
+}
+
+}  // namespace bank_sim

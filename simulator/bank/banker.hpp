@@ -1,0 +1,104 @@
+#pragma once
+// A Banker: a client of the bank that runs its interaction plan and checks
+// every reply against the model. It walks the server's corners as well as its
+// well-lit paths: requests pipelined on one connection (replies checked in
+// order), writes with and without idempotency keys, a keyed write sent again
+// on a second connection while the first still waits for its sync, hang-ups
+// right after a write, slow reading (backpressure), ids just past the highest
+// known, amounts written in non-canonical but valid ways, malformed and
+// oversized frames. Lost replies are retried with the same key; an unkeyed
+// write whose reply is lost is left to the model as "maybe".
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors.hpp"
+
+namespace bank_sim {
+
+class Banker final : public bank::ConnectionHandler {
+ public:
+  Banker(RunContext& context, Host& host, std::uint32_t index, const BankerPlan& plan, std::int64_t idle_timeout_ms);
+  ~Banker() override;
+  void start();
+  // Finish the requests in progress (retrying as needed), then stop.
+  void stop_after_current();
+  bool finished() const { return finished_; }
+  const std::string& name() const { return name_; }
+  std::optional<std::int64_t> first_completion_after_heal_ms() const { return first_completion_after_heal_ms_; }
+
+  void on_data(std::string_view bytes) override;
+  void on_sent() override {}
+  void on_closed(bank::CloseReason reason) override;
+
+ private:
+  struct Request {
+    Interaction interaction;
+    std::vector<std::string> frames;
+    std::size_t replies_expected = 1;
+    std::string prompt;     // The first reply, when two are expected.
+    std::string key;        // Sent with the write; empty when it has none.
+    std::string model_key;  // How the model knows the write (keyless ones too).
+    std::uint64_t id = 0;
+    std::vector<std::string> replies;
+    std::uint64_t generation = 0;
+    ClockWindow clock;
+    bool clock_opened = false;  // The clock window opens at the first real send.
+    std::uint64_t clock_steps_at_send = 0;
+    std::uint64_t disk_failures_at_send = 0;
+    bool sent = false;
+    std::int64_t sent_at_ms = 0;
+    bool done = false;
+    bool closes_connection = false;  // An oversized frame: the server answers, then closes.
+    bool hang_up_armed = false;      // Hang up when the prompt comes: the write is then syncing.
+  };
+
+  class Echo;
+
+  void next();
+  void begin_batch(std::vector<Interaction> interactions);
+  Request build(const Interaction& interaction);
+  std::string amount_text(bank::Money amount, std::uint64_t sequence) const;
+  void connect();
+  void send_batch();
+  void handle_reply(std::string reply);
+  void finish_request(Request& request);
+  void check_idle_notice(std::string_view reply);
+  void settle();
+  void retry_batch(std::string_view reason);
+  void arm_watchdog(std::int64_t delay_ms);
+  void drop_connection();
+  void complete_batch();
+  std::uint64_t resolve(const IdPick& pick) const;
+
+  RunContext& context_;
+  Host& host_;
+  std::uint32_t index_;
+  std::string name_;
+  const BankerPlan& plan_;
+  std::int64_t idle_timeout_ms_;
+  SimLogger log_;
+  std::size_t next_interaction_ = 0;
+  std::uint64_t sequence_ = 0;  // Numbers keys and picks the text of amounts.
+  std::deque<Request> batch_;   // Requests in flight together, in the order they were sent.
+  std::uint32_t attempts_ = 0;
+  std::int64_t sent_at_ms_ = 0;
+  std::int64_t last_send_ms_ = 0;  // On the current connection.
+  std::unique_ptr<bank::Connection> connection_;
+  bool connecting_ = false;
+  std::uint64_t connection_generation_ = 0;
+  bank::FrameDecoder decoder_;
+  std::vector<std::unique_ptr<Echo>> echoes_;
+  sim::EventId timer_ = 0;
+  sim::EventId watchdog_ = 0;
+  sim::EventId resume_event_ = 0;
+  bool stopping_ = false;
+  bool finished_ = false;
+  std::optional<std::int64_t> first_completion_after_heal_ms_;
+};
+
+}  // namespace bank_sim
