@@ -6,11 +6,13 @@
 // time and spawns threads. Each run inside is a pure function of its seed.
 
 #include <CLI/CLI.hpp>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <chrono>
@@ -57,6 +59,7 @@ struct Settings {
   bool print_plan = false;
   std::size_t failure_log_lines = 40;
   bool shrink = true;
+  bool isolate = true;  // Each run in a child process, so that a crash ends that run alone.
   std::size_t shrink_budget = 1000;
   std::string failures_dir = "simulator_failures";
   std::string save_plan;       // The first run's plan goes here.
@@ -283,6 +286,108 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
   return outcome;
 }
 
+// An Outcome crosses from a child process to its parent as bytes.
+void put_u64(std::string& out, std::uint64_t value) { out.append(reinterpret_cast<const char*>(&value), sizeof value); }
+bool get_u64(std::string_view& in, std::uint64_t& value) {
+  if (in.size() < sizeof value) return false;
+  std::memcpy(&value, in.data(), sizeof value);
+  in.remove_prefix(sizeof value);
+  return true;
+}
+void put_text(std::string& out, const std::string& text) {
+  put_u64(out, text.size());
+  out += text;
+}
+bool get_text(std::string_view& in, std::string& text) {
+  std::uint64_t size = 0;
+  if (!get_u64(in, size) || in.size() < size) return false;
+  text.assign(in.substr(0, size));
+  in.remove_prefix(size);
+  return true;
+}
+
+std::string encode_outcome(const Outcome& o) {
+  std::string out;
+  put_u64(out, o.passed ? 1 : 0);
+  put_u64(out, o.interactions);
+  put_u64(out, o.faults);
+  put_u64(out, static_cast<std::uint64_t>(o.simulated_ms));
+  put_u64(out, o.seed);
+  put_text(out, o.invariant);
+  put_text(out, o.report);
+  return out;
+}
+
+bool decode_outcome(std::string_view in, Outcome& o) {
+  std::uint64_t passed = 0;
+  std::uint64_t simulated_ms = 0;
+  if (!get_u64(in, passed) || !get_u64(in, o.interactions) || !get_u64(in, o.faults) || !get_u64(in, simulated_ms) ||
+      !get_u64(in, o.seed) || !get_text(in, o.invariant) || !get_text(in, o.report) || !in.empty()) {
+    return false;
+  }
+  o.passed = passed == 1;
+  o.simulated_ms = static_cast<std::int64_t>(simulated_ms);
+  return true;
+}
+
+// Runs one run in a child process: a crash of the simulated server (a wild
+// pointer, an abort) ends that run alone, and the sweep reports it and goes on.
+Outcome run_isolated(const Settings& settings, const std::string& program, std::uint64_t index) {
+  int fds[2];
+  if (::pipe(fds) != 0) return run_one(settings, program, index);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return run_one(settings, program, index);
+  }
+  if (child == 0) {
+    ::close(fds[0]);
+    const std::string bytes = encode_outcome(run_one(settings, program, index));
+    std::string_view left = bytes;
+    while (!left.empty()) {
+      const ssize_t written = ::write(fds[1], left.data(), left.size());
+      if (written <= 0) ::_exit(3);
+      left.remove_prefix(static_cast<std::size_t>(written));
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string bytes;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t got = ::read(fds[0], buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    bytes.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  Outcome outcome;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && decode_outcome(bytes, outcome)) return outcome;
+  // The child died: report what is known, and how to replay it.
+  const std::uint64_t seed = settings.replay ? settings.replay->knobs.seed : run_seed(*settings.seed, index);
+  const bank_sim::Plans plans =
+      settings.replay ? *settings.replay : bank_sim::generate_plans(bank_sim::draw_knobs(seed, settings.overrides));
+  outcome = Outcome{};
+  outcome.seed = seed;
+  outcome.passed = false;
+  outcome.invariant = "crash";
+  const std::string how = WIFSIGNALED(status) ? fmt::format("killed by signal {} ({})", WTERMSIG(status),
+                                                            ::strsignal(WTERMSIG(status)))
+                                              : fmt::format("exited with status {}", WEXITSTATUS(status));
+  outcome.report = header(index, settings.runs, plans) +
+                   fmt::format("  verdict: FAIL: invariant 'crash' broken: the run's process {} (its last words are "
+                               "on stderr above); not shrunk\n",
+                               how) +
+                   fmt::format("  replay: {} --no-isolation\n", replay_command(program, settings, seed));
+  return outcome;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -340,6 +445,10 @@ int main(int argc, char** argv) {
   app.add_option("--trace", settings.timeline,
                  "Write the first run as Chrome/Perfetto trace JSON to FILE (open it in ui.perfetto.dev)");
   bool no_shrink = false;
+  bool no_isolation = false;
+  app.add_flag("--no-isolation", no_isolation,
+               "Run every run in this process (for a debugger) instead of a child process each; a crash then ends "
+               "the sweep");
   app.add_flag("--no-shrink", no_shrink,
                "Do not shrink failures. By default every failing run is shrunk to a minimal plan that fails the "
                "same invariant, printed as a numbered story and saved with its timeline in --failures-dir");
@@ -349,6 +458,7 @@ int main(int argc, char** argv) {
   app.add_option("--failures-dir", settings.failures_dir, "Where shrunk failures are saved")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   settings.shrink = !no_shrink;
+  settings.isolate = !no_isolation;
   if (!settings.replay_file.empty()) {
     std::ifstream in(settings.replay_file, std::ios::binary);
     if (!in) {
@@ -420,7 +530,7 @@ int main(int argc, char** argv) {
     for (;;) {
       const std::uint64_t index = next_index.fetch_add(1);
       if (index >= settings.runs) return;
-      Outcome outcome = run_one(settings, program, index);
+      Outcome outcome = settings.isolate ? run_isolated(settings, program, index) : run_one(settings, program, index);
       std::lock_guard lock(mutex);
       ++finished;
       failed += outcome.passed ? 0 : 1;

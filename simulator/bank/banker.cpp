@@ -448,13 +448,13 @@ void Banker::finish_request(Request& request) {
   request.done = true;
   switch (request.interaction.op) {
     case BankerOp::list:
-      model.check_list(name_, reply, request.generation);
+      model.check_list(name_, reply, request.generation, host_.durable_count());
       break;
     case BankerOp::balance:
       model.check_balance(name_, reply, request.generation, host_.durable_count());
       break;
     case BankerOp::get:
-      model.check_get(name_, request.id, reply, request.generation);
+      model.check_get(name_, request.id, reply, request.generation, host_.durable_count());
       break;
     case BankerOp::garbage:
       if (!starts_with(reply, "ERROR ")) {

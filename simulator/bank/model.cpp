@@ -399,7 +399,15 @@ std::uint64_t Model::highest_confirmed_id(std::uint64_t generation) const {
   return generation == 0 ? 0 : highest_id_by_generation_[generation - 1];
 }
 
-void Model::check_list(const std::string& actor, std::string_view reply, std::uint64_t generation) {
+void Model::check_list(const std::string& actor, std::string_view reply, std::uint64_t generation,
+                       std::uint64_t durable_high) {
+  const std::uint64_t lines = reply.empty() ? 0 : static_cast<std::uint64_t>(std::count(reply.begin(), reply.end(), '\n')) + 1;
+  if (lines > durable_high) {
+    fail("reads show only durable writes", actor,
+         fmt::format("LIST_TRANSACTIONS showed {} transactions while the host had only {} durable", lines,
+                     durable_high));
+    return;
+  }
   // A list sent after the verified prefix was last extended must start with
   // it; then only the rest needs parsing. Anything else gets the whole check,
   // which also words the failure when there is one.
@@ -535,7 +543,14 @@ void Model::extend_verified_prefix(std::string_view reply, const std::vector<Par
   verified_generation_ = confirmations_.size();
 }
 
-void Model::check_get(const std::string& actor, std::uint64_t id, std::string_view reply, std::uint64_t generation) {
+void Model::check_get(const std::string& actor, std::uint64_t id, std::string_view reply, std::uint64_t generation,
+                      std::uint64_t durable_high) {
+  if (reply != "Transaction not found" && id > durable_high) {
+    fail("reads show only durable writes", actor,
+         fmt::format("GET_TRANSACTION {} answered `{}` while the host had only {} durable transactions", id, reply,
+                     durable_high));
+    return;
+  }
   if (reply == "Transaction not found") {
     check_not_found(actor, id, "GET_TRANSACTION", generation);
     return;

@@ -74,8 +74,12 @@ class Model {
   // Reads. A read's "generation" is confirmations_.size() when it was sent:
   // everything confirmed before then must be in its reply.
   std::uint64_t generation() const { return confirmations_.size(); }
-  void check_list(const std::string& actor, std::string_view reply, std::uint64_t generation);
-  void check_get(const std::string& actor, std::uint64_t id, std::string_view reply, std::uint64_t generation);
+  // durable_high: how many transactions the host held durable when the reply
+  // arrived; a read shows none past it.
+  void check_list(const std::string& actor, std::string_view reply, std::uint64_t generation,
+                  std::uint64_t durable_high = UINT64_MAX);
+  void check_get(const std::string& actor, std::uint64_t id, std::string_view reply, std::uint64_t generation,
+                 std::uint64_t durable_high = UINT64_MAX);
   // durable_high: how many transactions the host held durable when the reply
   // arrived, the most the balance may include.
   void check_balance(const std::string& actor, std::string_view reply, std::uint64_t generation,
