@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -212,6 +214,7 @@ struct Outcome {
   std::uint64_t faults = 0;
   std::int64_t simulated_ms = 0;
   std::uint64_t seed = 0;
+  bank::MarkCounts marks{};
 };
 
 Outcome run_one(const Settings& settings, const std::string& program, std::uint64_t index) {
@@ -283,6 +286,7 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
   outcome.interactions = result.stats.interactions_done;
   outcome.faults = result.stats.faults_injected;
   outcome.simulated_ms = result.simulated_ms;
+  outcome.marks = result.marks;
   return outcome;
 }
 
@@ -313,6 +317,7 @@ std::string encode_outcome(const Outcome& o) {
   put_u64(out, o.faults);
   put_u64(out, static_cast<std::uint64_t>(o.simulated_ms));
   put_u64(out, o.seed);
+  for (std::uint64_t count : o.marks) put_u64(out, count);
   put_text(out, o.invariant);
   put_text(out, o.report);
   return out;
@@ -322,7 +327,13 @@ bool decode_outcome(std::string_view in, Outcome& o) {
   std::uint64_t passed = 0;
   std::uint64_t simulated_ms = 0;
   if (!get_u64(in, passed) || !get_u64(in, o.interactions) || !get_u64(in, o.faults) || !get_u64(in, simulated_ms) ||
-      !get_u64(in, o.seed) || !get_text(in, o.invariant) || !get_text(in, o.report) || !in.empty()) {
+      !get_u64(in, o.seed)) {
+    return false;
+  }
+  for (std::uint64_t& count : o.marks) {
+    if (!get_u64(in, count)) return false;
+  }
+  if (!get_text(in, o.invariant) || !get_text(in, o.report) || !in.empty()) {
     return false;
   }
   o.passed = passed == 1;
@@ -575,6 +586,26 @@ int main(int argc, char** argv) {
     std::printf("  '%s' failed in %zu of %llu runs; replay the first: %s\n", invariant.c_str(), seeds.size(),
                 static_cast<unsigned long long>(settings.runs), replay_command(program, settings, seeds.front()).c_str());
   }
+  // Coverage: which of the server's rare paths the sweep reached, in how many runs.
+  std::array<std::uint64_t, bank::mark_count> runs_reaching{};
+  for (const auto& o : outcomes) {
+    for (std::size_t m = 0; m < bank::mark_count; ++m) runs_reaching[m] += o->marks[m] > 0 ? 1 : 0;
+  }
+  std::string reached;
+  std::string missed;
+  for (std::size_t m = 0; m < bank::mark_count; ++m) {
+    const std::string_view name = bank::describe(static_cast<bank::Mark>(m));
+    if (runs_reaching[m] == 0) {
+      missed += fmt::format("{}{}", missed.empty() ? "" : ", ", name);
+    } else {
+      reached += fmt::format("{}{} {}", reached.empty() ? "" : ", ", name, runs_reaching[m]);
+    }
+  }
+  const std::size_t reached_count = static_cast<std::size_t>(
+      std::count_if(runs_reaching.begin(), runs_reaching.end(), [](std::uint64_t n) { return n > 0; }));
+  std::printf("  coverage: %zu of %zu marks reached (runs reaching each: %s)\n", reached_count, bank::mark_count,
+              reached.empty() ? "none" : reached.c_str());
+  if (!missed.empty()) std::printf("  never reached: %s\n", missed.c_str());
   if (failed == 0) {
     std::printf("  %llu clean runs in a row: a bug that fails one run in N has about a %.0f%% chance of hiding "
                 "from a sweep this size when N = %llu\n",

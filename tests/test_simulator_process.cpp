@@ -184,3 +184,16 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
     CHECK_THAT(replayed.out, Catch::Contains("invariant '" + invariant + "' broken"));
   }
 }
+
+// The server's rare paths are named as coverage marks; a fixed-seed sweep of
+// the normal build must walk every one of them, or the simulator has a blind spot.
+TEST_CASE("simulator process: a fixed-seed sweep reaches every coverage mark of the server") {
+  const Ran r = run_shell("SIMULATOR_SEED=20261125 SIMULATOR_RUNS=300 " + simulator + " --no-shrink");
+  CHECK(r.exit_code == 0);
+  std::smatch coverage;
+  REQUIRE(std::regex_search(r.out, coverage, std::regex(R"(coverage: (\d+) of (\d+) marks reached)")));
+  INFO(r.out.substr(r.out.find("coverage:")));
+  CHECK(coverage[1].str() == coverage[2].str());
+  CHECK(std::stoi(coverage[2].str()) >= 15);
+  CHECK_THAT(r.out, !Catch::Contains("never reached"));
+}

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "bank/coverage.hpp"
 #include "bank/planted_bugs.hpp"
 
 namespace bank {
@@ -143,6 +144,7 @@ void BankServer::pump(Client& client) {
     const FrameDecoder::Next next = client.decoder_.next();
     if (next.status == FrameDecoder::Status::need_more) break;
     if (next.status == FrameDecoder::Status::too_large) {
+      mark(Mark::frame_too_large);
       env_.log.warn("connection {} from {}: frame larger than {} bytes; closing", client_id, client.peer_,
                     config_.frame_bytes_max);
       send_frame(client, error_reply(fmt::format("frame too large (the limit is {} bytes)", config_.frame_bytes_max)));
@@ -162,6 +164,7 @@ void BankServer::update_reading(Client& client) {
   const bool should_pause = client.awaiting_write_ || shutting_down_ ||
                             client.connection_->send_queued_bytes() >= config_.send_queue_bytes_max;
   if (should_pause && !client.reading_paused_) {
+    if (client.connection_->send_queued_bytes() >= config_.send_queue_bytes_max) mark(Mark::reading_paused_for_backpressure);
     client.reading_paused_ = true;
     client.connection_->pause_reading();
   } else if (!should_pause && client.reading_paused_) {
@@ -230,6 +233,7 @@ void BankServer::handle_write(Client& client, const SessionAction& action) {
     return;
   }
   if (writes_disabled_) {
+    mark(Mark::write_refused_writes_disabled);
     send_frame(client, error_reply("writes are disabled after a disk failure until the server restarts; "
                                    "nothing was recorded"));
     return;
@@ -238,7 +242,9 @@ void BankServer::handle_write(Client& client, const SessionAction& action) {
   auto staged = is_create ? ledger_.stage_create(action.amount, now_s(), action.key)
                           : ledger_.stage_void(action.id, now_s(), action.key);
   if (!staged) {
+    mark(Mark::write_refused_by_rules);
     if (ledger_.staged_last_id() > ledger_.durable_count()) {
+      mark(Mark::refusal_waits_for_sync);
       // The refusal may rest on writes not yet durable ("already voided by"
       // a reversal still syncing): it waits for them, so that it never
       // reveals a write that a crash could still take back.
@@ -260,6 +266,7 @@ void BankServer::handle_write(Client& client, const SessionAction& action) {
     send_frame(client, format_transaction(*ledger_.get(staged->id)));
     return;
   }
+  if (staged->replayed_by_key) mark(Mark::key_replayed_while_syncing);
   if (!staged->replayed_by_key) {
     ++stats_.writes_staged;
     encode_record(batch_, *ledger_.get_any(staged->id));
@@ -310,9 +317,13 @@ void BankServer::on_durable(std::uint64_t through_id) {
                                      [through_id](const Waiter& w) { return w.transaction_id > through_id; });
   ready.assign(split, waiters_.end());
   waiters_.erase(split, waiters_.end());
+  if (ready.size() > 1) mark(Mark::group_commit_shared);
   for (const Waiter& waiter : ready) {
     auto it = clients_.find(waiter.client_id);
-    if (it == clients_.end()) continue;
+    if (it == clients_.end()) {
+      mark(Mark::reply_to_gone_client);
+      continue;
+    }
     Client& client = *it->second;
     BANK_ASSERT(client.awaiting_write_);
     client.awaiting_write_ = false;
@@ -327,6 +338,7 @@ void BankServer::on_durable(std::uint64_t through_id) {
 }
 
 void BankServer::on_disk_failure(std::string_view operation, IoStatus status) {
+  mark(Mark::disk_failure);
   ++stats_.disk_failures;
   writes_disabled_ = true;
   flush_in_flight_ = false;
@@ -365,6 +377,7 @@ void BankServer::discard_failed_writes() {
                    journal_.file_name(), journal_.durable_bytes(), describe(status));
     return;
   }
+  mark(Mark::failed_write_cut_back);
   env_.log.warn("journal {}: cut back to offset {}, the end of the last successful sync", journal_.file_name(),
                 journal_.durable_bytes());
 }
@@ -384,9 +397,11 @@ void BankServer::on_idle_timer(std::uint64_t client_id) {
   const std::int64_t idle_ms = env_.clock.monotonic_ms() - client.last_activity_ms_;
   if (client.awaiting_write_ || client.reading_paused_ || idle_ms < config_.idle_timeout_ms) {
     // Not idle by its own doing: look again later.
+    if (idle_ms >= config_.idle_timeout_ms) mark(Mark::idle_check_deferred);
     arm_idle_timer(client, std::max<std::int64_t>(1, config_.idle_timeout_ms - idle_ms));
     return;
   }
+  mark(Mark::idle_close);
   env_.log.info("connection {} from {}: idle for {} ms; closing", client_id, client.peer_, idle_ms);
   send_frame(client, error_reply(fmt::format("idle timeout: nothing received for {} s; closing",
                                              config_.idle_timeout_ms / 1000)));

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstring>
 
+#include "bank/coverage.hpp"
 #include "bank/planted_bugs.hpp"
 
 namespace bank {
@@ -188,6 +189,8 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
     // PLANTED BUG (cuts_rotten_records): a damaged record with nothing valid
     // after it is taken for a torn write and cut, acknowledged or not.
     if (!planted_bugs::cuts_rotten_records || !follows.empty()) {
+      mark(Mark::damaged_journal_refused);
+      if (!follows.empty()) mark(Mark::damage_before_valid_record);
       return Error{fmt::format(
           "journal {} is damaged at offset {}: the record there is whole but fails its checksum or its trailer{}; "
           "refusing to start, since it may hold acknowledged transactions (restore the file or move it aside)",
@@ -221,6 +224,7 @@ Result<Journal> Journal::open(Disk& disk, const std::string& file_name, Logger& 
   auto recovered = recover_journal(opened->contents, file_name);
   if (!recovered) return recovered.error();
   if (recovered->torn_bytes != 0) {
+    mark(Mark::torn_tail_cut);
     log.warn("journal {}: cut a torn tail of {} bytes at offset {} (writes that were never acknowledged)",
              file_name, recovered->torn_bytes, recovered->valid_bytes);
     const IoStatus status = opened->file->truncate_now(recovered->valid_bytes);

@@ -93,6 +93,7 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
   Auditor auditor(context);
 
   AssertionsEndTheRun assertions_end_the_run;
+  bank::take_marks_for_this_thread();  // Marks of whatever ran before on this thread are not ours.
   try {
     host.start();
     for (auto& banker : bankers) banker->start();
@@ -147,6 +148,7 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
     model.fail("assertion", "host", broken.evidence);
   }
   health.stop();
+  result.marks = bank::take_marks_for_this_thread();
 
   if (context.healed_at_ms) {
     std::int64_t recovered_ms = 0;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "actors.hpp"
+#include "bank/coverage.hpp"
 #include "bank/log.hpp"
 #include "model.hpp"
 #include "plan.hpp"
@@ -35,6 +36,7 @@ struct RunResult {
   std::vector<std::string> trace_lines;
   std::string log;
   std::string timeline_json;
+  bank::MarkCounts marks{};  // How often the run passed each of the server's coverage marks.
   bool passed() const { return !failure.has_value(); }
 };
 
