@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
     overrides.epoch_offset_ms = 1'745'529'640'464;
     overrides.duration_steps = 3'600'000;  // One hour of 1 ms steps.
     bank_sim::Knobs knobs = bank_sim::draw_knobs(7, overrides);
-    knobs.swarm = bank_sim::Swarm{};  // Traffic only.
+    knobs.swarm = bank_sim::Swarm{};            // Traffic only,
+    knobs.parameters = bank_sim::Parameters{};  // with the default network and disk.
     auto plans = bank_sim::generate_plans(knobs);
     for (auto& banker : plans.bankers) {
       // Sleep-heavy bankers that keep going for the whole hour.

@@ -25,35 +25,50 @@ bool take_int(std::string_view& text, Int& value) {
   return true;
 }
 
-// "$-12.50" with any int64 number of cents (a balance may exceed one amount's range).
-// The model's own rendering of an amount, "-12.50", "0.05", "0.00": it must not
-// share the server's code, or a bug there would look canonical here.
-std::string format_cents(std::int64_t cents) {
-  const bool negative = cents < 0;
-  // Magnitude in unsigned arithmetic: INT64_MIN has no positive twin.
-  const std::uint64_t magnitude = negative ? 0 - static_cast<std::uint64_t>(cents) : static_cast<std::uint64_t>(cents);
-  return fmt::format("{}{}.{:02}", negative ? "-" : "", magnitude / 100, magnitude % 100);
+// Canonical numbers only, as the model's own rule (it must not share the
+// server's code, or a bug there would look canonical here): digits with no
+// leading zero (but "0"), no plus sign, a minus only before a non-zero value.
+bool take_canonical_digits(std::string_view& text, std::uint64_t& value) {
+  std::size_t length = 0;
+  value = 0;
+  while (length < text.size() && text[length] >= '0' && text[length] <= '9') {
+    const auto digit = static_cast<std::uint64_t>(text[length] - '0');
+    if (value > (UINT64_MAX - digit) / 10) return false;
+    value = value * 10 + digit;
+    ++length;
+  }
+  if (length == 0 || (length > 1 && text[0] == '0')) return false;
+  text.remove_prefix(length);
+  return true;
 }
 
-// Only the canonical text is accepted: exactly two decimals, no leading zeros,
-// no plus sign, and no "$-0.00".
+bool take_canonical_id(std::string_view& text, std::uint64_t& value) { return take_canonical_digits(text, value) && value > 0; }
+
+bool take_canonical_seconds(std::string_view& text, std::int64_t& value) {
+  const bool negative = take(text, "-");
+  std::uint64_t magnitude = 0;
+  if (!take_canonical_digits(text, magnitude)) return false;
+  if (negative ? (magnitude == 0 || magnitude > static_cast<std::uint64_t>(INT64_MAX) + 1)
+               : magnitude > static_cast<std::uint64_t>(INT64_MAX)) {
+    return false;
+  }
+  value = negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
+  return true;
+}
+
+// "$-12.50" with any int64 number of cents (a balance may exceed one amount's
+// range): exactly two decimals, no leading zeros, no plus sign, no "$-0.00".
 std::optional<std::int64_t> parse_dollars(std::string_view text) {
-  const std::string_view original = text;
   if (!take(text, "$")) return std::nullopt;
   const bool negative = take(text, "-");
-  const auto dot = text.find('.');
-  if (dot == std::string_view::npos || text.size() != dot + 3) return std::nullopt;
-  std::int64_t units = 0;
-  std::string_view integer = text.substr(0, dot);
-  if (!take_int(integer, units) || !integer.empty() || units < 0) return std::nullopt;
-  std::int64_t fraction = 0;
-  std::string_view cents = text.substr(dot + 1);
-  if (!take_int(cents, fraction) || !cents.empty() || fraction < 0) return std::nullopt;
-  std::int64_t total = 0;
-  if (__builtin_mul_overflow(units, 100, &total) || __builtin_add_overflow(total, fraction, &total)) return std::nullopt;
-  const std::int64_t value_cents = negative ? -total : total;
-  if (original != "$" + format_cents(value_cents)) return std::nullopt;
-  return value_cents;
+  std::uint64_t units = 0;
+  if (!take_canonical_digits(text, units) || !take(text, ".") || text.size() != 2) return std::nullopt;
+  if (text[0] < '0' || text[0] > '9' || text[1] < '0' || text[1] > '9') return std::nullopt;
+  const std::uint64_t fraction = static_cast<std::uint64_t>(text[0] - '0') * 10 + static_cast<std::uint64_t>(text[1] - '0');
+  if (units > (static_cast<std::uint64_t>(INT64_MAX) - fraction) / 100) return std::nullopt;
+  const auto total = static_cast<std::int64_t>(units * 100 + fraction);
+  if (negative && total == 0) return std::nullopt;
+  return negative ? -total : total;
 }
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -64,8 +79,8 @@ std::optional<ParsedTransaction> parse_transaction_line(std::string_view line) {
   ParsedTransaction t;
   t.line = std::string(line);
   std::string_view text = line;
-  if (!take(text, "id=") || !take_int(text, t.id)) return std::nullopt;
-  if (!take(text, " created_at=") || !take_int(text, t.created_at_s)) return std::nullopt;
+  if (!take(text, "id=") || !take_canonical_id(text, t.id)) return std::nullopt;
+  if (!take(text, " created_at=") || !take_canonical_seconds(text, t.created_at_s)) return std::nullopt;
   if (!take(text, " amount=")) return std::nullopt;
   const auto space = text.find(' ');
   const auto cents = parse_dollars(text.substr(0, space));
@@ -73,13 +88,8 @@ std::optional<ParsedTransaction> parse_transaction_line(std::string_view line) {
   t.amount = bank::Money{*cents};
   text = space == std::string_view::npos ? std::string_view{} : text.substr(space);
   if (!text.empty()) {
-    if (!take(text, " voids=") || !take_int(text, t.voids_id) || !text.empty()) return std::nullopt;
+    if (!take(text, " voids=") || !take_canonical_id(text, t.voids_id) || !text.empty()) return std::nullopt;
   }
-  if (t.id == 0) return std::nullopt;
-  // Canonical only: no leading zeros or signs where the server prints none.
-  std::string canonical = fmt::format("id={} created_at={} amount=${}", t.id, t.created_at_s, format_cents(t.amount.cents));
-  if (t.voids_id != 0) canonical += fmt::format(" voids={}", t.voids_id);
-  if (canonical != line) return std::nullopt;
   return t;
 }
 
@@ -401,7 +411,14 @@ std::uint64_t Model::highest_confirmed_id(std::uint64_t generation) const {
 
 void Model::check_list(const std::string& actor, std::string_view reply, std::uint64_t generation,
                        std::uint64_t durable_high) {
-  const std::uint64_t lines = reply.empty() ? 0 : static_cast<std::uint64_t>(std::count(reply.begin(), reply.end(), '\n')) + 1;
+  // Ids are 1..n, so the last line's id says how many there are (a list
+  // whose ids are wrong fails the whole check below); no need to count lines.
+  std::uint64_t lines = 0;
+  if (!reply.empty()) {
+    const auto last = reply.rfind('\n');
+    std::string_view line = last == std::string_view::npos ? reply : reply.substr(last + 1);
+    if (!take(line, "id=") || !take_int(line, lines)) lines = 0;
+  }
   if (lines > durable_high) {
     fail("reads show only durable writes", actor,
          fmt::format("LIST_TRANSACTIONS showed {} transactions while the host had only {} durable", lines,
