@@ -339,6 +339,12 @@ void FaultInjector::strike(const Fault& fault, std::int64_t waits_left) {
                                            [this, fault, waits_left] { strike(fault, waits_left - 1); });
     return;
   }
+  if (waits_left > 0) {
+    // The worst moment: strike once the reply that showed the ledger has
+    // reached its client, so that what it showed is on the record.
+    timer_ = context_.world.schedule_after(context_.latency_ms_max + context_.step_ms, [this, fault] { strike(fault, 0); });
+    return;
+  }
   apply(fault);
   timer_ = context_.world.schedule_after(0, [this] { next(); });
 }

@@ -53,6 +53,7 @@ struct RunContext {
   // within calm_answer_ms.
   std::int64_t disturbed_until_ms = 0;
   std::int64_t calm_answer_ms = 10'000;
+  std::int64_t latency_ms_max = 10;  // The network's longest one-way trip when nothing disturbs it.
   void disturb(std::int64_t until_ms) { disturbed_until_ms = std::max(disturbed_until_ms, until_ms); }
   TraceRecorder* recorder = nullptr;         // Set when the run is recorded as a timeline.
 };
@@ -139,6 +140,8 @@ class FaultInjector {
  private:
   void next();
   void apply(const Fault& fault);
+  // Waits (a bounded number of steps) for the host's worst moment, then lets
+  // the reply that made it the worst moment reach its client, then strikes.
   void strike(const Fault& fault, std::int64_t waits_left);
   std::vector<std::string> targets(std::int64_t target) const;
 

@@ -75,7 +75,7 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
   swarm.clock_steps = rng.chance(1, 2);
   swarm.fault_gap_ms_max = rng.range(200, 5'000);
   swarm.power_losses = rng.chance(1, 2);
-  swarm.corruption = rng.chance(1, 3);
+  swarm.corruption = rng.chance(1, 2);
   swarm.network_corners = rng.chance(1, 3);
   if (calm) swarm = Swarm{};
 
@@ -269,7 +269,7 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
       case FaultOp::corrupt:
         fault.corrupt_kind = rng.chance(2, 3) ? CorruptKind::bit_flip : CorruptKind::misdirected;
         // Half the flips hit the last records, where a torn write could hide a rotten one.
-        fault.pick = rng.chance(1, 2) ? rng.below(120) : rng.next() >> 1;
+        fault.pick = rng.chance(3, 4) ? rng.below(120) : rng.next() >> 1;
         fault.bit = static_cast<unsigned>(rng.below(8));
         break;
       case FaultOp::slow_disk:
@@ -283,18 +283,18 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
         break;
     }
     plan.faults.push_back(fault);
-    if (fault.op == FaultOp::disk_errors && swarm.power_losses && rng.chance(1, 2)) {
+    if (fault.op == FaultOp::disk_errors && rng.chance(1, 2)) {
       // The power fails once the server, restarted after the disk errors,
       // serves again: nothing a failed sync covered may come back with it.
       const std::int64_t wait_ms = fault.duration_ms + std::max(rng.range(0, 100), step_ms * rng.range(1, 5));
       elapsed_ms += append_power_loss_after(plan, rng, wait_ms, step_ms);
     }
-    if (fault.op == FaultOp::corrupt && rng.chance(3, 4)) {
+    if (fault.op == FaultOp::corrupt && rng.chance(7, 8)) {
       // Damage shows only when the journal is read again: restart soon,
       // often before another record lands behind the damaged one.
       Fault wait;
       wait.op = FaultOp::sleep;
-      wait.duration_ms = rng.chance(1, 2) ? 0 : std::max(rng.range(0, 500), step_ms * rng.range(1, 5));
+      wait.duration_ms = rng.chance(2, 3) ? 0 : std::max(rng.range(0, 500), step_ms * rng.range(1, 5));
       plan.faults.push_back(wait);
       elapsed_ms += wait.duration_ms;
       Fault restart;
@@ -302,7 +302,7 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
       restart.duration_ms = std::max(rng.range(0, 1'000), step_ms * rng.range(1, 5));
       plan.faults.push_back(restart);
     }
-    if (fault.op == FaultOp::crash && swarm.power_losses && rng.chance(2, 3)) {
+    if (fault.op == FaultOp::crash && rng.chance(2, 3)) {
       fault.when_unsynced = true;
       plan.faults.back() = fault;
       // The power fails soon after the restarted server has read the page

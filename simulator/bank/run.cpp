@@ -75,6 +75,7 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
                      result.liveness_deadline_ms, std::nullopt};
   // Slow syncs, slow readers and backpressure stay well inside this; steps of hours stretch it.
   context.calm_answer_ms = std::max<std::int64_t>(10'000, 50 * knobs.step_ms);
+  context.latency_ms_max = knobs.parameters.latency_ms_max;
   SimLogger log(world, "run", options.log_level, result.log);
   std::optional<TraceRecorder> recorder;
   if (options.record_timeline) {
