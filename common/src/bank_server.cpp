@@ -396,9 +396,11 @@ void BankServer::on_idle_timer(std::uint64_t client_id) {
   if (client.closing_) return;
   const std::int64_t idle_ms = env_.clock.monotonic_ms() - client.last_activity_ms_;
   if (client.awaiting_write_ || client.reading_paused_ || idle_ms < config_.idle_timeout_ms) {
-    // Not idle by its own doing: look again later.
-    if (idle_ms >= config_.idle_timeout_ms) mark(Mark::idle_check_deferred);
-    arm_idle_timer(client, std::max<std::int64_t>(1, config_.idle_timeout_ms - idle_ms));
+    // Not idle, or not by its own doing (a write syncing, reading paused):
+    // look again when it could be, and never spin while it stays busy.
+    const bool busy = idle_ms >= config_.idle_timeout_ms;
+    if (busy) mark(Mark::idle_check_deferred);
+    arm_idle_timer(client, busy ? config_.idle_timeout_ms : config_.idle_timeout_ms - idle_ms);
     return;
   }
   mark(Mark::idle_close);

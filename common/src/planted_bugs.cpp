@@ -3,6 +3,10 @@
 namespace bank::planted_bugs {
 
 const char* names() {
+#ifdef DST_DEMO_PLANTED_PATCH
+  // A bug planted by a patch to a copy of one source (common/zoo/).
+  return DST_DEMO_PLANTED_PATCH;
+#endif
   // At most one bug is planted per build.
   if constexpr (epochalypse) return "epochalypse";
   if constexpr (balance_not_rebuilt) return "balance_not_rebuilt";

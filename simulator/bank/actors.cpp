@@ -366,7 +366,8 @@ void FaultInjector::heal_now() {
     host_.crash(context_.step_ms);
   }
   context_.healed_at_ms = context_.world.now_ms();
-  context_.disturb(context_.world.now_ms());
+  // Every fault ends here, however long it was planned to last.
+  context_.disturbed_until_ms = context_.world.now_ms();
   log_.info("heal: every fault is over; liveness deadline {} ms", context_.liveness_deadline_ms);
   if (context_.world.tracing()) context_.world.trace("heal");
   if (context_.recorder != nullptr) context_.recorder->instant("faults", "heal", context_.world.now_ms());

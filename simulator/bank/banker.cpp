@@ -12,11 +12,26 @@ constexpr std::size_t reply_bytes_max = 64 * 1024 * 1024;
 // Larger than the server's frame limit (64 KiB by default).
 constexpr std::size_t oversized_frame_bytes = 70 * 1024;
 
+// Frames as one line: long ones by their size, control characters escaped.
 std::string frames_text(const std::vector<std::string>& frames) {
   std::string text;
   for (const auto& f : frames) {
     if (!text.empty()) text += " | ";
-    text += f.size() > 80 ? fmt::format("<{} bytes>", f.size()) : f;
+    if (f.size() > 80) {
+      text += fmt::format("<{} bytes>", f.size());
+      continue;
+    }
+    for (char c : f) {
+      if (c == '\r') {
+        text += "\\r";
+      } else if (c == '\n') {
+        text += "\\n";
+      } else if (c == '\t') {
+        text += "\\t";
+      } else {
+        text += c;
+      }
+    }
   }
   return text;
 }
@@ -117,6 +132,17 @@ Banker::~Banker() {
 }
 
 void Banker::start() { next(); }
+
+std::string Banker::describe_state() const {
+  std::string state = fmt::format("{} request(s) in its batch", batch_.size());
+  for (const Request& request : batch_) {
+    state += fmt::format(", `{}` {}", frames_text(request.frames),
+                         request.done   ? "answered"
+                         : request.sent ? fmt::format("sent at +{} ms, unanswered", request.sent_at_ms - context_.world.start_ms())
+                                        : std::string("not sent"));
+  }
+  return state + (connection_ ? "; connected" : connecting_ ? "; connecting" : "; not connected");
+}
 
 void Banker::stop_after_current() {
   stopping_ = true;
@@ -519,6 +545,7 @@ void Banker::finish_request(Request& request) {
     log_.debug("done {} -> {}", describe_interaction(request.interaction), short_reply(reply));
   }
   ++context_.stats.interactions_done;
+  context_.progress_at_ms = context_.world.now_ms();
   settle();
 }
 

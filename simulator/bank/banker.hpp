@@ -28,6 +28,8 @@ class Banker final : public bank::ConnectionHandler {
   // Finish the requests in progress (retrying as needed), then stop.
   void stop_after_current();
   bool finished() const { return finished_; }
+  // What it is waiting for, for a report.
+  std::string describe_state() const;
   const std::string& name() const { return name_; }
   std::optional<std::int64_t> first_completion_after_heal_ms() const { return first_completion_after_heal_ms_; }
 

@@ -86,7 +86,7 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
     p.latency_ms_max = p.latency_ms_min + rng.range(0, rng.chance(1, 4) ? 200 : 20);
   }
   if (rng.chance(1, 2)) p.pieces_per_send_max = rng.range(1, 16);
-  if (rng.chance(1, 4)) p.window_bytes = rng.range(16, 4'096);
+  if (rng.chance(1, 2)) p.window_bytes = rng.range(16, 4'096);
   if (rng.chance(1, 2)) {
     p.append_latency_ms_max = rng.range(0, 20);
     p.sync_latency_ms_min = rng.range(0, 10);
@@ -145,7 +145,7 @@ void draw_write_style(sim::Rng& rng, Interaction& interaction) {
 }
 
 void draw_read_style(sim::Rng& rng, Interaction& interaction) {
-  if (rng.chance(1, 8)) interaction.slow_read_ms = rng.range(10, 2'000);
+  if (rng.chance(1, 5)) interaction.slow_read_ms = rng.range(10, 2'000);
 }
 
 BankerPlan generate_banker_plan(sim::Rng& rng, std::uint32_t interactions) {

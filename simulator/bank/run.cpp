@@ -120,6 +120,20 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
         model.fail("liveness", "run", "nothing is left to happen, yet the run has not finished");
         break;
       }
+      if (context.healed_at_ms &&
+          world.now_ms() >= std::max(*context.healed_at_ms, context.progress_at_ms) + 3 * result.liveness_deadline_ms) {
+        // Long after the heal nothing has completed: the run stopped making
+        // progress, and it ends here rather than hanging.
+        std::string busy;
+        for (auto& banker : bankers) {
+          if (!banker->finished()) busy += (busy.empty() ? "" : "; ") + banker->name() + ": " + banker->describe_state();
+        }
+        model.fail("liveness", "run",
+                   fmt::format("nothing completed for {} ms after every fault healed; {}",
+                               3 * result.liveness_deadline_ms,
+                               busy.empty() ? "every banker is done, the audit is not" : "still busy: " + busy));
+        break;
+      }
       if (context.healed_at_ms && !liveness_checked &&
           world.now_ms() >= *context.healed_at_ms + result.liveness_deadline_ms) {
         liveness_checked = true;
