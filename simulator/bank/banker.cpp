@@ -455,11 +455,19 @@ void Banker::handle_reply(std::string reply) {
     return;
   }
   if (request.hang_up_armed && request.replies.size() == 1) {
-    // Gone while the write syncs: its outcome is unknown to us, and the
-    // server's answer has nowhere to go.
     request.hang_up_armed = false;
-    retry_batch("hung up while the write syncs");
-    return;
+    if (sim::mix64(sequence_ + index_) % 2 == 0) {
+      // Gone while the write syncs: its outcome is unknown to us, and the
+      // server's answer has nowhere to go.
+      retry_batch("hung up while the write syncs");
+      return;
+    }
+    // Or a polite CLOSE while the write syncs: the server answers the write
+    // first (frames are handled in order), then closes.
+    std::string bytes;
+    bank::append_frame(bytes, "CLOSE");
+    connection_->send(bytes);
+    last_send_ms_ = context_.world.now_ms();
   }
   if (request.replies.size() == request.replies_expected) finish_request(request);
 }

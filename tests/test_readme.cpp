@@ -1,0 +1,96 @@
+// The README's figures, checked against the binaries: its epochalypse
+// example line for line, its zoo table figure for figure. Registered in the
+// release build only: they check what the binaries print, which sanitizers do
+// not change, and under them the zoo's hundred runs per bug take minutes.
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "support/process.hpp"
+
+namespace {
+
+struct Ran {
+  int exit_code;
+  std::string out;
+};
+
+Ran run_shell(const std::string& command) {
+  const auto dir = test_support::make_temp_dir();
+  auto spawned = test_support::spawn({"/bin/sh", "-c", command}, dir + "/stderr.log");
+  std::string out = test_support::read_all(spawned.stdout_fd);
+  ::close(spawned.stdout_fd);
+  const int code = test_support::wait_exit(spawned.pid);
+  return Ran{code, out};
+}
+
+}  // namespace
+
+namespace {
+
+std::string read_readme() {
+  std::ifstream in(std::string(DST_DEMO_SOURCE_DIR) + "/README.md");
+  REQUIRE(in.good());
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+}  // namespace
+
+// What the README shows a user is what the binaries print: its epochalypse
+// example, line for line, and its zoo table, figure for figure.
+TEST_CASE("README: the epochalypse example is what the binary prints") {
+  const std::string readme = read_readme();
+  const std::string opening = "```\nrun 1/1 seed=13647215125184110592\n";
+  const auto start = readme.find(opening);
+  REQUIRE(start != std::string::npos);
+  const auto end = readme.find("```\n", start + 4);
+  REQUIRE(end != std::string::npos);
+  const std::string block = readme.substr(start + 4, end - start - 4);
+
+  const auto dir = test_support::make_temp_dir();
+  const std::string binary = std::string(DST_DEMO_SIMULATOR_DIR) + "/dst_demo_server_simulator_bug_epochalypse";
+  const Ran r = run_shell("SIMULATOR_SEED=13647215125184110592 SIMULATOR_RUNS=1 " + binary + " --failures-dir " + dir +
+                          "/simulator_failures");
+  CHECK(r.exit_code == 1);
+  std::string out = r.out;
+  // The README runs it as a user would, from the project's root.
+  replace_all(out, binary, "build/release/simulator/dst_demo_server_simulator_bug_epochalypse");
+  replace_all(out, dir + "/simulator_failures", "simulator_failures");
+  std::istringstream lines(block);
+  int checked = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line == "  ...") continue;
+    INFO("README line: " << line);
+    CHECK(out.find(line + "\n") != std::string::npos);
+    ++checked;
+  }
+  CHECK(checked >= 10);
+}
+
+TEST_CASE("README: the zoo table's figures are what the zoo prints") {
+  const std::string readme = read_readme();
+  const std::regex row(R"(\n\| `([a-z_]+)` \|[^\n]*\| (\d+) \|)");
+  int rows = 0;
+  for (auto it = std::sregex_iterator(readme.begin(), readme.end(), row); it != std::sregex_iterator(); ++it) {
+    const std::string bug = (*it)[1].str();
+    const std::string failing = (*it)[2].str();
+    INFO("zoo table row for " << bug);
+    const std::string binary = std::string(DST_DEMO_SIMULATOR_DIR) + "/dst_demo_server_simulator_bug_" + bug;
+    const Ran r = run_shell("SIMULATOR_SEED=1 SIMULATOR_RUNS=100 " + binary + " --no-shrink");
+    std::smatch summary;
+    REQUIRE(std::regex_search(r.out, summary, std::regex(R"(summary: 100 runs, \d+ passed, (\d+) failed)")));
+    CHECK(summary[1].str() == failing);
+    ++rows;
+  }
+  CHECK(rows == 18);
+}
