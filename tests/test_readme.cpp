@@ -12,23 +12,8 @@
 
 #include "support/process.hpp"
 
-namespace {
-
-struct Ran {
-  int exit_code;
-  std::string out;
-};
-
-Ran run_shell(const std::string& command) {
-  const auto dir = test_support::make_temp_dir();
-  auto spawned = test_support::spawn({"/bin/sh", "-c", command}, dir + "/stderr.log");
-  std::string out = test_support::read_all(spawned.stdout_fd);
-  ::close(spawned.stdout_fd);
-  const int code = test_support::wait_exit(spawned.pid);
-  return Ran{code, out};
-}
-
-}  // namespace
+using test_support::Ran;
+using test_support::run_shell;
 
 namespace {
 

@@ -15,21 +15,8 @@
 
 namespace {
 
-struct Ran {
-  int exit_code;
-  std::string out;
-};
-
-Ran run_shell(const std::string& command) {
-  const auto dir = test_support::make_temp_dir();
-  auto spawned = test_support::spawn({"/bin/sh", "-c", command}, dir + "/stderr.log");
-  std::string out = test_support::read_all(spawned.stdout_fd);
-  ::close(spawned.stdout_fd);
-  const int code = test_support::wait_exit(spawned.pid);
-  std::ifstream err(dir + "/stderr.log");
-  std::string err_text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
-  return Ran{code, out + err_text};
-}
+using test_support::Ran;
+using test_support::run_shell;
 
 // Wall-clock figures are the only thing allowed to differ between two runs.
 std::string without_wall_clock(const std::string& out) {

@@ -230,4 +230,21 @@ class TcpClient {
   bank::FrameDecoder decoder_{1 << 26};
 };
 
+// What a shell command printed (stdout, then stderr) and how it exited.
+struct Ran {
+  int exit_code;
+  std::string out;
+};
+
+inline Ran run_shell(const std::string& command) {
+  const auto dir = make_temp_dir();
+  auto spawned = spawn({"/bin/sh", "-c", command}, dir + "/stderr.log");
+  std::string out = read_all(spawned.stdout_fd);
+  ::close(spawned.stdout_fd);
+  const int code = wait_exit(spawned.pid);
+  std::ifstream err(dir + "/stderr.log");
+  std::string err_text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  return Ran{code, out + err_text};
+}
+
 }  // namespace test_support
