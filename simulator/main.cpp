@@ -404,8 +404,9 @@ Outcome run_isolated(const Settings& settings, const std::string& program, std::
 int main(int argc, char** argv) {
   CLI::App app{
       "dst_demo_server_simulator: deterministic simulation testing of the bank. Runs the unchanged bank server\n"
-      "on a seeded simulated network, clock and disk, with bankers, a fault injector (crashes, partitions, clogs,\n"
-      "disk errors, slow disks, clock steps) and a health checker, and checks every reply against a model.\n"
+      "on a seeded simulated network, clock and disk, with bankers, a fault injector (process crashes, power\n"
+      "losses, partitions, clogs, vanished clients, disk errors, corruption, slow disks, clock steps) and a health\n"
+      "checker, and checks every reply against a model. Each run runs in a child process.\n"
       "Each run prints its seed and knobs first, its verdict last; a failure ends with the command that replays it.\n"
       "Knobs left unset are drawn per run from the run's seed. Exit status: 0 all runs passed, 1 a run failed.",
       "dst_demo_server_simulator"};
