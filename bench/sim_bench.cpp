@@ -55,8 +55,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 int main(int argc, char** argv) {
   const std::uint64_t runs = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 64;
-  std::printf("simulator benchmark: %llu fixed seeds (1..%llu), 15 bankers, step 1 ms, 120 interactions each\n",
-              static_cast<unsigned long long>(runs), static_cast<unsigned long long>(runs));
+  std::printf(
+      "simulator benchmark: %llu fixed seeds (1..%llu), 15 bankers, step 1 ms, 120 interactions each\n",
+      static_cast<unsigned long long>(runs), static_cast<unsigned long long>(runs));
 
   // One core.
   Totals one;
@@ -65,10 +66,13 @@ int main(int argc, char** argv) {
   const double one_s = seconds_since(start);
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
-  std::printf("  1 thread : %.2f s wall, %.0f interactions/s (goal 200000), %.0f simulated s per wall s, %.0f events/s, "
-              "%llu failed runs\n",
-              one_s, static_cast<double>(one.interactions) / one_s, static_cast<double>(one.simulated_ms) / 1e3 / one_s,
-              static_cast<double>(one.events) / one_s, static_cast<unsigned long long>(one.failed));
+  std::printf(
+      "  1 thread : %.2f s wall, %.0f interactions/s (goal 200000), %.0f simulated s per wall s, %.0f "
+      "events/s, "
+      "%llu failed runs\n",
+      one_s, static_cast<double>(one.interactions) / one_s,
+      static_cast<double>(one.simulated_ms) / 1e3 / one_s, static_cast<double>(one.events) / one_s,
+      static_cast<unsigned long long>(one.failed));
   std::printf("  peak memory: %ld MiB (max RSS)\n", usage.ru_maxrss / 1024);
 
   // An hour of simulated traffic from 15 bankers, in one run.
@@ -90,7 +94,9 @@ int main(int argc, char** argv) {
       for (int i = 0; i < 4'000; ++i) {
         banker.interactions.push_back(bank_sim::Interaction{bank_sim::BankerOp::sleep, 900, {}, {}});
         bank_sim::Interaction op;
-        op.op = i % 3 == 0 ? bank_sim::BankerOp::create : i % 3 == 1 ? bank_sim::BankerOp::balance : bank_sim::BankerOp::get;
+        op.op = i % 3 == 0   ? bank_sim::BankerOp::create
+                : i % 3 == 1 ? bank_sim::BankerOp::balance
+                             : bank_sim::BankerOp::get;
         op.amount = bank::Money{1234};
         banker.interactions.push_back(op);
       }
@@ -98,9 +104,12 @@ int main(int argc, char** argv) {
     start = std::chrono::steady_clock::now();
     const auto result = bank_sim::run_simulation(plans, options);
     const double hour_s = seconds_since(start);
-    std::printf("  an hour of traffic: %.1f simulated s, %llu interactions, in %.2f s wall (goal: well under 1 s)%s\n",
-                static_cast<double>(result.simulated_ms) / 1e3, static_cast<unsigned long long>(result.stats.interactions_done),
-                hour_s, result.passed() ? "" : " FAILED");
+    std::printf(
+        "  an hour of traffic: %.1f simulated s, %llu interactions, in %.2f s wall (goal: well under 1 "
+        "s)%s\n",
+        static_cast<double>(result.simulated_ms) / 1e3,
+        static_cast<unsigned long long>(result.stats.interactions_done), hour_s,
+        result.passed() ? "" : " FAILED");
   }
 
   // Runs per second at 1 and 2 threads (shorter runs).
@@ -114,8 +123,9 @@ int main(int argc, char** argv) {
     }
     for (auto& p : pool) p.join();
     const double s = seconds_since(start);
-    std::printf("  %u thread%s: %.1f runs/s (%llu runs of 40 interactions per banker)\n", threads, threads == 1 ? " " : "s",
-                static_cast<double>(each * threads) / s, static_cast<unsigned long long>(each * threads));
+    std::printf("  %u thread%s: %.1f runs/s (%llu runs of 40 interactions per banker)\n", threads,
+                threads == 1 ? " " : "s", static_cast<double>(each * threads) / s,
+                static_cast<unsigned long long>(each * threads));
   }
   return 0;
 }

@@ -11,8 +11,8 @@ namespace bank {
 
 class BankServer::Client final : public ConnectionHandler {
  public:
-  Client(BankServer& server, std::uint64_t id, std::unique_ptr<Connection> connection, std::size_t frame_bytes_max,
-         bool refused)
+  Client(BankServer& server, std::uint64_t id, std::unique_ptr<Connection> connection,
+         std::size_t frame_bytes_max, bool refused)
       : server_(server),
         id_(id),
         connection_(std::move(connection)),
@@ -61,13 +61,17 @@ Result<std::unique_ptr<BankServer>> BankServer::start(BankEnvironment environmen
   }
   server->listener_ = std::move(*listener);
   server->port_ = server->listener_->port();
-  environment.log.info("listening on {}:{} ({} transactions, balance {})", server->config_.address, server->port_,
-                       server->ledger_.durable_count(), format_money(server->ledger_.balance()));
+  environment.log.info("listening on {}:{} ({} transactions, balance {})", server->config_.address,
+                       server->port_, server->ledger_.durable_count(),
+                       format_money(server->ledger_.balance()));
   return server;
 }
 
 BankServer::BankServer(BankEnvironment environment, BankServerConfig config, Journal journal, Ledger ledger)
-    : env_(environment), config_(std::move(config)), journal_(std::move(journal)), ledger_(std::move(ledger)) {}
+    : env_(environment),
+      config_(std::move(config)),
+      journal_(std::move(journal)),
+      ledger_(std::move(ledger)) {}
 
 BankServer::~BankServer() {
   // Timers are not owned by an object that dies with us, so cancel them here.
@@ -102,10 +106,11 @@ void BankServer::on_accept(std::unique_ptr<Connection> connection) {
   if (refused) {
     env_.log.warn("refused connection from {}: {}", ref.peer_,
                   shutting_down_ ? "shutting down" : "connection limit reached");
-    send_frame(ref, shutting_down_ ? error_reply("server is shutting down")
-                                   : error_reply(fmt::format("too many connections (the limit is {}); try again "
-                                                             "later",
-                                                             config_.connections_max)));
+    send_frame(ref, shutting_down_
+                        ? error_reply("server is shutting down")
+                        : error_reply(fmt::format("too many connections (the limit is {}); try again "
+                                                  "later",
+                                                  config_.connections_max)));
     close_client(ref);
     return;
   }
@@ -147,7 +152,8 @@ void BankServer::pump(Client& client) {
       mark(Mark::frame_too_large);
       env_.log.warn("connection {} from {}: frame larger than {} bytes; closing", client_id, client.peer_,
                     config_.frame_bytes_max);
-      send_frame(client, error_reply(fmt::format("frame too large (the limit is {} bytes)", config_.frame_bytes_max)));
+      send_frame(client, error_reply(fmt::format("frame too large (the limit is {} bytes)",
+                                                 config_.frame_bytes_max)));
       close_client(client);
       return;
     }
@@ -164,7 +170,8 @@ void BankServer::update_reading(Client& client) {
   const bool should_pause = client.awaiting_write_ || shutting_down_ ||
                             client.connection_->send_queued_bytes() >= config_.send_queue_bytes_max;
   if (should_pause && !client.reading_paused_) {
-    if (client.connection_->send_queued_bytes() >= config_.send_queue_bytes_max) mark(Mark::reading_paused_for_backpressure);
+    if (client.connection_->send_queued_bytes() >= config_.send_queue_bytes_max)
+      mark(Mark::reading_paused_for_backpressure);
     client.reading_paused_ = true;
     client.connection_->pause_reading();
   } else if (!should_pause && client.reading_paused_) {
@@ -204,7 +211,8 @@ void BankServer::handle_frame(Client& client, std::string_view frame) {
     case Kind::get: {
       ++stats_.ledger_replies;
       const Transaction* transaction = ledger_.get(action.id);
-      send_frame(client, transaction != nullptr ? format_transaction(*transaction) : std::string(reply_not_found));
+      send_frame(client,
+                 transaction != nullptr ? format_transaction(*transaction) : std::string(reply_not_found));
       return;
     }
     case Kind::create:
@@ -217,7 +225,8 @@ void BankServer::handle_frame(Client& client, std::string_view frame) {
       return;
     case Kind::exit:
       if (!config_.allow_remote_exit || !on_exit_requested_) {
-        send_frame(client, error_reply("remote shutdown is disabled (start the server with --allow-remote-exit)"));
+        send_frame(client,
+                   error_reply("remote shutdown is disabled (start the server with --allow-remote-exit)"));
         return;
       }
       env_.log.warn("EXIT from connection {} ({}): shutting down", client.id_, client.peer_);
@@ -295,7 +304,7 @@ void BankServer::maybe_flush() {
     }
   });
   journal_.sync([this, through_id](IoStatus status) {
-    if (writes_disabled_) return discard_failed_writes();  // The append failed: every waiter has its answer.
+    if (writes_disabled_) return discard_failed_writes();   // The append failed: every waiter has its answer.
     if constexpr (planted_bugs::reply_before_sync) return;  // (Answered at the append.)
     if (!status.ok()) {
       discard_failed_writes();
@@ -328,7 +337,8 @@ void BankServer::on_durable(std::uint64_t through_id) {
     BANK_ASSERT(client.awaiting_write_);
     client.awaiting_write_ = false;
     ++stats_.ledger_replies;
-    send_frame(client, waiter.refusal.empty() ? format_transaction(*ledger_.get(waiter.transaction_id)) : waiter.refusal);
+    send_frame(client, waiter.refusal.empty() ? format_transaction(*ledger_.get(waiter.transaction_id))
+                                              : waiter.refusal);
   }
   for (const Waiter& waiter : ready) {
     auto it = clients_.find(waiter.client_id);
@@ -347,14 +357,16 @@ void BankServer::on_disk_failure(std::string_view operation, IoStatus status) {
   // A rollback is rare and easy to get subtly wrong (keys and void marks of
   // the discarded writes must go too): check everything, O(n), here.
   ledger_.check_invariants();
-  env_.log.error("journal {}: {} failed: {}; {} write(s) answered with ERROR, outcome unknown; refusing writes "
-                 "until restart, still serving reads",
-                 journal_.file_name(), operation, describe(status), waiters_.size());
+  env_.log.error(
+      "journal {}: {} failed: {}; {} write(s) answered with ERROR, outcome unknown; refusing writes "
+      "until restart, still serving reads",
+      journal_.file_name(), operation, describe(status), waiters_.size());
   std::vector<Waiter> failed;
   failed.swap(waiters_);
-  const std::string reply = error_reply(fmt::format(
-      "journal {} failed ({}): the outcome of this request is unknown; the server refuses writes until it restarts",
-      operation, describe(status)));
+  const std::string reply =
+      error_reply(fmt::format("journal {} failed ({}): the outcome of this request is unknown; the server "
+                              "refuses writes until it restarts",
+                              operation, describe(status)));
   for (const Waiter& waiter : failed) {
     auto it = clients_.find(waiter.client_id);
     if (it == clients_.end()) continue;
@@ -372,14 +384,15 @@ void BankServer::discard_failed_writes() {
   if constexpr (planted_bugs::keeps_failed_writes) return;  // PLANTED BUG (keeps_failed_writes).
   const IoStatus status = journal_.discard_unsynced();
   if (!status.ok()) {
-    env_.log.error("journal {}: cannot cut what a failed write left past offset {}: {}; it may reappear after a "
-                   "restart",
-                   journal_.file_name(), journal_.durable_bytes(), describe(status));
+    env_.log.error(
+        "journal {}: cannot cut what a failed write left past offset {}: {}; it may reappear after a "
+        "restart",
+        journal_.file_name(), journal_.durable_bytes(), describe(status));
     return;
   }
   mark(Mark::failed_write_cut_back);
-  env_.log.warn("journal {}: cut back to offset {}, the end of the last successful sync", journal_.file_name(),
-                journal_.durable_bytes());
+  env_.log.warn("journal {}: cut back to offset {}, the end of the last successful sync",
+                journal_.file_name(), journal_.durable_bytes());
 }
 
 void BankServer::arm_idle_timer(Client& client, std::int64_t delay_ms) {

@@ -157,11 +157,13 @@ bool all_zero(std::string_view bytes) {
 
 Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_view file_name) {
   RecoveredJournal recovered;
-  recovered.ledger.reserve(bytes.size() / (journal_header_bytes + journal_payload_fixed_bytes + journal_trailer_bytes));
+  recovered.ledger.reserve(bytes.size() /
+                           (journal_header_bytes + journal_payload_fixed_bytes + journal_trailer_bytes));
   if (bytes.size() >= 4 && get_u32(bytes, 0) == journal_record_magic_format1) {
-    return Error{fmt::format("journal {} was written in an older format (BNK1) that this server does not read; "
-                             "move it aside to start empty",
-                             file_name)};
+    return Error{
+        fmt::format("journal {} was written in an older format (BNK1) that this server does not read; "
+                    "move it aside to start empty",
+                    file_name)};
   }
   std::size_t at = 0;
   DecodeOutcome damage = DecodeOutcome::ok;
@@ -172,7 +174,8 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
       break;
     }
     if (auto status = recovered.ledger.replay(record.transaction); !status) {
-      return Error{fmt::format("journal {} is inconsistent at offset {}: {}", file_name, at, status.error().message)};
+      return Error{
+          fmt::format("journal {} is inconsistent at offset {}: {}", file_name, at, status.error().message)};
     }
     at += record.record_bytes;
   }
@@ -191,10 +194,12 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
     if (!planted_bugs::cuts_rotten_records || !follows.empty()) {
       mark(Mark::damaged_journal_refused);
       if (!follows.empty()) mark(Mark::damage_before_valid_record);
-      return Error{fmt::format(
-          "journal {} is damaged at offset {}: the record there is whole but fails its checksum or its trailer{}; "
-          "refusing to start, since it may hold acknowledged transactions (restore the file or move it aside)",
-          file_name, at, follows)};
+      return Error{
+          fmt::format("journal {} is damaged at offset {}: the record there is whole but fails its checksum "
+                      "or its trailer{}; "
+                      "refusing to start, since it may hold acknowledged transactions (restore the file or "
+                      "move it aside)",
+                      file_name, at, follows)};
     }
   }
   recovered.valid_bytes = at;
@@ -210,15 +215,16 @@ Result<Journal> Journal::open(Disk& disk, const std::string& file_name, Logger& 
   // crashed before its directory entry was synced: make the entry durable.
   if constexpr (!planted_bugs::skips_directory_sync) {
     if (const IoStatus status = disk.sync_directory(); !status.ok()) {
-      return Error{fmt::format("journal {}: cannot make its directory entry durable: {}", file_name, describe(status))};
+      return Error{fmt::format("journal {}: cannot make its directory entry durable: {}", file_name,
+                               describe(status))};
     }
   }
   // What was read may be only in the page cache (appends a crashed process
   // never synced): make it durable before anything is served from it.
   if constexpr (!planted_bugs::recovery_trusts_page_cache) {
     if (const IoStatus status = opened->file->sync_now(); !status.ok()) {
-      return Error{fmt::format("journal {}: cannot make what was read durable before trusting it: {}", file_name,
-                               describe(status))};
+      return Error{fmt::format("journal {}: cannot make what was read durable before trusting it: {}",
+                               file_name, describe(status))};
     }
   }
   auto recovered = recover_journal(opened->contents, file_name);

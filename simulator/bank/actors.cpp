@@ -8,7 +8,9 @@ namespace {
 
 constexpr std::size_t reply_bytes_max = 64 * 1024 * 1024;
 
-bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
 
 }  // namespace
 
@@ -32,7 +34,8 @@ void Host::start() {
   const std::int64_t now_ms = context_.world.now_ms();
   if (disk_.faults().errors_active(now_ms)) {
     // The disk is failing: an operator restarts the server once it is not.
-    const std::int64_t until_ms = std::max(disk_.faults().fail_appends_until_ms, disk_.faults().fail_syncs_until_ms);
+    const std::int64_t until_ms =
+        std::max(disk_.faults().fail_appends_until_ms, disk_.faults().fail_syncs_until_ms);
     schedule_start(std::max(until_ms - now_ms, context_.step_ms));
     return;
   }
@@ -52,8 +55,9 @@ void Host::start() {
       // After media damage, refusing to start with the file and offset named
       // is the legal outcome; the operator restores the file and restarts.
       ++context_.stats.refusals_after_corruption;
-      log_.info("the server refused to start after {} corruption(s), naming the damage: {}; restoring the file",
-                disk_.corruptions(), reason);
+      log_.info(
+          "the server refused to start after {} corruption(s), naming the damage: {}; restoring the file",
+          disk_.corruptions(), reason);
       if (context_.world.tracing()) context_.world.trace("host refused to start after corruption");
       disk_.repair();
       schedule_start(context_.step_ms);
@@ -65,7 +69,8 @@ void Host::start() {
   }
   server_ = std::move(*started);
   context_.disturb(now_ms);
-  if (context_.world.tracing()) context_.world.trace(fmt::format("host up ({} transactions)", server_->ledger().durable_count()));
+  if (context_.world.tracing())
+    context_.world.trace(fmt::format("host up ({} transactions)", server_->ledger().durable_count()));
   if (context_.recorder != nullptr) {
     if (down_since_ms_) context_.recorder->span("host", "down (crashed)", *down_since_ms_, now_ms);
     context_.recorder->instant("host", "up", now_ms,
@@ -95,7 +100,8 @@ void Host::crash(std::int64_t restart_after_ms) {
   stop_process("process crash (the page cache survives)");
   log_.info("restart in {} ms", restart_after_ms);
   if (context_.world.tracing()) context_.world.trace("host crash");
-  if (context_.recorder != nullptr) context_.recorder->instant("host", "crash", *down_since_ms_, "process crash");
+  if (context_.recorder != nullptr)
+    context_.recorder->instant("host", "crash", *down_since_ms_, "process crash");
   schedule_start(restart_after_ms);
 }
 
@@ -104,8 +110,9 @@ void Host::power_loss(std::int64_t restart_after_ms) {
   const bool was_up = up();
   if (was_up) stop_process("power loss");
   const std::uint64_t lost = disk_.power_loss();
-  log_.info("power loss: {} bytes of page cache lost{}", lost,
-            was_up ? fmt::format("; restart in {} ms", restart_after_ms) : std::string(" (the host was down)"));
+  log_.info(
+      "power loss: {} bytes of page cache lost{}", lost,
+      was_up ? fmt::format("; restart in {} ms", restart_after_ms) : std::string(" (the host was down)"));
   if (context_.world.tracing()) context_.world.trace(fmt::format("host power loss lost={}", lost));
   if (context_.recorder != nullptr) {
     context_.recorder->instant("host", "power loss", context_.world.now_ms(),
@@ -117,13 +124,17 @@ void Host::power_loss(std::int64_t restart_after_ms) {
 // ---------------------------------------------------------------- HealthChecker
 
 HealthChecker::HealthChecker(RunContext& context, std::int64_t interval_ms)
-    : context_(context), interval_ms_(interval_ms), log_(context.world, "health", context.log_level, context.log) {}
+    : context_(context),
+      interval_ms_(interval_ms),
+      log_(context.world, "health", context.log_level, context.log) {}
 
 HealthChecker::~HealthChecker() {
   if (timer_ != 0) context_.world.cancel(timer_);
 }
 
-void HealthChecker::start() { timer_ = context_.world.schedule_after(interval_ms_, [this] { tick(); }); }
+void HealthChecker::start() {
+  timer_ = context_.world.schedule_after(interval_ms_, [this] { tick(); });
+}
 
 void HealthChecker::stop() {
   stopped_ = true;
@@ -138,7 +149,8 @@ void HealthChecker::tick() {
   const std::int64_t now_ms = context_.world.now_ms();
   if (outstanding_since_ms_ && now_ms - *outstanding_since_ms_ >= context_.liveness_deadline_ms) {
     // No answer within the deadline: start over on a new connection.
-    if (log_.enabled(bank::LogLevel::debug)) log_.debug("HEALTH unanswered for {} ms", now_ms - *outstanding_since_ms_);
+    if (log_.enabled(bank::LogLevel::debug))
+      log_.debug("HEALTH unanswered for {} ms", now_ms - *outstanding_since_ms_);
     outstanding_since_ms_.reset();
     connection_.reset();
   }
@@ -185,7 +197,8 @@ void HealthChecker::on_closed(bank::CloseReason) {
 
 // ---------------------------------------------------------------- FaultInjector
 
-FaultInjector::FaultInjector(RunContext& context, Host& host, const FaultPlan& plan, std::uint32_t banker_count)
+FaultInjector::FaultInjector(RunContext& context, Host& host, const FaultPlan& plan,
+                             std::uint32_t banker_count)
     : context_(context),
       host_(host),
       plan_(plan),
@@ -197,7 +210,9 @@ FaultInjector::~FaultInjector() {
   for (auto event : heal_events_) context_.world.cancel(event);
 }
 
-void FaultInjector::start() { next(); }
+void FaultInjector::start() {
+  next();
+}
 
 std::vector<std::string> FaultInjector::targets(std::int64_t target) const {
   if (target >= 0) return {fmt::format("banker{}", target)};
@@ -238,8 +253,8 @@ void FaultInjector::apply(const Fault& fault) {
   if (context_.recorder != nullptr) {
     if (fault.duration_ms > 0 && fault.op != FaultOp::crash && fault.op != FaultOp::power_loss &&
         fault.op != FaultOp::vanish) {
-      context_.recorder->span("faults", describe(fault.op), world.now_ms(), world.now_ms() + fault.duration_ms,
-                              describe_fault(fault));
+      context_.recorder->span("faults", describe(fault.op), world.now_ms(),
+                              world.now_ms() + fault.duration_ms, describe_fault(fault));
     } else {
       context_.recorder->instant("faults", describe(fault.op), world.now_ms(), describe_fault(fault));
     }
@@ -262,7 +277,8 @@ void FaultInjector::apply(const Fault& fault) {
       }
       break;
     case FaultOp::clog:
-      for (const auto& node : targets(fault.target)) context_.network.clog(bank_node, node, fault.duration_ms);
+      for (const auto& node : targets(fault.target))
+        context_.network.clog(bank_node, node, fault.duration_ms);
       break;
     case FaultOp::disk_errors: {
       ++context_.stats.disk_faults;
@@ -342,7 +358,8 @@ void FaultInjector::strike(const Fault& fault, std::int64_t waits_left) {
   if (waits_left > 0) {
     // The worst moment: strike once the reply that showed the ledger has
     // reached its client, so that what it showed is on the record.
-    timer_ = context_.world.schedule_after(context_.latency_ms_max + context_.step_ms, [this, fault] { strike(fault, 0); });
+    timer_ = context_.world.schedule_after(context_.latency_ms_max + context_.step_ms,
+                                           [this, fault] { strike(fault, 0); });
     return;
   }
   apply(fault);
@@ -376,20 +393,25 @@ void FaultInjector::heal_now() {
 // ---------------------------------------------------------------- Auditor
 
 Auditor::Auditor(RunContext& context)
-    : context_(context), log_(context.world, "auditor", context.log_level, context.log), decoder_(reply_bytes_max) {}
+    : context_(context),
+      log_(context.world, "auditor", context.log_level, context.log),
+      decoder_(reply_bytes_max) {}
 
 Auditor::~Auditor() {
   if (timer_ != 0) context_.world.cancel(timer_);
 }
 
-void Auditor::start() { attempt(); }
+void Auditor::start() {
+  attempt();
+}
 
 void Auditor::attempt() {
   timer_ = 0;
   replies_.clear();
   context_.network.connect("auditor", bank_node, bank_port, [this](auto result) {
     if (!result) {
-      timer_ = context_.world.schedule_after(std::max<std::int64_t>(100, context_.step_ms), [this] { attempt(); });
+      timer_ =
+          context_.world.schedule_after(std::max<std::int64_t>(100, context_.step_ms), [this] { attempt(); });
       return;
     }
     connection_ = std::move(*result);
@@ -410,7 +432,8 @@ void Auditor::on_data(std::string_view bytes) {
     replies_.emplace_back(next.frame);
     if (replies_.size() == 2) {
       context_.model.audit("auditor", replies_[0], replies_[1]);
-      log_.info("audit: {} transactions, balance {}", replies_[0].empty() ? 0 : std::count(replies_[0].begin(), replies_[0].end(), '\n') + 1,
+      log_.info("audit: {} transactions, balance {}",
+                replies_[0].empty() ? 0 : std::count(replies_[0].begin(), replies_[0].end(), '\n') + 1,
                 replies_[1]);
       done_ = true;
       connection_.reset();
@@ -421,7 +444,9 @@ void Auditor::on_data(std::string_view bytes) {
 
 void Auditor::on_closed(bank::CloseReason) {
   connection_.reset();
-  if (!done_) timer_ = context_.world.schedule_after(std::max<std::int64_t>(100, context_.step_ms), [this] { attempt(); });
+  if (!done_)
+    timer_ =
+        context_.world.schedule_after(std::max<std::int64_t>(100, context_.step_ms), [this] { attempt(); });
 }
 
 }  // namespace bank_sim

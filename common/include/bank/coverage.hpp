@@ -12,21 +12,21 @@
 namespace bank {
 
 enum class Mark : std::uint8_t {
-  torn_tail_cut,               // Recovery cut an append a crash left unfinished.
-  damaged_journal_refused,     // Recovery refused a record that was whole but damaged.
-  damage_before_valid_record,  // ... and a valid record followed the damage.
-  group_commit_shared,         // One sync answered more than one write.
-  key_replayed_while_syncing,  // A keyed retry arrived while its first attempt was syncing.
-  reply_to_gone_client,        // A write became durable after its client had gone.
+  torn_tail_cut,                    // Recovery cut an append a crash left unfinished.
+  damaged_journal_refused,          // Recovery refused a record that was whole but damaged.
+  damage_before_valid_record,       // ... and a valid record followed the damage.
+  group_commit_shared,              // One sync answered more than one write.
+  key_replayed_while_syncing,       // A keyed retry arrived while its first attempt was syncing.
+  reply_to_gone_client,             // A write became durable after its client had gone.
   reading_paused_for_backpressure,  // A connection's unsent replies passed the limit.
-  idle_check_deferred,         // The idle timer found a silent connection busy (a write syncing, or paused).
-  idle_close,                  // A silent connection was told so and closed.
-  disk_failure,                // An append or sync failed: writes stop until a restart.
-  failed_write_cut_back,       // The journal was cut back to its last successful sync.
+  idle_check_deferred,    // The idle timer found a silent connection busy (a write syncing, or paused).
+  idle_close,             // A silent connection was told so and closed.
+  disk_failure,           // An append or sync failed: writes stop until a restart.
+  failed_write_cut_back,  // The journal was cut back to its last successful sync.
   write_refused_writes_disabled,  // A write came while writes were disabled.
-  refusal_waits_for_sync,      // A refusal waited for the writes it rests on to be durable.
-  write_refused_by_rules,      // A write was refused: already voided, a reversal, an overflow.
-  frame_too_large,             // A frame passed the size limit: the connection was closed.
+  refusal_waits_for_sync,         // A refusal waited for the writes it rests on to be durable.
+  write_refused_by_rules,         // A write was refused: already voided, a reversal, an overflow.
+  frame_too_large,                // A frame passed the size limit: the connection was closed.
   count_,
 };
 

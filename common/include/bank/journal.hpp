@@ -2,9 +2,9 @@
 // The journal: the ledger's transactions as checksummed records in one
 // append-only file. Record layout (format 2), little-endian:
 //
-//   header   magic u32 ("BNK2")  payload_bytes u32  payload_crc32c u32  header_crc32c u32 (over the 12 bytes before it)
-//   payload  id u64, created_at_s i64, amount_cents i64, voids_id u64, key_bytes u8, key
-//   trailer  the header again, byte for byte
+//   header   magic u32 ("BNK2")  payload_bytes u32  payload_crc32c u32  header_crc32c u32 (over the 12 bytes
+//   before it) payload  id u64, created_at_s i64, amount_cents i64, voids_id u64, key_bytes u8, key trailer
+//   the header again, byte for byte
 //
 // Recovery reads records from the start and tells a torn write from a rotten
 // record. A crash can only cut an append short, so a torn write is a record
@@ -27,7 +27,7 @@
 
 namespace bank {
 
-inline constexpr std::uint32_t journal_record_magic = 0x324B4E42;         // "BNK2" in little-endian bytes.
+inline constexpr std::uint32_t journal_record_magic = 0x324B4E42;          // "BNK2" in little-endian bytes.
 inline constexpr std::uint32_t journal_record_magic_format1 = 0x314B4E42;  // "BNK1": an older format.
 inline constexpr std::size_t journal_header_bytes = 16;
 inline constexpr std::size_t journal_trailer_bytes = journal_header_bytes;
@@ -90,7 +90,10 @@ class Journal {
 
  private:
   Journal(std::unique_ptr<DiskFile> file, std::string file_name, std::uint64_t size_bytes)
-      : file_(std::move(file)), file_name_(std::move(file_name)), issued_bytes_(size_bytes), durable_bytes_(size_bytes) {}
+      : file_(std::move(file)),
+        file_name_(std::move(file_name)),
+        issued_bytes_(size_bytes),
+        durable_bytes_(size_bytes) {}
   std::unique_ptr<DiskFile> file_;
   std::string file_name_;
   std::uint64_t issued_bytes_ = 0;   // The file's length once every append issued completes.

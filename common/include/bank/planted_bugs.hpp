@@ -77,9 +77,9 @@ inline constexpr bool cuts_rotten_records = true;
 inline constexpr bool cuts_rotten_records = false;
 #endif
 
-inline constexpr bool any = epochalypse || balance_not_rebuilt || reply_before_sync || keys_ignored || void_twice ||
-                            recovery_trusts_page_cache || skips_directory_sync || keeps_failed_writes ||
-                            cuts_rotten_records;
+inline constexpr bool any = epochalypse || balance_not_rebuilt || reply_before_sync || keys_ignored ||
+                            void_twice || recovery_trusts_page_cache || skips_directory_sync ||
+                            keeps_failed_writes || cuts_rotten_records;
 
 // The bugs planted in the bank_core this program links, as a comma-separated
 // list of names; empty in a normal build. Defined in a .cpp so that it reports
