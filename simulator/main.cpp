@@ -5,26 +5,27 @@
 // world: it reads settings, draws a seed when none is given, measures wall
 // time and spawns threads. Each run inside is a pure function of its seed.
 
-#include <CLI/CLI.hpp>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <cerrno>
-#include <csignal>
-#include <cstring>
 #include <chrono>
+#include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
-#include <cmath>
-#include <map>
 
 #include "bank/planted_bugs.hpp"
 #include "plan_file.hpp"
@@ -33,8 +34,8 @@
 
 namespace {
 
-using bank_sim::Knobs;
 using bank_sim::KnobOverrides;
+using bank_sim::Knobs;
 using bank_sim::RunResult;
 
 // Set before each run on the thread that runs it, read only by the SIGABRT
@@ -64,8 +65,8 @@ struct Settings {
   bool isolate = true;  // Each run in a child process, so that a crash ends that run alone.
   std::size_t shrink_budget = 1000;
   std::string failures_dir = "simulator_failures";
-  std::string save_plan;       // The first run's plan goes here.
-  std::string timeline;        // The first run's Perfetto trace goes here.
+  std::string save_plan;                  // The first run's plan goes here.
+  std::string timeline;                   // The first run's Perfetto trace goes here.
   std::optional<bank_sim::Plans> replay;  // Run this plan instead of drawing one.
   std::string replay_file;
 };
@@ -115,11 +116,11 @@ std::string header(std::uint64_t index, std::uint64_t runs, const bank_sim::Plan
       "interactions/banker={}\n"
       "  parameters: {}\n"
       "  faults: {}; {} faults planned, {} interactions planned\n",
-      index + 1, runs, k.seed, k.duration_steps == 0 ? std::string("unbounded") : std::to_string(k.duration_steps),
-      k.step_ms, k.epoch_offset_ms, bank_sim::format_utc(k.epoch_offset_ms / 1000), k.epoch_offset_reason,
+      index + 1, runs, k.seed,
+      k.duration_steps == 0 ? std::string("unbounded") : std::to_string(k.duration_steps), k.step_ms,
+      k.epoch_offset_ms, bank_sim::format_utc(k.epoch_offset_ms / 1000), k.epoch_offset_reason,
       k.banker_count, k.interactions_per_banker, bank_sim::describe_parameters(k.parameters),
-      bank_sim::describe_swarm(k.swarm), bank_sim::count_faults(plans),
-      bank_sim::count_interactions(plans));
+      bank_sim::describe_swarm(k.swarm), bank_sim::count_faults(plans), bank_sim::count_interactions(plans));
 }
 
 std::string plan_text(const bank_sim::Plans& plans) {
@@ -141,13 +142,15 @@ std::string footer(const RunResult& r, double wall_s) {
     out += "  verdict: PASS\n";
   } else {
     const auto& f = *r.failure;
-    out += fmt::format("  verdict: FAIL: invariant '{}' broken, seen by {} at +{} ({} ms since the epoch, step {})\n",
-                       f.invariant, f.actor, format_duration_ms(f.time_ms - r.knobs.epoch_offset_ms), f.time_ms, f.step);
+    out += fmt::format(
+        "  verdict: FAIL: invariant '{}' broken, seen by {} at +{} ({} ms since the epoch, step {})\n",
+        f.invariant, f.actor, format_duration_ms(f.time_ms - r.knobs.epoch_offset_ms), f.time_ms, f.step);
     out += fmt::format("  evidence: {}\n", f.evidence);
   }
   const double simulated_s = static_cast<double>(r.simulated_ms) / 1e3;
   out += fmt::format(
-      "  stats: steps={} simulated={} events={} interactions={} requests={} retries={} acknowledged_writes={} "
+      "  stats: steps={} simulated={} events={} interactions={} requests={} retries={} "
+      "acknowledged_writes={} "
       "faults={} crashes={} power_losses={} corruptions={} refused_after_corruption={}{}{}\n",
       r.steps, format_duration_ms(r.simulated_ms), r.events, r.stats.interactions_done, r.stats.requests_sent,
       r.stats.retries, r.acknowledged_writes, r.stats.faults_injected, r.stats.crashes, r.stats.power_losses,
@@ -189,16 +192,19 @@ std::string shrink_report(const Settings& settings, const std::string& program, 
   const auto shrunk = bank_sim::shrink(plans, failure.invariant, settings.shrink_budget);
   const std::uint64_t seed = plans.knobs.seed;
   std::string out = fmt::format(
-      "  shrunk: {} interactions and faults (of {} bankers) down to {} (of {}) in {} runs{}; the minimal story:\n",
+      "  shrunk: {} interactions and faults (of {} bankers) down to {} (of {}) in {} runs{}; the minimal "
+      "story:\n",
       bank_sim::plan_size(plans), plans.bankers.size(), bank_sim::plan_size(shrunk.minimal),
-      shrunk.minimal.bankers.size(), shrunk.runs, shrunk.budget_spent ? " (budget spent)" : ", a fixed point");
+      shrunk.minimal.bankers.size(), shrunk.runs,
+      shrunk.budget_spent ? " (budget spent)" : ", a fixed point");
   out += bank_sim::tell_story(shrunk.result);
   const std::string base = fmt::format("{}/dst_demo_failure_{}", settings.failures_dir, seed);
   std::string error;
   if (write_file(base + ".plan", bank_sim::format_plan_file(shrunk.minimal), error) &&
       write_file(base + ".trace.json", shrunk.result.timeline_json, error)) {
-    out += fmt::format("  minimal plan saved: {}.plan, its timeline: {}.trace.json (open it in ui.perfetto.dev)\n",
-                       base, base);
+    out += fmt::format(
+        "  minimal plan saved: {}.plan, its timeline: {}.trace.json (open it in ui.perfetto.dev)\n", base,
+        base);
     out += fmt::format("  replay the minimal plan: {} --replay {}.plan\n", program, base);
   } else {
     out += "  " + error + "\n";
@@ -220,7 +226,8 @@ struct Outcome {
 Outcome run_one(const Settings& settings, const std::string& program, std::uint64_t index) {
   const std::uint64_t seed = settings.replay ? settings.replay->knobs.seed : run_seed(*settings.seed, index);
   const bank_sim::Plans plans =
-      settings.replay ? *settings.replay : bank_sim::generate_plans(bank_sim::draw_knobs(seed, settings.overrides));
+      settings.replay ? *settings.replay
+                      : bank_sim::generate_plans(bank_sim::draw_knobs(seed, settings.overrides));
   Outcome outcome;
   outcome.seed = seed;
   outcome.report = header(index, settings.runs, plans);
@@ -232,25 +239,27 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
   if (index == 0 && !settings.save_plan.empty()) {
     std::string error;
     if (write_file(settings.save_plan, bank_sim::format_plan_file(plans), error)) {
-      outcome.report += fmt::format("  plan saved: {} (run it with: {} --replay {})\n", settings.save_plan, program,
-                                    settings.save_plan);
+      outcome.report += fmt::format("  plan saved: {} (run it with: {} --replay {})\n", settings.save_plan,
+                                    program, settings.save_plan);
     } else {
       outcome.report += "  " + error + "\n";
     }
   }
-  fmt::format_to_n(crash_replay_line, sizeof crash_replay_line - 1,
-                   "dst_demo_server_simulator: run {} (seed={}) aborted: the bank broke an assertion (above).\n"
-                   "  replay: {}\n{}",
-                   index + 1, seed, replay_command(program, settings, seed), '\0');
+  fmt::format_to_n(
+      crash_replay_line, sizeof crash_replay_line - 1,
+      "dst_demo_server_simulator: run {} (seed={}) aborted: the bank broke an assertion (above).\n"
+      "  replay: {}\n{}",
+      index + 1, seed, replay_command(program, settings, seed), '\0');
   const auto wall_start = std::chrono::steady_clock::now();
   RunResult result = bank_sim::run_simulation(plans, options);
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   outcome.report += result.log;
   if (options.record_timeline) {
     std::string error;
-    outcome.report += write_file(settings.timeline, result.timeline_json, error)
-                          ? fmt::format("  timeline saved: {} (open it in ui.perfetto.dev)\n", settings.timeline)
-                          : "  " + error + "\n";
+    outcome.report +=
+        write_file(settings.timeline, result.timeline_json, error)
+            ? fmt::format("  timeline saved: {} (open it in ui.perfetto.dev)\n", settings.timeline)
+            : "  " + error + "\n";
   }
   if (settings.check_determinism) {
     const RunResult again = bank_sim::run_simulation(plans, options);
@@ -262,10 +271,11 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
       }
       const std::string first = i < result.trace_lines.size() ? result.trace_lines[i] : "<end of trace>";
       const std::string second = i < again.trace_lines.size() ? again.trace_lines[i] : "<end of trace>";
-      result.failure = bank_sim::Failure{"determinism", "simulator", 0, 0,
-                                         fmt::format("the same seed ran twice differently: trace hashes {:016x} and "
-                                                     "{:016x}; first difference at event {}: `{}` vs `{}`",
-                                                     result.trace_hash, again.trace_hash, i, first, second)};
+      result.failure =
+          bank_sim::Failure{"determinism", "simulator", 0, 0,
+                            fmt::format("the same seed ran twice differently: trace hashes {:016x} and "
+                                        "{:016x}; first difference at event {}: `{}` vs `{}`",
+                                        result.trace_hash, again.trace_hash, i, first, second)};
     } else {
       outcome.report += fmt::format("  determinism: same trace twice ({} events, hash {:016x})\n",
                                     result.trace_lines.size(), result.trace_hash);
@@ -291,7 +301,9 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
 }
 
 // An Outcome crosses from a child process to its parent as bytes.
-void put_u64(std::string& out, std::uint64_t value) { out.append(reinterpret_cast<const char*>(&value), sizeof value); }
+void put_u64(std::string& out, std::uint64_t value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
 bool get_u64(std::string_view& in, std::uint64_t& value) {
   if (in.size() < sizeof value) return false;
   std::memcpy(&value, in.data(), sizeof value);
@@ -326,8 +338,8 @@ std::string encode_outcome(const Outcome& o) {
 bool decode_outcome(std::string_view in, Outcome& o) {
   std::uint64_t passed = 0;
   std::uint64_t simulated_ms = 0;
-  if (!get_u64(in, passed) || !get_u64(in, o.interactions) || !get_u64(in, o.faults) || !get_u64(in, simulated_ms) ||
-      !get_u64(in, o.seed)) {
+  if (!get_u64(in, passed) || !get_u64(in, o.interactions) || !get_u64(in, o.faults) ||
+      !get_u64(in, simulated_ms) || !get_u64(in, o.seed)) {
     return false;
   }
   for (std::uint64_t& count : o.marks) {
@@ -341,49 +353,79 @@ bool decode_outcome(std::string_view in, Outcome& o) {
   return true;
 }
 
-// Runs one run in a child process: a crash of the simulated server (a wild
-// pointer, an abort) ends that run alone, and the sweep reports it and goes on.
-Outcome run_isolated(const Settings& settings, const std::string& program, std::uint64_t index) {
+// A run in a child process: a crash of the simulated server (a wild pointer,
+// an abort) ends that run alone, and the sweep reports it and goes on. The
+// parent stays single-threaded while it forks (a fork while another thread
+// holds a lock, the allocator's under a sanitizer say, leaves the child
+// waiting forever); parallel runs are parallel processes.
+struct Child {
+  pid_t pid = -1;
+  int fd = -1;
+  std::uint64_t index = 0;
+  std::string bytes;
+};
+
+// Starts run `index` in a child process; nullopt when no process could be
+// made (the caller then runs it in this process).
+std::optional<Child> start_child(const Settings& settings, const std::string& program, std::uint64_t index) {
   int fds[2];
-  if (::pipe(fds) != 0) return run_one(settings, program, index);
+  if (::pipe(fds) != 0) return std::nullopt;
   std::fflush(stdout);
   std::fflush(stderr);
-  const pid_t child = ::fork();
-  if (child < 0) {
+  const pid_t pid = ::fork();
+  if (pid < 0) {
     ::close(fds[0]);
     ::close(fds[1]);
-    return run_one(settings, program, index);
+    return std::nullopt;
   }
-  if (child == 0) {
+  if (pid == 0) {
     ::close(fds[0]);
     const std::string bytes = encode_outcome(run_one(settings, program, index));
     std::string_view left = bytes;
     while (!left.empty()) {
       const ssize_t written = ::write(fds[1], left.data(), left.size());
+      if (written < 0 && errno == EINTR) continue;
       if (written <= 0) ::_exit(3);
       left.remove_prefix(static_cast<std::size_t>(written));
     }
     ::_exit(0);
   }
   ::close(fds[1]);
-  std::string bytes;
+  Child child;
+  child.pid = pid;
+  child.fd = fds[0];
+  child.index = index;
+  return child;
+}
+
+// Reads what a child has sent; true once it has closed its end.
+bool read_child(Child& child) {
   char buffer[1 << 16];
   for (;;) {
-    const ssize_t got = ::read(fds[0], buffer, sizeof buffer);
+    const ssize_t got = ::read(child.fd, buffer, sizeof buffer);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    bytes.append(buffer, static_cast<std::size_t>(got));
+    if (got > 0) {
+      child.bytes.append(buffer, static_cast<std::size_t>(got));
+      return false;
+    }
+    return true;
   }
-  ::close(fds[0]);
+}
+
+// Reaps a child whose pipe has closed and returns its run's outcome.
+Outcome finish_child(const Settings& settings, const std::string& program, Child& child) {
+  ::close(child.fd);
   int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
   }
   Outcome outcome;
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && decode_outcome(bytes, outcome)) return outcome;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && decode_outcome(child.bytes, outcome)) return outcome;
   // The child died: report what is known, and how to replay it.
-  const std::uint64_t seed = settings.replay ? settings.replay->knobs.seed : run_seed(*settings.seed, index);
+  const std::uint64_t seed =
+      settings.replay ? settings.replay->knobs.seed : run_seed(*settings.seed, child.index);
   const bank_sim::Plans plans =
-      settings.replay ? *settings.replay : bank_sim::generate_plans(bank_sim::draw_knobs(seed, settings.overrides));
+      settings.replay ? *settings.replay
+                      : bank_sim::generate_plans(bank_sim::draw_knobs(seed, settings.overrides));
   outcome = Outcome{};
   outcome.seed = seed;
   outcome.passed = false;
@@ -391,10 +433,11 @@ Outcome run_isolated(const Settings& settings, const std::string& program, std::
   const std::string how = WIFSIGNALED(status) ? fmt::format("killed by signal {} ({})", WTERMSIG(status),
                                                             ::strsignal(WTERMSIG(status)))
                                               : fmt::format("exited with status {}", WEXITSTATUS(status));
-  outcome.report = header(index, settings.runs, plans) +
-                   fmt::format("  verdict: FAIL: invariant 'crash' broken: the run's process {} (its last words are "
-                               "on stderr above); not shrunk\n",
-                               how) +
+  outcome.report = header(child.index, settings.runs, plans) +
+                   fmt::format(
+                       "  verdict: FAIL: invariant 'crash' broken: the run's process {} (its last words are "
+                       "on stderr above); not shrunk\n",
+                       how) +
                    fmt::format("  replay: {} --no-isolation\n", replay_command(program, settings, seed));
   return outcome;
 }
@@ -403,12 +446,17 @@ Outcome run_isolated(const Settings& settings, const std::string& program, std::
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "dst_demo_server_simulator: deterministic simulation testing of the bank. Runs the unchanged bank server\n"
-      "on a seeded simulated network, clock and disk, with bankers, a fault injector (process crashes, power\n"
-      "losses, partitions, clogs, vanished clients, disk errors, corruption, slow disks, clock steps) and a health\n"
+      "dst_demo_server_simulator: deterministic simulation testing of the bank. Runs the unchanged bank "
+      "server\n"
+      "on a seeded simulated network, clock and disk, with bankers, a fault injector (process crashes, "
+      "power\n"
+      "losses, partitions, clogs, vanished clients, disk errors, corruption, slow disks, clock steps) and a "
+      "health\n"
       "checker, and checks every reply against a model. Each run runs in a child process.\n"
-      "Each run prints its seed and knobs first, its verdict last; a failure ends with the command that replays it.\n"
-      "Knobs left unset are drawn per run from the run's seed. Exit status: 0 all runs passed, 1 a run failed.",
+      "Each run prints its seed and knobs first, its verdict last; a failure ends with the command that "
+      "replays it.\n"
+      "Knobs left unset are drawn per run from the run's seed. Exit status: 0 all runs passed, 1 a run "
+      "failed.",
       "dst_demo_server_simulator"};
   Settings settings;
   std::string log_level_flag;
@@ -417,7 +465,8 @@ int main(int argc, char** argv) {
   std::int64_t epoch = 0;
   std::uint32_t bankers = 0;
   std::string seed_text;
-  app.add_option("--seed", seed_text, "Seed of the first run (decimal or 0x hex); unset: drawn at random and printed")
+  app.add_option("--seed", seed_text,
+                 "Seed of the first run (decimal or 0x hex); unset: drawn at random and printed")
       ->envname("SIMULATOR_SEED");
   auto* duration_option = app.add_option("--duration", duration,
                                          fmt::format("Steps per run before success is assumed (0: unbounded; "
@@ -428,21 +477,24 @@ int main(int argc, char** argv) {
                                      "Simulated ms per step; unset: drawn per run, mostly 1, sometimes hours")
                           ->envname("SIMULATOR_STEP_MULTIPLIER")
                           ->check(CLI::Range(std::int64_t{1}, bank_sim::step_ms_max));
-  auto* epoch_option = app.add_option("--epoch-offset", epoch,
-                                      "Simulated start time in ms since the Unix epoch; unset: drawn per run, often "
-                                      "just before 2038, 2106 or 2262")
-                           ->envname("SIMULATOR_EPOCH_OFFSET")
-                           ->check(CLI::Range(std::int64_t{0}, bank_sim::epoch_offset_ms_max * 10));
+  auto* epoch_option =
+      app.add_option("--epoch-offset", epoch,
+                     "Simulated start time in ms since the Unix epoch; unset: drawn per run, often "
+                     "just before 2038, 2106 or 2262")
+          ->envname("SIMULATOR_EPOCH_OFFSET")
+          ->check(CLI::Range(std::int64_t{0}, bank_sim::epoch_offset_ms_max * 10));
   app.add_option("--runs", settings.runs, "How many runs")
       ->envname("SIMULATOR_RUNS")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}))
       ->capture_default_str();
-  app.add_option("--max-parallel", settings.max_parallel, "Threads running runs at once (default: one per core)")
+  app.add_option("--max-parallel", settings.max_parallel,
+                 "Runs at once: child processes, or threads with --no-isolation (default: one per core)")
       ->envname("SIMULATOR_MAX_PARALLEL")
       ->check(CLI::Range(1, 1024));
-  auto* bankers_option = app.add_option("--banker-count", bankers, "Bankers per run; unset: drawn per run (1..15)")
-                             ->envname("SIMULATOR_BANKER_COUNT")
-                             ->check(CLI::Range(std::uint32_t{1}, bank_sim::banker_count_max));
+  auto* bankers_option =
+      app.add_option("--banker-count", bankers, "Bankers per run; unset: drawn per run (1..15)")
+          ->envname("SIMULATOR_BANKER_COUNT")
+          ->check(CLI::Range(std::uint32_t{1}, bank_sim::banker_count_max));
   app.add_option("--log-level", log_level_flag,
                  "Actor logs: trace, debug (every request), info (faults, crashes), warn, error, off. Unset: "
                  "SPDLOG_LEVEL, else RUST_LOG, else off (the per-run report only)");
@@ -451,30 +503,35 @@ int main(int argc, char** argv) {
   app.add_flag("--print-plan", settings.print_plan, "Print every actor's plan after the knobs");
   app.add_option("--save-plan", settings.save_plan,
                  "Write the first run's knobs and plans to FILE (a readable, versioned text file)");
-  app.add_option("--replay", settings.replay_file,
-                 "Run the plan in FILE (from --save-plan or a shrunk failure), exactly as it ran; ignores the "
-                 "seed and knob settings");
+  app.add_option(
+      "--replay", settings.replay_file,
+      "Run the plan in FILE (from --save-plan or a shrunk failure), exactly as it ran; ignores the "
+      "seed and knob settings");
   app.add_option("--trace", settings.timeline,
                  "Write the first run as Chrome/Perfetto trace JSON to FILE (open it in ui.perfetto.dev)");
   bool no_shrink = false;
   bool no_isolation = false;
-  app.add_flag("--no-isolation", no_isolation,
-               "Run every run in this process (for a debugger) instead of a child process each; a crash then ends "
-               "the sweep");
-  app.add_flag("--no-shrink", no_shrink,
-               "Do not shrink failures. By default every failing run is shrunk to a minimal plan that fails the "
-               "same invariant, printed as a numbered story and saved with its timeline in --failures-dir");
+  app.add_flag(
+      "--no-isolation", no_isolation,
+      "Run every run in this process (for a debugger) instead of a child process each; a crash then ends "
+      "the sweep");
+  app.add_flag(
+      "--no-shrink", no_shrink,
+      "Do not shrink failures. By default every failing run is shrunk to a minimal plan that fails the "
+      "same invariant, printed as a numbered story and saved with its timeline in --failures-dir");
   app.add_option("--shrink-budget", settings.shrink_budget, "Most runs one shrink may spend")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
-  app.add_option("--failures-dir", settings.failures_dir, "Where shrunk failures are saved")->capture_default_str();
+  app.add_option("--failures-dir", settings.failures_dir, "Where shrunk failures are saved")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   settings.shrink = !no_shrink;
   settings.isolate = !no_isolation;
   if (!settings.replay_file.empty()) {
     std::ifstream in(settings.replay_file, std::ios::binary);
     if (!in) {
-      std::fprintf(stderr, "dst_demo_server_simulator: --replay: cannot read '%s'\n", settings.replay_file.c_str());
+      std::fprintf(stderr, "dst_demo_server_simulator: --replay: cannot read '%s'\n",
+                   settings.replay_file.c_str());
       return 2;
     }
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -502,17 +559,21 @@ int main(int argc, char** argv) {
     std::random_device device;
     settings.seed = (static_cast<std::uint64_t>(device()) << 32) ^ device();
   }
-  if (duration_option->count() > 0 || std::getenv("SIMULATOR_DURATION")) settings.overrides.duration_steps = duration;
+  if (duration_option->count() > 0 || std::getenv("SIMULATOR_DURATION"))
+    settings.overrides.duration_steps = duration;
   if (step_option->count() > 0 || std::getenv("SIMULATOR_STEP_MULTIPLIER")) settings.overrides.step_ms = step;
-  if (epoch_option->count() > 0 || std::getenv("SIMULATOR_EPOCH_OFFSET")) settings.overrides.epoch_offset_ms = epoch;
-  if (bankers_option->count() > 0 || std::getenv("SIMULATOR_BANKER_COUNT")) settings.overrides.banker_count = bankers;
-  const auto log_level = bank::resolve_log_level(
-      {{"--log-level", log_level_flag.c_str()}, {"SPDLOG_LEVEL", std::getenv("SPDLOG_LEVEL")},
-       {"RUST_LOG", std::getenv("RUST_LOG")}},
-      bank::LogLevel::off);
+  if (epoch_option->count() > 0 || std::getenv("SIMULATOR_EPOCH_OFFSET"))
+    settings.overrides.epoch_offset_ms = epoch;
+  if (bankers_option->count() > 0 || std::getenv("SIMULATOR_BANKER_COUNT"))
+    settings.overrides.banker_count = bankers;
+  const auto log_level = bank::resolve_log_level({{"--log-level", log_level_flag.c_str()},
+                                                  {"SPDLOG_LEVEL", std::getenv("SPDLOG_LEVEL")},
+                                                  {"RUST_LOG", std::getenv("RUST_LOG")}},
+                                                 bank::LogLevel::off);
   if (!log_level.ok) {
     std::fprintf(stderr,
-                 "dst_demo_server_simulator: %s has an unknown log level; use trace, debug, info, warn, error or off\n",
+                 "dst_demo_server_simulator: %s has an unknown log level; use trace, debug, info, warn, "
+                 "error or off\n",
                  log_level.source);
     return 2;
   }
@@ -525,46 +586,83 @@ int main(int argc, char** argv) {
 
   const std::string planted = bank::planted_bugs::names();
   std::printf("dst_demo_server_simulator: seed=%llu runs=%llu threads=%u%s\n",
-              static_cast<unsigned long long>(*settings.seed), static_cast<unsigned long long>(settings.runs), threads,
+              static_cast<unsigned long long>(*settings.seed), static_cast<unsigned long long>(settings.runs),
+              threads,
               planted.empty() ? "" : fmt::format(" (bank built with the PLANTED BUG '{}')", planted).c_str());
   std::fflush(stdout);
 
   // Runs are taken by index; reports are printed in index order as they finish.
   std::vector<std::optional<Outcome>> outcomes(settings.runs);
-  std::mutex mutex;
-  std::atomic<std::uint64_t> next_index{0};
   std::uint64_t printed = 0;
   std::uint64_t finished = 0;
   std::uint64_t failed = 0;
   const bool progress = ::isatty(STDERR_FILENO) != 0;
   const auto wall_start = std::chrono::steady_clock::now();
-  auto worker = [&] {
-    for (;;) {
-      const std::uint64_t index = next_index.fetch_add(1);
-      if (index >= settings.runs) return;
-      Outcome outcome = settings.isolate ? run_isolated(settings, program, index) : run_one(settings, program, index);
-      std::lock_guard lock(mutex);
-      ++finished;
-      failed += outcome.passed ? 0 : 1;
-      outcomes[index] = std::move(outcome);
-      if (progress) std::fprintf(stderr, "\r\033[K");
-      while (printed < settings.runs && outcomes[printed]) {
-        std::fputs(outcomes[printed]->report.c_str(), stdout);
-        ++printed;
-      }
-      std::fflush(stdout);
-      if (progress) {
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-        std::fprintf(stderr, "[%llu/%llu runs] %llu passed, %llu failed, %.1f s", static_cast<unsigned long long>(finished),
-                     static_cast<unsigned long long>(settings.runs), static_cast<unsigned long long>(finished - failed),
-                     static_cast<unsigned long long>(failed), elapsed);
-        std::fflush(stderr);
-      }
+  auto record = [&](std::uint64_t index, Outcome outcome) {
+    ++finished;
+    failed += outcome.passed ? 0 : 1;
+    outcomes[index] = std::move(outcome);
+    if (progress) std::fprintf(stderr, "\r\033[K");
+    while (printed < settings.runs && outcomes[printed]) {
+      std::fputs(outcomes[printed]->report.c_str(), stdout);
+      ++printed;
+    }
+    std::fflush(stdout);
+    if (progress) {
+      const double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+      std::fprintf(stderr, "[%llu/%llu runs] %llu passed, %llu failed, %.1f s",
+                   static_cast<unsigned long long>(finished), static_cast<unsigned long long>(settings.runs),
+                   static_cast<unsigned long long>(finished - failed),
+                   static_cast<unsigned long long>(failed), elapsed);
+      std::fflush(stderr);
     }
   };
-  std::vector<std::thread> pool;
-  for (std::uint32_t i = 0; i < threads; ++i) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
+  if (settings.isolate) {
+    // Up to `threads` child processes at once, each one run; this process
+    // only forks, waits and prints.
+    std::vector<Child> running;
+    std::uint64_t next_index = 0;
+    while (next_index < settings.runs || !running.empty()) {
+      while (running.size() < threads && next_index < settings.runs) {
+        const std::uint64_t index = next_index++;
+        if (auto child = start_child(settings, program, index)) {
+          running.push_back(std::move(*child));
+        } else {
+          record(index, run_one(settings, program, index));
+        }
+      }
+      if (running.empty()) continue;
+      std::vector<pollfd> watched;
+      for (const Child& child : running) watched.push_back(pollfd{child.fd, POLLIN, 0});
+      if (::poll(watched.data(), watched.size(), -1) < 0) {
+        if (errno == EINTR) continue;
+        std::perror("dst_demo_server_simulator: poll");
+        return 2;
+      }
+      for (std::size_t i = watched.size(); i-- > 0;) {
+        if (watched[i].revents == 0 || !read_child(running[i])) continue;
+        Child done = std::move(running[i]);
+        running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
+        record(done.index, finish_child(settings, program, done));
+      }
+    }
+  } else {
+    std::mutex mutex;
+    std::atomic<std::uint64_t> next_index{0};
+    auto worker = [&] {
+      for (;;) {
+        const std::uint64_t index = next_index.fetch_add(1);
+        if (index >= settings.runs) return;
+        Outcome outcome = run_one(settings, program, index);
+        std::lock_guard lock(mutex);
+        record(index, std::move(outcome));
+      }
+    };
+    std::vector<std::thread> pool;
+    for (std::uint32_t i = 0; i < threads; ++i) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+  }
   if (progress) std::fprintf(stderr, "\r\033[K");
 
   // The summary across runs.
@@ -579,13 +677,16 @@ int main(int argc, char** argv) {
     simulated_ms += o->simulated_ms;
     if (!o->passed) failures_by_invariant[o->invariant].push_back(o->seed);
   }
-  std::printf("summary: %llu runs, %llu passed, %llu failed; %llu interactions, %llu faults, %s simulated in %.2f s wall\n",
-              static_cast<unsigned long long>(settings.runs), static_cast<unsigned long long>(settings.runs - failed),
-              static_cast<unsigned long long>(failed), static_cast<unsigned long long>(interactions),
-              static_cast<unsigned long long>(faults), format_duration_ms(simulated_ms).c_str(), wall_s);
+  std::printf(
+      "summary: %llu runs, %llu passed, %llu failed; %llu interactions, %llu faults, %s simulated in %.2f s "
+      "wall\n",
+      static_cast<unsigned long long>(settings.runs), static_cast<unsigned long long>(settings.runs - failed),
+      static_cast<unsigned long long>(failed), static_cast<unsigned long long>(interactions),
+      static_cast<unsigned long long>(faults), format_duration_ms(simulated_ms).c_str(), wall_s);
   for (const auto& [invariant, seeds] : failures_by_invariant) {
     std::printf("  '%s' failed in %zu of %llu runs; replay the first: %s\n", invariant.c_str(), seeds.size(),
-                static_cast<unsigned long long>(settings.runs), replay_command(program, settings, seeds.front()).c_str());
+                static_cast<unsigned long long>(settings.runs),
+                replay_command(program, settings, seeds.front()).c_str());
   }
   // Coverage: which of the server's rare paths the sweep reached, in how many runs.
   std::array<std::uint64_t, bank::mark_count> runs_reaching{};
@@ -604,15 +705,16 @@ int main(int argc, char** argv) {
   }
   const std::size_t reached_count = static_cast<std::size_t>(
       std::count_if(runs_reaching.begin(), runs_reaching.end(), [](std::uint64_t n) { return n > 0; }));
-  std::printf("  coverage: %zu of %zu marks reached (runs reaching each: %s)\n", reached_count, bank::mark_count,
-              reached.empty() ? "none" : reached.c_str());
+  std::printf("  coverage: %zu of %zu marks reached (runs reaching each: %s)\n", reached_count,
+              bank::mark_count, reached.empty() ? "none" : reached.c_str());
   if (!missed.empty()) std::printf("  never reached: %s\n", missed.c_str());
   if (failed == 0) {
-    std::printf("  %llu clean runs in a row: a bug that fails one run in N has about a %.0f%% chance of hiding "
-                "from a sweep this size when N = %llu\n",
-                static_cast<unsigned long long>(settings.runs),
-                100.0 * std::pow(1.0 - 1.0 / static_cast<double>(settings.runs), static_cast<double>(settings.runs)),
-                static_cast<unsigned long long>(settings.runs));
+    std::printf(
+        "  %llu clean runs in a row: a bug that fails one run in N has about a %.0f%% chance of hiding "
+        "from a sweep this size when N = %llu\n",
+        static_cast<unsigned long long>(settings.runs),
+        100.0 * std::pow(1.0 - 1.0 / static_cast<double>(settings.runs), static_cast<double>(settings.runs)),
+        static_cast<unsigned long long>(settings.runs));
   }
   return failed == 0 ? 0 : 1;
 }

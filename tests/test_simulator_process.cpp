@@ -2,9 +2,8 @@
 // variables, byte-identical output for a seed, the epochalypse found and
 // replayed.
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <climits>
 #include <fstream>
 #include <regex>
@@ -37,7 +36,8 @@ const std::string epochalypse = DST_DEMO_SIMULATOR_EPOCHALYPSE_PATH;
 }  // namespace
 
 TEST_CASE("simulator process: one seed, byte-identical output apart from wall-clock figures") {
-  const std::string command = "SIMULATOR_SEED=4242 SIMULATOR_RUNS=6 SIMULATOR_MAX_PARALLEL=2 RUST_LOG=info " + simulator;
+  const std::string command =
+      "SIMULATOR_SEED=4242 SIMULATOR_RUNS=6 SIMULATOR_MAX_PARALLEL=2 RUST_LOG=info " + simulator;
   const Ran a = run_shell(command);
   const Ran b = run_shell(command);
   CHECK(a.exit_code == 0);
@@ -49,17 +49,33 @@ TEST_CASE("simulator process: one seed, byte-identical output apart from wall-cl
 
 TEST_CASE("simulator process: every environment variable of the original works") {
   const Ran r = run_shell(
-      "SIMULATOR_SEED=123 SIMULATOR_DURATION=1000 SIMULATOR_STEP_MULTIPLIER=10 SIMULATOR_EPOCH_OFFSET=1745529640464 "
+      "SIMULATOR_SEED=123 SIMULATOR_DURATION=1000 SIMULATOR_STEP_MULTIPLIER=10 "
+      "SIMULATOR_EPOCH_OFFSET=1745529640464 "
       "SIMULATOR_RUNS=3 SIMULATOR_MAX_PARALLEL=2 SIMULATOR_BANKER_COUNT=15 RUST_LOG=debug " +
       simulator);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("seed=123 runs=3 threads=2"));
-  CHECK_THAT(r.out, Catch::Contains("duration=1000 steps, step_multiplier=10 ms, epoch_offset=1745529640464 ms"));
+  CHECK_THAT(r.out,
+             Catch::Contains("duration=1000 steps, step_multiplier=10 ms, epoch_offset=1745529640464 ms"));
   CHECK_THAT(r.out, Catch::Contains("bankers=15"));
   CHECK_THAT(r.out, Catch::Contains("debug banker14"));  // RUST_LOG=debug shows every request.
   CHECK_THAT(r.out, Catch::Contains("summary: 3 runs, 3 passed, 0 failed"));
   // A duration of 1000 steps of 10 ms bounds each run's main phase.
   CHECK_THAT(r.out, Catch::Contains("(duration reached)"));
+}
+
+// Parallel runs run in parallel child processes. Forking from a process whose
+// other threads may hold a lock (the sanitizer's allocator, a logger's) left
+// children waiting forever; a busy sweep with debug logs shows it within a
+// few hundred runs.
+TEST_CASE("simulator process: a parallel sweep with debug logs finishes") {
+  const Ran r = run_shell(
+      "SIMULATOR_SEED=3 SIMULATOR_DURATION=1000 SIMULATOR_STEP_MULTIPLIER=10 SIMULATOR_RUNS=300 "
+      "SIMULATOR_MAX_PARALLEL=2 SIMULATOR_BANKER_COUNT=15 RUST_LOG=debug timeout 240 " +
+      simulator + " --no-shrink");
+  INFO("exit code 124: the sweep was still running after 240 s (a normal one takes seconds)");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("summary: 300 runs, 300 passed, 0 failed"));
 }
 
 TEST_CASE("simulator process: bad settings are refused with a reason") {
@@ -71,9 +87,9 @@ TEST_CASE("simulator process: bad settings are refused with a reason") {
   CHECK_THAT(seed.out, Catch::Contains("'abc' is not a 64-bit number"));
   const Ran help = run_shell(simulator + " --help");
   CHECK(help.exit_code == 0);
-  for (const char* name : {"SIMULATOR_SEED", "SIMULATOR_DURATION", "SIMULATOR_STEP_MULTIPLIER", "SIMULATOR_EPOCH_OFFSET",
-                           "SIMULATOR_RUNS", "SIMULATOR_MAX_PARALLEL", "SIMULATOR_BANKER_COUNT", "RUST_LOG",
-                           "--check-determinism"}) {
+  for (const char* name : {"SIMULATOR_SEED", "SIMULATOR_DURATION", "SIMULATOR_STEP_MULTIPLIER",
+                           "SIMULATOR_EPOCH_OFFSET", "SIMULATOR_RUNS", "SIMULATOR_MAX_PARALLEL",
+                           "SIMULATOR_BANKER_COUNT", "RUST_LOG", "--check-determinism"}) {
     CHECK_THAT(help.out, Catch::Contains(name));
   }
 }
@@ -93,7 +109,8 @@ TEST_CASE("simulator process: the epochalypse is found, explained, and replayed 
   CHECK_THAT(buggy.out, Catch::Contains("2038-01-19T03:14:08Z"));
   CHECK_THAT(buggy.out, Catch::Contains("epochalypse"));
   std::smatch replay;
-  REQUIRE(std::regex_search(buggy.out, replay, std::regex("replay: (SIMULATOR_SEED=\\d+ SIMULATOR_RUNS=1 \\S+)")));
+  REQUIRE(std::regex_search(buggy.out, replay,
+                            std::regex("replay: (SIMULATOR_SEED=\\d+ SIMULATOR_RUNS=1 \\S+)")));
   std::smatch evidence;
   REQUIRE(std::regex_search(buggy.out, evidence, std::regex("evidence: [^\n]*")));
   const Ran again = run_shell(replay[1].str() + " --no-shrink");
@@ -124,4 +141,3 @@ TEST_CASE("simulator process: a fixed-seed sweep reaches every coverage mark of 
   CHECK(std::stoi(coverage[2].str()) >= 15);
   CHECK_THAT(r.out, !Catch::Contains("never reached"));
 }
-
