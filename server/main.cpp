@@ -1,15 +1,16 @@
 // dst_demo_server: the bank over TCP, on the system clock and a POSIX journal.
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
 
 #include "bank/bank_server.hpp"
+#include "bank/cli.hpp"
 #include "posix_disk.hpp"
 #include "system_runtime.hpp"
 
@@ -17,7 +18,8 @@ namespace {
 
 class SpdLogger final : public bank::Logger {
  public:
-  SpdLogger(bank::LogLevel level, std::shared_ptr<spdlog::logger> sink) : Logger(level), sink_(std::move(sink)) {}
+  SpdLogger(bank::LogLevel level, std::shared_ptr<spdlog::logger> sink)
+      : Logger(level), sink_(std::move(sink)) {}
 
  protected:
   void write(bank::LogLevel level, std::string_view message) override {
@@ -27,12 +29,18 @@ class SpdLogger final : public bank::Logger {
  private:
   static spdlog::level::level_enum to_spdlog(bank::LogLevel level) {
     switch (level) {
-      case bank::LogLevel::trace: return spdlog::level::trace;
-      case bank::LogLevel::debug: return spdlog::level::debug;
-      case bank::LogLevel::info: return spdlog::level::info;
-      case bank::LogLevel::warn: return spdlog::level::warn;
-      case bank::LogLevel::error: return spdlog::level::err;
-      case bank::LogLevel::off: return spdlog::level::off;
+      case bank::LogLevel::trace:
+        return spdlog::level::trace;
+      case bank::LogLevel::debug:
+        return spdlog::level::debug;
+      case bank::LogLevel::info:
+        return spdlog::level::info;
+      case bank::LogLevel::warn:
+        return spdlog::level::warn;
+      case bank::LogLevel::error:
+        return spdlog::level::err;
+      case bank::LogLevel::off:
+        return spdlog::level::off;
     }
     return spdlog::level::info;
   }
@@ -43,18 +51,24 @@ class SpdLogger final : public bank::Logger {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "dst_demo_server: the bank over TCP (NUL-framed text protocol; see PROTOCOL.md).\n"
+      "dst_demo_server: the bank over TCP (NUL-framed text protocol; see docs/PROTOCOL.md).\n"
       "Every CREATE_TRANSACTION and VOID_TRANSACTION is answered only once its record is synced to the\n"
       "journal in --data-dir; a restart rebuilds the ledger from it.\n"
-      "On start it prints 'listening on ADDR:PORT' on stdout. SIGINT/SIGTERM shut it down cleanly.",
+      "On start it prints 'listening on ADDR:PORT' on stdout. SIGINT/SIGTERM shut it down cleanly.\n"
+      "Exit status: 0 a clean shutdown; 1 it could not start or serve (the reason is logged: a port in use, "
+      "a\n"
+      "damaged journal, ...); 2 a usage error (a bad flag, value or environment variable).",
       "dst_demo_server"};
-  std::uint16_t port = 3000;
+  int port = 3000;
   std::string address = "0.0.0.0";
   std::string data_dir = "data";
   std::string log_level_flag;
   bank::BankServerConfig config;
   std::int64_t idle_timeout_s = config.idle_timeout_ms / 1000;
-  app.add_option("--port", port, "TCP port to listen on; 0 picks a free one")->envname("PORT")->capture_default_str();
+  app.add_option("--port", port, "TCP port to listen on; 0 picks a free one")
+      ->envname("PORT")
+      ->check(CLI::Range(0, 65'535))
+      ->capture_default_str();
   app.add_option("--addr", address, "Address to bind to")->envname("ADDR")->capture_default_str();
   app.add_option("--data-dir", data_dir, "Directory holding the journal (bank.journal); created when missing")
       ->envname("DATA_DIR")
@@ -69,23 +83,25 @@ int main(int argc, char** argv) {
                  "Close a connection that sends nothing for this many seconds (0: never)")
       ->check(CLI::Range(0, 86'400 * 365))
       ->capture_default_str();
-  app.add_option("--max-frame-bytes", config.frame_bytes_max,
-                 "Largest frame accepted; a longer one gets 'ERROR frame too large' and the connection is closed")
+  app.add_option(
+         "--max-frame-bytes", config.frame_bytes_max,
+         "Largest frame accepted; a longer one gets 'ERROR frame too large' and the connection is closed")
       ->check(CLI::Range(64, 64 * 1024 * 1024))
       ->capture_default_str();
   app.add_flag("--allow-remote-exit", config.allow_remote_exit,
                "Let a client's EXIT shut the server down (off: EXIT gets an ERROR reply)");
-  CLI11_PARSE(app, argc, argv);
+  if (const auto exit_code = bank::cli::parse(app, argc, argv)) return *exit_code;
 
   // --log-level, else SPDLOG_LEVEL, else RUST_LOG (what the original's users type), else info.
-  const auto log_level = bank::resolve_log_level(
-      {{"--log-level", log_level_flag.c_str()}, {"SPDLOG_LEVEL", std::getenv("SPDLOG_LEVEL")},
-       {"RUST_LOG", std::getenv("RUST_LOG")}},
-      bank::LogLevel::info);
+  const auto log_level = bank::resolve_log_level({{"--log-level", log_level_flag.c_str()},
+                                                  {"SPDLOG_LEVEL", std::getenv("SPDLOG_LEVEL")},
+                                                  {"RUST_LOG", std::getenv("RUST_LOG")}},
+                                                 bank::LogLevel::info);
   if (!log_level.ok) {
-    std::fprintf(stderr, "dst_demo_server: %s has an unknown log level; use trace, debug, info, warn, error or off\n",
+    std::fprintf(stderr,
+                 "dst_demo_server: %s has an unknown log level; use trace, debug, info, warn, error or off\n",
                  log_level.source);
-    return 2;
+    return bank::cli::usage_error_exit;
   }
   auto sink = spdlog::stderr_color_mt("dst_demo_server");
   sink->set_level(spdlog::level::trace);
@@ -100,7 +116,7 @@ int main(int argc, char** argv) {
   }
 
   config.address = address;
-  config.port = port;
+  config.port = static_cast<std::uint16_t>(port);
   config.idle_timeout_ms = idle_timeout_s * 1000;
 
   dst_demo::SystemRuntime runtime;
@@ -122,12 +138,14 @@ int main(int argc, char** argv) {
     log.info("{}: shutting down", why);
     server->shutdown([&runtime] { runtime.stop(); });
   };
-  runtime.on_shutdown_signal([&](int signal_number) { stop(signal_number == SIGINT ? "SIGINT" : "SIGTERM"); });
+  runtime.on_shutdown_signal(
+      [&](int signal_number) { stop(signal_number == SIGINT ? "SIGINT" : "SIGTERM"); });
   server->set_on_exit_requested([&] { stop("EXIT"); });
   runtime.run();
   const auto& stats = server->stats();
-  log.info("served {} connections ({} refused), {} requests, {} writes in {} syncs", stats.connections_accepted,
-           stats.connections_refused, stats.requests, stats.writes_staged, stats.syncs);
+  log.info("served {} connections ({} refused), {} requests, {} writes in {} syncs",
+           stats.connections_accepted, stats.connections_refused, stats.requests, stats.writes_staged,
+           stats.syncs);
   server.reset();
   return 0;
 }

@@ -27,6 +27,7 @@
 #include <random>
 #include <thread>
 
+#include "bank/cli.hpp"
 #include "bank/planted_bugs.hpp"
 #include "plan_file.hpp"
 #include "run.hpp"
@@ -71,18 +72,37 @@ struct Settings {
   std::string replay_file;
 };
 
+// Exit status when a file the user asked for (--save-plan, --trace, a shrunk
+// failure) could not be written.
+constexpr int output_error_exit = 3;
+
 bool write_file(const std::string& path, const std::string& text, std::string& error) {
-  std::error_code ec;
-  const auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    error = fmt::format("cannot write '{}': {}", path, std::strerror(errno));
+    return false;
+  }
   out << text;
   out.close();
   if (!out) {
-    error = fmt::format("cannot write {}", path);
+    error = fmt::format("cannot write '{}' (wrote part of it; the disk may be full)", path);
     return false;
   }
   return true;
+}
+
+// Why `path` cannot take a file the simulator will write, if it cannot: its
+// directory must exist (nothing is created silently) and it must not be one.
+std::optional<std::string> output_path_problem(const std::string& path) {
+  std::error_code ec;
+  if (path.empty()) return "is empty";
+  if (std::filesystem::is_directory(path, ec))
+    return fmt::format("'{}' is a directory; name a file in it", path);
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+    return fmt::format("'{}': the directory '{}' does not exist", path, parent.string());
+  }
+  return std::nullopt;
 }
 
 std::uint64_t run_seed(std::uint64_t initial_seed, std::uint64_t index) {
@@ -188,7 +208,7 @@ std::string failure_context(const bank_sim::Plans& plans, std::size_t lines_max)
 }
 
 std::string shrink_report(const Settings& settings, const std::string& program, const bank_sim::Plans& plans,
-                          const bank_sim::Failure& failure) {
+                          const bank_sim::Failure& failure, bool& output_failed) {
   const auto shrunk = bank_sim::shrink(plans, failure.invariant, settings.shrink_budget);
   const std::uint64_t seed = plans.knobs.seed;
   std::string out = fmt::format(
@@ -200,6 +220,8 @@ std::string shrink_report(const Settings& settings, const std::string& program, 
   out += bank_sim::tell_story(shrunk.result);
   const std::string base = fmt::format("{}/dst_demo_failure_{}", settings.failures_dir, seed);
   std::string error;
+  std::error_code ec;
+  std::filesystem::create_directories(settings.failures_dir, ec);
   if (write_file(base + ".plan", bank_sim::format_plan_file(shrunk.minimal), error) &&
       write_file(base + ".trace.json", shrunk.result.timeline_json, error)) {
     out += fmt::format(
@@ -207,7 +229,8 @@ std::string shrink_report(const Settings& settings, const std::string& program, 
         base);
     out += fmt::format("  replay the minimal plan: {} --replay {}.plan\n", program, base);
   } else {
-    out += "  " + error + "\n";
+    out += "  error: " + error + "\n";
+    output_failed = true;
   }
   return out;
 }
@@ -221,6 +244,7 @@ struct Outcome {
   std::int64_t simulated_ms = 0;
   std::uint64_t seed = 0;
   bank::MarkCounts marks{};
+  bool output_failed = false;  // A file asked for could not be written.
 };
 
 Outcome run_one(const Settings& settings, const std::string& program, std::uint64_t index) {
@@ -242,7 +266,8 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
       outcome.report += fmt::format("  plan saved: {} (run it with: {} --replay {})\n", settings.save_plan,
                                     program, settings.save_plan);
     } else {
-      outcome.report += "  " + error + "\n";
+      outcome.report += "  error: --save-plan: " + error + "\n";
+      outcome.output_failed = true;
     }
   }
   fmt::format_to_n(
@@ -256,10 +281,12 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
   outcome.report += result.log;
   if (options.record_timeline) {
     std::string error;
-    outcome.report +=
-        write_file(settings.timeline, result.timeline_json, error)
-            ? fmt::format("  timeline saved: {} (open it in ui.perfetto.dev)\n", settings.timeline)
-            : "  " + error + "\n";
+    if (write_file(settings.timeline, result.timeline_json, error)) {
+      outcome.report += fmt::format("  timeline saved: {} (open it in ui.perfetto.dev)\n", settings.timeline);
+    } else {
+      outcome.report += "  error: --trace: " + error + "\n";
+      outcome.output_failed = true;
+    }
   }
   if (settings.check_determinism) {
     const RunResult again = bank_sim::run_simulation(plans, options);
@@ -284,11 +311,13 @@ Outcome run_one(const Settings& settings, const std::string& program, std::uint6
   outcome.report += footer(result, wall_s);
   if (!result.passed()) {
     const bool can_shrink = result.failure->invariant != "determinism";
-    if (can_shrink && settings.shrink) {
-      outcome.report += shrink_report(settings, program, plans, *result.failure);
-    } else if (can_shrink && settings.log_level > bank::LogLevel::debug) {
+    // The log lines that led up to the failure, unless the run's own log
+    // (debug or trace) already showed them; then the shrunk story.
+    if (can_shrink && settings.log_level > bank::LogLevel::debug) {
       outcome.report += failure_context(plans, settings.failure_log_lines);
     }
+    if (can_shrink && settings.shrink)
+      outcome.report += shrink_report(settings, program, plans, *result.failure, outcome.output_failed);
     outcome.report += fmt::format("  replay: {}\n", replay_command(program, settings, seed));
   }
   outcome.passed = result.passed();
@@ -325,6 +354,7 @@ bool get_text(std::string_view& in, std::string& text) {
 std::string encode_outcome(const Outcome& o) {
   std::string out;
   put_u64(out, o.passed ? 1 : 0);
+  put_u64(out, o.output_failed ? 1 : 0);
   put_u64(out, o.interactions);
   put_u64(out, o.faults);
   put_u64(out, static_cast<std::uint64_t>(o.simulated_ms));
@@ -337,9 +367,10 @@ std::string encode_outcome(const Outcome& o) {
 
 bool decode_outcome(std::string_view in, Outcome& o) {
   std::uint64_t passed = 0;
+  std::uint64_t output_failed = 0;
   std::uint64_t simulated_ms = 0;
-  if (!get_u64(in, passed) || !get_u64(in, o.interactions) || !get_u64(in, o.faults) ||
-      !get_u64(in, simulated_ms) || !get_u64(in, o.seed)) {
+  if (!get_u64(in, passed) || !get_u64(in, output_failed) || !get_u64(in, o.interactions) ||
+      !get_u64(in, o.faults) || !get_u64(in, simulated_ms) || !get_u64(in, o.seed)) {
     return false;
   }
   for (std::uint64_t& count : o.marks) {
@@ -349,6 +380,7 @@ bool decode_outcome(std::string_view in, Outcome& o) {
     return false;
   }
   o.passed = passed == 1;
+  o.output_failed = output_failed == 1;
   o.simulated_ms = static_cast<std::int64_t>(simulated_ms);
   return true;
 }
@@ -455,24 +487,30 @@ int main(int argc, char** argv) {
       "checker, and checks every reply against a model. Each run runs in a child process.\n"
       "Each run prints its seed and knobs first, its verdict last; a failure ends with the command that "
       "replays it.\n"
-      "Knobs left unset are drawn per run from the run's seed. Exit status: 0 all runs passed, 1 a run "
-      "failed.",
+      "Knobs left unset are drawn per run from the run's seed.\n"
+      "Exit status: 0 all runs passed; 1 a run failed; 2 a usage error (a bad flag, value, environment "
+      "variable or\n"
+      "plan file), nothing run; 3 a file asked for (--save-plan, --trace, a shrunk failure) could not be "
+      "written.",
       "dst_demo_server_simulator"};
   Settings settings;
   std::string log_level_flag;
-  std::uint64_t duration = 0;
+  std::int64_t duration = 0;
   std::int64_t step = 0;
   std::int64_t epoch = 0;
   std::uint32_t bankers = 0;
   std::string seed_text;
-  app.add_option("--seed", seed_text,
-                 "Seed of the first run (decimal or 0x hex); unset: drawn at random and printed")
-      ->envname("SIMULATOR_SEED");
-  auto* duration_option = app.add_option("--duration", duration,
-                                         fmt::format("Steps per run before success is assumed (0: unbounded; "
-                                                     "default {})",
-                                                     bank_sim::duration_steps_default))
-                              ->envname("SIMULATOR_DURATION");
+  auto* seed_option =
+      app.add_option("--seed", seed_text,
+                     "Seed of the first run (decimal or 0x hex); unset: drawn at random and printed")
+          ->envname("SIMULATOR_SEED");
+  auto* duration_option =
+      app.add_option("--duration", duration,
+                     fmt::format("Steps per run before success is assumed (0: unbounded; "
+                                 "default {})",
+                                 bank_sim::duration_steps_default))
+          ->envname("SIMULATOR_DURATION")
+          ->check(CLI::Range(std::int64_t{0}, static_cast<std::int64_t>(bank_sim::duration_steps_max)));
   auto* step_option = app.add_option("--step-multiplier", step,
                                      "Simulated ms per step; unset: drawn per run, mostly 1, sometimes hours")
                           ->envname("SIMULATOR_STEP_MULTIPLIER")
@@ -482,7 +520,7 @@ int main(int argc, char** argv) {
                      "Simulated start time in ms since the Unix epoch; unset: drawn per run, often "
                      "just before 2038, 2106 or 2262")
           ->envname("SIMULATOR_EPOCH_OFFSET")
-          ->check(CLI::Range(std::int64_t{0}, bank_sim::epoch_offset_ms_max * 10));
+          ->check(CLI::Range(std::int64_t{0}, bank_sim::epoch_offset_ms_limit));
   app.add_option("--runs", settings.runs, "How many runs")
       ->envname("SIMULATOR_RUNS")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}))
@@ -524,36 +562,64 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--failures-dir", settings.failures_dir, "Where shrunk failures are saved")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (const auto exit_code = bank::cli::parse(app, argc, argv)) return *exit_code;
   settings.shrink = !no_shrink;
   settings.isolate = !no_isolation;
+  const auto usage_error = [](const std::string& what) {
+    std::fprintf(stderr, "dst_demo_server_simulator: %s\n", what.c_str());
+    return bank::cli::usage_error_exit;
+  };
+  for (const auto& [flag, path] :
+       {std::pair<const char*, const std::string&>{"--save-plan", settings.save_plan},
+        std::pair<const char*, const std::string&>{"--trace", settings.timeline}}) {
+    if (path.empty()) continue;
+    if (const auto problem = output_path_problem(path))
+      return usage_error(fmt::format("{}: {}", flag, *problem));
+  }
   if (!settings.replay_file.empty()) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(settings.replay_file, ec)) {
+      return usage_error(
+          fmt::format("--replay: '{}' is a directory; name a plan file (a .plan from --save-plan or "
+                      "a shrunk failure)",
+                      settings.replay_file));
+    }
     std::ifstream in(settings.replay_file, std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "dst_demo_server_simulator: --replay: cannot read '%s'\n",
-                   settings.replay_file.c_str());
-      return 2;
+    if (!in)
+      return usage_error(
+          fmt::format("--replay: cannot read '{}': {}", settings.replay_file, std::strerror(errno)));
+    std::string text;
+    try {
+      text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::exception& e) {
+      return usage_error(fmt::format("--replay: cannot read '{}': {}", settings.replay_file, e.what()));
     }
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) return usage_error(fmt::format("--replay: cannot read '{}'", settings.replay_file));
     auto parsed = bank_sim::parse_plan_file(text, settings.replay_file);
-    if (!parsed) {
-      std::fprintf(stderr, "dst_demo_server_simulator: --replay: %s\n", parsed.error().message.c_str());
-      return 2;
-    }
+    if (!parsed) return usage_error(fmt::format("--replay: {}", parsed.error().message));
     settings.replay = std::move(*parsed);
     settings.runs = 1;
     seed_text = std::to_string(settings.replay->knobs.seed);
   }
 
   if (!seed_text.empty()) {
+    // Named as the user set it; "-1" is refused, not wrapped to 2^64 - 1.
+    const std::string setting = settings.replay || bank::cli::given_on_command_line(*seed_option, argc, argv)
+                                    ? "--seed " + seed_text
+                                    : "SIMULATOR_SEED=" + seed_text;
+    bool ok = seed_text.front() >= '0' && seed_text.front() <= '9';
     try {
       std::size_t used = 0;
-      settings.seed = std::stoull(seed_text, &used, 0);
-      if (used != seed_text.size()) throw std::invalid_argument("trailing text");
+      if (ok) settings.seed = std::stoull(seed_text, &used, 0);
+      ok = ok && used == seed_text.size();
     } catch (const std::exception&) {
-      std::fprintf(stderr, "dst_demo_server_simulator: --seed/SIMULATOR_SEED: '%s' is not a 64-bit number\n",
-                   seed_text.c_str());
-      return 2;
+      ok = false;
+    }
+    if (!ok) {
+      return usage_error(
+          fmt::format("{}: '{}' is not a seed; expected a number from 0 to 18446744073709551615 "
+                      "(decimal, or hex with 0x)",
+                      setting, seed_text));
     }
   } else {
     std::random_device device;
@@ -678,14 +744,15 @@ int main(int argc, char** argv) {
     if (!o->passed) failures_by_invariant[o->invariant].push_back(o->seed);
   }
   std::printf(
-      "summary: %llu runs, %llu passed, %llu failed; %llu interactions, %llu faults, %s simulated in %.2f s "
+      "summary: %llu run%s, %llu passed, %llu failed; %llu interactions, %llu faults, %s simulated in %.2f s "
       "wall\n",
-      static_cast<unsigned long long>(settings.runs), static_cast<unsigned long long>(settings.runs - failed),
-      static_cast<unsigned long long>(failed), static_cast<unsigned long long>(interactions),
-      static_cast<unsigned long long>(faults), format_duration_ms(simulated_ms).c_str(), wall_s);
+      static_cast<unsigned long long>(settings.runs), settings.runs == 1 ? "" : "s",
+      static_cast<unsigned long long>(settings.runs - failed), static_cast<unsigned long long>(failed),
+      static_cast<unsigned long long>(interactions), static_cast<unsigned long long>(faults),
+      format_duration_ms(simulated_ms).c_str(), wall_s);
   for (const auto& [invariant, seeds] : failures_by_invariant) {
-    std::printf("  '%s' failed in %zu of %llu runs; replay the first: %s\n", invariant.c_str(), seeds.size(),
-                static_cast<unsigned long long>(settings.runs),
+    std::printf("  '%s' failed in %zu of %llu run%s; replay the first: %s\n", invariant.c_str(), seeds.size(),
+                static_cast<unsigned long long>(settings.runs), settings.runs == 1 ? "" : "s",
                 replay_command(program, settings, seeds.front()).c_str());
   }
   // Coverage: which of the server's rare paths the sweep reached, in how many runs.
@@ -708,7 +775,7 @@ int main(int argc, char** argv) {
   std::printf("  coverage: %zu of %zu marks reached (runs reaching each: %s)\n", reached_count,
               bank::mark_count, reached.empty() ? "none" : reached.c_str());
   if (!missed.empty()) std::printf("  never reached: %s\n", missed.c_str());
-  if (failed == 0) {
+  if (failed == 0 && settings.runs > 1) {
     std::printf(
         "  %llu clean runs in a row: a bug that fails one run in N has about a %.0f%% chance of hiding "
         "from a sweep this size when N = %llu\n",
@@ -716,5 +783,13 @@ int main(int argc, char** argv) {
         100.0 * std::pow(1.0 - 1.0 / static_cast<double>(settings.runs), static_cast<double>(settings.runs)),
         static_cast<unsigned long long>(settings.runs));
   }
-  return failed == 0 ? 0 : 1;
+  if (failed > 0) return 1;
+  const bool output_failed =
+      std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) { return o->output_failed; });
+  if (output_failed) {
+    std::fprintf(stderr,
+                 "dst_demo_server_simulator: a file asked for could not be written (see 'error:' above)\n");
+    return output_error_exit;
+  }
+  return 0;
 }

@@ -1,13 +1,13 @@
 // dst_demo_tcp_client: type a line, it is sent as one frame, the reply is
 // printed. Line editing and history on a terminal; plain lines from a pipe.
 
-#include <CLI/CLI.hpp>
 #include <editline/readline.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,13 +15,16 @@
 #include <optional>
 #include <string>
 
+#include "bank/cli.hpp"
 #include "bank/framing.hpp"
 
 namespace {
 
 constexpr std::size_t reply_bytes_max = 256 * 1024 * 1024;
 
-void fail_line(const std::string& message) { std::fprintf(stderr, "dst_demo_tcp_client: %s\n", message.c_str()); }
+void fail_line(const std::string& message) {
+  std::fprintf(stderr, "dst_demo_tcp_client: %s\n", message.c_str());
+}
 
 // Splits "host:port", "[v6]:port" or "host" (port 3000).
 bool split_address(const std::string& text, std::string& host, std::string& port) {
@@ -40,6 +43,17 @@ bool split_address(const std::string& text, std::string& host, std::string& port
     if (colon != std::string::npos) port = text.substr(colon + 1);
   }
   return !host.empty() && !port.empty();
+}
+
+// A port a client can connect to: 1..65535 in decimal (getaddrinfo would take
+// 99999 and wrap it to another port).
+bool valid_port(const std::string& port) {
+  if (port.empty() || port.size() > 5) return false;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  const int value = std::stoi(port);
+  return value >= 1 && value <= 65'535;
 }
 
 int connect_to(const std::string& host, const std::string& port, std::string& error) {
@@ -123,10 +137,15 @@ std::optional<std::string> read_line(bool interactive) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "dst_demo_tcp_client: talk to a dst_demo_server. Each line you type is sent as one NUL-terminated frame\n"
-      "and the server's reply is printed. Try HEALTH, CREATE_TRANSACTION (then an amount), VOID_TRANSACTION,\n"
+      "dst_demo_tcp_client: talk to a dst_demo_server. Each line you type is sent as one NUL-terminated "
+      "frame\n"
+      "and the server's reply is printed. Try HEALTH, CREATE_TRANSACTION (then an amount), "
+      "VOID_TRANSACTION,\n"
       "GET_TRANSACTION (then an id), LIST_TRANSACTIONS, GET_BALANCE, CLOSE.\n"
-      "Scriptable: printf 'HEALTH\\n' | dst_demo_tcp_client 127.0.0.1:3000",
+      "Scriptable: printf 'HEALTH\\n' | dst_demo_tcp_client 127.0.0.1:3000\n"
+      "Exit status: 0 every line was answered (or CLOSE ended it); 1 the connection failed, timed out or "
+      "was\n"
+      "closed by the server (an idle timeout, say); 2 a usage error (a bad flag or address).",
       "dst_demo_tcp_client"};
   std::string address = "127.0.0.1:3000";
   int timeout_s = 30;
@@ -134,13 +153,17 @@ int main(int argc, char** argv) {
   app.add_option("--timeout-s", timeout_s, "How long to wait for each reply")
       ->check(CLI::Range(1, 86'400))
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (const auto exit_code = bank::cli::parse(app, argc, argv)) return *exit_code;
 
   std::string host;
   std::string port;
   if (!split_address(address, host, port)) {
     fail_line("'" + address + "' is not an address; expected HOST:PORT such as 127.0.0.1:3000");
-    return 2;
+    return bank::cli::usage_error_exit;
+  }
+  if (!valid_port(port)) {
+    fail_line("'" + address + "': the port '" + port + "' is not a port from 1 to 65535");
+    return bank::cli::usage_error_exit;
   }
   std::string error;
   const int fd = connect_to(host, port, error);
@@ -152,8 +175,32 @@ int main(int argc, char** argv) {
   if (interactive) std::printf("connected to %s; type an action, Ctrl-D to quit\n", address.c_str());
 
   Reader reader(fd);
+  // What the server sent unasked (its idle-timeout notice before it closes
+  // the connection) is shown as such, never as the reply to the next line.
+  // True when the connection is gone.
+  auto connection_lost = [&] {
+    for (;;) {
+      std::string notice;
+      const auto outcome = reader.read_frame(0, notice);
+      if (outcome == Reader::Outcome::timed_out) return false;
+      if (outcome == Reader::Outcome::frame) {
+        fail_line("the server said, unasked: " + notice);
+        continue;
+      }
+      fail_line(outcome == Reader::Outcome::closed
+                    ? "connection closed by the server"
+                    : "connection to " + address + " failed: " + std::string(std::strerror(errno)));
+      return true;
+    }
+  };
   int exit_code = 0;
-  while (auto line = read_line(interactive)) {
+  for (;;) {
+    auto line = read_line(interactive);
+    if (connection_lost()) {
+      exit_code = 1;
+      break;
+    }
+    if (!line) break;
     const std::string_view frame = bank::trim_ascii_whitespace(*line);
     if (frame.empty()) continue;
     std::string bytes;
@@ -173,8 +220,10 @@ int main(int argc, char** argv) {
     }
     if (outcome == Reader::Outcome::closed && expects_close) break;
     if (outcome == Reader::Outcome::closed) fail_line("connection closed by the server");
-    if (outcome == Reader::Outcome::timed_out) fail_line("no reply within " + std::to_string(timeout_s) + " s");
-    if (outcome == Reader::Outcome::error) fail_line("connection to " + address + " failed: " + std::strerror(errno));
+    if (outcome == Reader::Outcome::timed_out)
+      fail_line("no reply within " + std::to_string(timeout_s) + " s");
+    if (outcome == Reader::Outcome::error)
+      fail_line("connection to " + address + " failed: " + std::strerror(errno));
     exit_code = 1;
     break;
   }

@@ -1,15 +1,14 @@
 // The real dst_demo_server binary over real TCP: the protocol byte for byte,
 // restarts, and kill -9 with writes in flight.
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <regex>
 #include <set>
 #include <thread>
-#include <fstream>
 
 #include "bank/money.hpp"
 #include "support/process.hpp"
@@ -60,9 +59,10 @@ TEST_CASE("process: the protocol byte for byte over TCP") {
   CHECK(std::regex_match(reversal, std::regex(R"(id=2 created_at=\d{10} amount=\$-12\.50 voids=1)")));
   CHECK(c.request("LIST_TRANSACTIONS") == *created + "\n" + reversal);
   CHECK(c.request("GET_BALANCE") == "$0.00");
-  CHECK(c.request("FOO") ==
-        "ERROR unknown action 'FOO'; expected HEALTH, LIST_TRANSACTIONS, GET_TRANSACTION, CREATE_TRANSACTION, "
-        "VOID_TRANSACTION, GET_BALANCE, CLOSE or EXIT");
+  CHECK(
+      c.request("FOO") ==
+      "ERROR unknown action 'FOO'; expected HEALTH, LIST_TRANSACTIONS, GET_TRANSACTION, CREATE_TRANSACTION, "
+      "VOID_TRANSACTION, GET_BALANCE, CLOSE or EXIT");
   CHECK(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
   CHECK(c.request("1.234") == "ERROR amount must have at most 2 decimals: '1.234'");
   CHECK(c.request("VOID_TRANSACTION") == "Enter the transaction ID:");
@@ -109,7 +109,8 @@ TEST_CASE("process: a second server on the same data dir refuses to start") {
   const auto dir = test_support::make_temp_dir();
   ServerProcess first(dir + "/data");
   const auto spawned = test_support::spawn(
-      {DST_DEMO_SERVER_PATH, "--port", "0", "--addr", "127.0.0.1", "--data-dir", dir + "/data"}, dir + "/second.log");
+      {DST_DEMO_SERVER_PATH, "--port", "0", "--addr", "127.0.0.1", "--data-dir", dir + "/data"},
+      dir + "/second.log");
   ::close(spawned.stdout_fd);
   CHECK(test_support::wait_exit(spawned.pid) == 1);
   std::ifstream log(dir + "/second.log");
@@ -133,7 +134,8 @@ TEST_CASE("process: kill -9 with writes in flight loses nothing acknowledged and
       threads.emplace_back([&, w] {
         TcpClient c(server.port());
         for (int i = 0;; ++i) {
-          const std::string key = "r" + std::to_string(round) + "w" + std::to_string(w) + "i" + std::to_string(i);
+          const std::string key =
+              "r" + std::to_string(round) + "w" + std::to_string(w) + "i" + std::to_string(i);
           {
             std::lock_guard lock(mutex);
             keys_tried.insert(key);
@@ -192,7 +194,10 @@ TEST_CASE("process: the client works from a pipe and fails clearly when refused"
   const std::string out = test_support::read_all(spawned.stdout_fd);
   ::close(spawned.stdout_fd);
   CHECK(test_support::wait_exit(spawned.pid) == 0);
-  CHECK(std::regex_match(out, std::regex("healthy\nEnter the transaction amount:\nid=1 created_at=\\d+ amount=\\$4\\.20\n\\$4\\.20\n")));
+  CHECK(std::regex_match(
+      out,
+      std::regex(
+          "healthy\nEnter the transaction amount:\nid=1 created_at=\\d+ amount=\\$4\\.20\n\\$4\\.20\n")));
 
   server.kill9();
   auto refused = test_support::spawn({DST_DEMO_CLIENT_PATH, "127.0.0.1:" + std::to_string(server.port())},
@@ -206,14 +211,65 @@ TEST_CASE("process: the client works from a pipe and fails clearly when refused"
   CHECK_THAT(text, Catch::Contains("cannot connect to 127.0.0.1:") && Catch::Contains("refused"));
 }
 
+// After an idle timeout the server says so and closes. The client shows that
+// notice as what it is, not as the reply to the next line, and exits 1.
+TEST_CASE("process: the client reports an idle timeout as such, and exits 1") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(dir + "/data", {"--idle-timeout-s", "1"});
+  auto spawned = test_support::spawn({DST_DEMO_CLIENT_PATH, "127.0.0.1:" + std::to_string(server.port())},
+                                     dir + "/client.log", true);
+  const std::string first = "HEALTH\n";
+  REQUIRE(::write(spawned.stdin_fd, first.data(), first.size()) == static_cast<ssize_t>(first.size()));
+  CHECK(test_support::read_line(spawned.stdout_fd) == std::optional<std::string>("healthy"));
+  // A connection opened after the client's last reply times out after it:
+  // once it has, the client's connection has been told and closed too.
+  TcpClient later(server.port());
+  REQUIRE(later.connected());
+  REQUIRE(later.read_frame(20'000).value_or("").rfind("ERROR idle timeout", 0) == 0);
+  REQUIRE(later.closed_by_peer());
+  const std::string second = "GET_BALANCE\n";
+  REQUIRE(::write(spawned.stdin_fd, second.data(), second.size()) == static_cast<ssize_t>(second.size()));
+  ::close(spawned.stdin_fd);
+  const std::string rest = test_support::read_all(spawned.stdout_fd);
+  ::close(spawned.stdout_fd);
+  CHECK(test_support::wait_exit(spawned.pid) == 1);
+  CHECK(rest.empty());  // The notice is not printed as GET_BALANCE's reply.
+  std::ifstream log(dir + "/client.log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("the server said, unasked: ERROR idle timeout"));
+  CHECK_THAT(text, Catch::Contains("connection closed by the server"));
+}
+
+// Usage errors exit 2 and name what the user typed.
+TEST_CASE("process: bad ports are refused with exit 2, naming the flag or variable typed") {
+  const auto wrapped =
+      test_support::run_shell(std::string(DST_DEMO_CLIENT_PATH) + " 127.0.0.1:99999 </dev/null");
+  CHECK(wrapped.exit_code == 2);
+  CHECK_THAT(wrapped.out, Catch::Contains("the port '99999' is not a port from 1 to 65535"));
+  const auto from_env = test_support::run_shell("PORT=70000 " + std::string(DST_DEMO_SERVER_PATH));
+  CHECK(from_env.exit_code == 2);
+  CHECK_THAT(from_env.out, Catch::Contains("PORT=70000"));
+  CHECK_THAT(from_env.out, Catch::Contains("not in range 0 to 65535"));
+  const auto from_flag = test_support::run_shell(std::string(DST_DEMO_SERVER_PATH) + " --port 70000");
+  CHECK(from_flag.exit_code == 2);
+  CHECK_THAT(from_flag.out, Catch::Contains("--port: Value 70000 not in range"));
+  const auto unknown = test_support::run_shell(std::string(DST_DEMO_CLIENT_PATH) + " --bogus");
+  CHECK(unknown.exit_code == 2);
+  for (const char* binary : {DST_DEMO_SERVER_PATH, DST_DEMO_CLIENT_PATH}) {
+    const auto help = test_support::run_shell(std::string(binary) + " --help");
+    CHECK(help.exit_code == 0);
+    CHECK_THAT(help.out, Catch::Contains("2 a usage error"));
+  }
+}
+
 TEST_CASE("process: --help documents every setting") {
   const auto dir = test_support::make_temp_dir();
   auto spawned = test_support::spawn({DST_DEMO_SERVER_PATH, "--help"}, dir + "/help.log");
   const std::string help = test_support::read_all(spawned.stdout_fd);
   ::close(spawned.stdout_fd);
   CHECK(test_support::wait_exit(spawned.pid) == 0);
-  for (const char* word : {"--port", "PORT", "--addr", "ADDR", "--data-dir", "DATA_DIR", "--log-level", "RUST_LOG",
-                           "--max-connections", "--idle-timeout-s", "--allow-remote-exit"}) {
+  for (const char* word : {"--port", "PORT", "--addr", "ADDR", "--data-dir", "DATA_DIR", "--log-level",
+                           "RUST_LOG", "--max-connections", "--idle-timeout-s", "--allow-remote-exit"}) {
     CHECK_THAT(help, Catch::Contains(word));
   }
 }

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <climits>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <vector>
@@ -80,18 +82,101 @@ TEST_CASE("simulator process: a parallel sweep with debug logs finishes") {
 
 TEST_CASE("simulator process: bad settings are refused with a reason") {
   const Ran zero = run_shell("SIMULATOR_BANKER_COUNT=0 " + simulator);
-  CHECK(zero.exit_code != 0);
-  CHECK_THAT(zero.out, Catch::Contains("banker-count"));
+  CHECK(zero.exit_code == 2);
+  CHECK_THAT(zero.out, Catch::Contains("SIMULATOR_BANKER_COUNT=0"));
   const Ran seed = run_shell("SIMULATOR_SEED=abc " + simulator);
   CHECK(seed.exit_code == 2);
-  CHECK_THAT(seed.out, Catch::Contains("'abc' is not a 64-bit number"));
+  CHECK_THAT(seed.out, Catch::Contains("SIMULATOR_SEED=abc: 'abc' is not a seed"));
   const Ran help = run_shell(simulator + " --help");
   CHECK(help.exit_code == 0);
   for (const char* name : {"SIMULATOR_SEED", "SIMULATOR_DURATION", "SIMULATOR_STEP_MULTIPLIER",
                            "SIMULATOR_EPOCH_OFFSET", "SIMULATOR_RUNS", "SIMULATOR_MAX_PARALLEL",
-                           "SIMULATOR_BANKER_COUNT", "RUST_LOG", "--check-determinism"}) {
+                           "SIMULATOR_BANKER_COUNT", "RUST_LOG", "--check-determinism", "2 a usage error"}) {
     CHECK_THAT(help.out, Catch::Contains(name));
   }
+}
+
+// Values that used to wrap or overflow into a meaningless run are refused
+// before anything runs, naming what the user typed; nothing is printed as a run.
+TEST_CASE("simulator process: negative, huge and malformed values are refused, naming what was typed") {
+  struct Case {
+    std::string command;
+    std::string named;
+  };
+  const std::vector<Case> cases = {
+      {simulator + " --duration -1", "--duration: Value -1 not in range"},
+      {"SIMULATOR_DURATION=-5 " + simulator, "SIMULATOR_DURATION=-5: Value -5 not in range"},
+      {simulator + " --duration 99999999999999999", "--duration: Value 99999999999999999 not in range"},
+      {"SIMULATOR_SEED=-1 " + simulator, "SIMULATOR_SEED=-1: '-1' is not a seed"},
+      {simulator + " --seed 12abc", "--seed 12abc: '12abc' is not a seed"},
+      {"SIMULATOR_RUNS=abc " + simulator, "SIMULATOR_RUNS=abc"},
+      {simulator + " --runs 0", "--runs: Value 0 not in range"},
+      {simulator + " --bogus", "--bogus"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.command);
+    const Ran r = run_shell(c.command);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.out, Catch::Contains(c.named));
+    CHECK_THAT(r.out, !Catch::Contains("run 1/"));
+  }
+}
+
+TEST_CASE("simulator process: --replay, --save-plan and --trace refuse bad paths and report failed writes") {
+  const auto dir = test_support::make_temp_dir();
+  const Ran directory = run_shell(simulator + " --replay " + dir);
+  CHECK(directory.exit_code == 2);
+  CHECK_THAT(directory.out, Catch::Contains("is a directory; name a plan file"));
+  std::ofstream(dir + "/empty.plan").close();
+  const Ran empty = run_shell(simulator + " --replay " + dir + "/empty.plan");
+  CHECK(empty.exit_code == 2);
+  CHECK_THAT(empty.out, Catch::Contains("empty.plan: the file is empty"));
+  // Nothing is created silently: a missing directory is an error, not made.
+  const Ran missing = run_shell(simulator + " --seed 1 --runs 1 --save-plan " + dir + "/no/such/dir/x.plan");
+  CHECK(missing.exit_code == 2);
+  CHECK_THAT(missing.out, Catch::Contains("--save-plan: '" + dir + "/no/such/dir/x.plan': the directory"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/no"));
+  const Ran trace_into_dir = run_shell(simulator + " --seed 1 --runs 1 --trace " + dir);
+  CHECK(trace_into_dir.exit_code == 2);
+  CHECK_THAT(trace_into_dir.out, Catch::Contains("--trace: '" + dir + "' is a directory"));
+  // A write that fails when it happens: the run is reported, and the exit status says the file is missing.
+  const Ran unwritable = run_shell(simulator + " --seed 1 --runs 1 --save-plan /proc/dst_demo_no.plan");
+  CHECK(unwritable.exit_code == 3);
+  CHECK_THAT(unwritable.out, Catch::Contains("error: --save-plan: cannot write '/proc/dst_demo_no.plan'"));
+  // A trace written says where it went.
+  const Ran traced = run_shell(simulator + " --seed 1 --runs 1 --trace " + dir + "/run.json");
+  CHECK(traced.exit_code == 0);
+  CHECK_THAT(traced.out, Catch::Contains("timeline saved: " + dir + "/run.json"));
+  CHECK(std::filesystem::file_size(dir + "/run.json") > 0);
+  CHECK_THAT(traced.out, Catch::Contains("summary: 1 run, 1 passed"));
+}
+
+// Overriding the banker count replays the other draws: each banker's plan and
+// the fault plan stay as they were (only a fault's target banker is redrawn
+// within the bankers there are).
+TEST_CASE("simulator process: overriding the banker count keeps the plans of the bankers and of the faults") {
+  auto plan_lines = [](const std::string& out) {
+    std::map<std::string, std::string> lines;
+    std::istringstream in(out);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("  plan ", 0) != 0) continue;
+      const auto colon = line.find(':');
+      std::string body = line.substr(colon + 1);
+      body = std::regex_replace(body, std::regex("banker\\d+"), "bankerN");
+      lines[line.substr(0, colon)] = body;
+    }
+    return lines;
+  };
+  const Ran two = run_shell(simulator + " --seed 77 --runs 1 --no-shrink --print-plan --banker-count 2");
+  const Ran nine = run_shell(simulator + " --seed 77 --runs 1 --no-shrink --print-plan --banker-count 9");
+  const auto a = plan_lines(two.out);
+  const auto b = plan_lines(nine.out);
+  REQUIRE(a.count("  plan banker1") == 1);
+  REQUIRE(b.count("  plan banker8") == 1);
+  CHECK(a.at("  plan banker0") == b.at("  plan banker0"));
+  CHECK(a.at("  plan banker1") == b.at("  plan banker1"));
+  CHECK(a.at("  plan faults") == b.at("  plan faults"));
 }
 
 TEST_CASE("simulator process: --check-determinism compares two runs of each seed") {
@@ -108,6 +193,9 @@ TEST_CASE("simulator process: the epochalypse is found, explained, and replayed 
   CHECK_THAT(buggy.out, Catch::Contains("invariant 'created_at within the host's clock' broken"));
   CHECK_THAT(buggy.out, Catch::Contains("2038-01-19T03:14:08Z"));
   CHECK_THAT(buggy.out, Catch::Contains("epochalypse"));
+  // The log lines that led up to the failure come with the shrunk story.
+  CHECK_THAT(buggy.out, Catch::Contains("log lines before the failure (debug level):"));
+  CHECK_THAT(buggy.out, Catch::Contains("shrunk: "));
   std::smatch replay;
   REQUIRE(std::regex_search(buggy.out, replay,
                             std::regex("replay: (SIMULATOR_SEED=\\d+ SIMULATOR_RUNS=1 \\S+)")));

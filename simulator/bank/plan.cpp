@@ -34,7 +34,10 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
   const std::int64_t step_small = rng.range(2, 100);
   const std::int64_t step_large = rng.range(100, 60'000);
   const std::int64_t step_huge = rng.range(3'600'000, 6 * 3'600'000);
-  knobs.step_ms = step_class < 70 ? 1 : step_class < 85 ? step_small : step_class < 95 ? step_large : step_huge;
+  knobs.step_ms = step_class < 70   ? 1
+                  : step_class < 85 ? step_small
+                  : step_class < 95 ? step_large
+                                    : step_huge;
   if (overrides.step_ms) knobs.step_ms = *overrides.step_ms;
 
   // Epoch offset: a mixture of the present, the original's wide range, and
@@ -128,7 +131,7 @@ IdPick draw_id(sim::Rng& rng) {
   const std::uint64_t kind = rng.below(100);
   pick.known = kind < 75;
   pick.next = kind >= 90;
-  pick.pick = pick.known ? rng.next()
+  pick.pick = pick.known  ? rng.next()
               : pick.next ? rng.below(3)
                           : static_cast<std::uint64_t>(rng.range(1, 1'000'000));
   return pick;
@@ -140,8 +143,8 @@ void draw_write_style(sim::Rng& rng, Interaction& interaction) {
   interaction.hang_up = rng.chance(1, 12);
   // Only creates: a void refused on one connection may still apply on the
   // other once its target appears, which no single answer could promise.
-  interaction.echo = interaction.op == BankerOp::create && !interaction.keyless && !interaction.hang_up &&
-                     rng.chance(1, 10);
+  interaction.echo =
+      interaction.op == BankerOp::create && !interaction.keyless && !interaction.hang_up && rng.chance(1, 10);
 }
 
 void draw_read_style(sim::Rng& rng, Interaction& interaction) {
@@ -191,7 +194,8 @@ BankerPlan generate_banker_plan(sim::Rng& rng, std::uint32_t interactions) {
 }
 
 // A sleep of wait_ms, then a power loss timed for the worst moment. Returns wait_ms.
-std::int64_t append_power_loss_after(FaultPlan& plan, sim::Rng& rng, std::int64_t wait_ms, std::int64_t step_ms) {
+std::int64_t append_power_loss_after(FaultPlan& plan, sim::Rng& rng, std::int64_t wait_ms,
+                                     std::int64_t step_ms) {
   Fault wait;
   wait.op = FaultOp::sleep;
   wait.duration_ms = wait_ms;
@@ -319,73 +323,101 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
 
 Plans generate_plans(const Knobs& knobs) {
   sim::Rng rng(sim::mix64(knobs.seed ^ 0x706c616e73ULL));
+  // The fault stream is forked first and the bankers' streams one per banker
+  // after it, so overriding the banker count keeps every banker's plan and the
+  // faults as they were.
+  sim::Rng fault_rng = rng.fork();
   Plans plans;
   plans.knobs = knobs;
   for (std::uint32_t b = 0; b < knobs.banker_count; ++b) {
     sim::Rng banker_rng = rng.fork();
     plans.bankers.push_back(generate_banker_plan(banker_rng, knobs.interactions_per_banker));
   }
-  // Faults span about as long as the bankers' plans, in time and in steps.
-  std::int64_t longest_ms = 0;
-  for (const auto& plan : plans.bankers) {
-    std::int64_t total_ms = 0;
-    for (const auto& i : plan.interactions) total_ms += std::max(i.sleep_ms, knobs.step_ms * 4);
-    longest_ms = std::max(longest_ms, total_ms);
-  }
-  sim::Rng fault_rng = rng.fork();
-  plans.faults = generate_fault_plan(fault_rng, knobs, longest_ms);
+  // Faults span about as long as the first banker's plan (every run has one),
+  // in time and in steps.
+  std::int64_t span_ms = 0;
+  for (const auto& i : plans.bankers.front().interactions) span_ms += std::max(i.sleep_ms, knobs.step_ms * 4);
+  plans.faults = generate_fault_plan(fault_rng, knobs, span_ms);
   plans.health_interval_ms = std::max<std::int64_t>(1'000, knobs.step_ms);
   return plans;
 }
 
 std::string describe(BankerOp op) {
   switch (op) {
-    case BankerOp::sleep: return "sleep";
-    case BankerOp::list: return "list";
-    case BankerOp::get: return "get";
-    case BankerOp::create: return "create";
-    case BankerOp::void_: return "void";
-    case BankerOp::balance: return "balance";
-    case BankerOp::pipeline: return "pipeline";
-    case BankerOp::garbage: return "garbage";
+    case BankerOp::sleep:
+      return "sleep";
+    case BankerOp::list:
+      return "list";
+    case BankerOp::get:
+      return "get";
+    case BankerOp::create:
+      return "create";
+    case BankerOp::void_:
+      return "void";
+    case BankerOp::balance:
+      return "balance";
+    case BankerOp::pipeline:
+      return "pipeline";
+    case BankerOp::garbage:
+      return "garbage";
   }
   return "?";
 }
 
 std::string describe(Garbage garbage) {
   switch (garbage) {
-    case Garbage::unknown_action: return "unknown_action";
-    case Garbage::bad_amount: return "bad_amount";
-    case Garbage::bad_id: return "bad_id";
-    case Garbage::oversized: return "oversized";
+    case Garbage::unknown_action:
+      return "unknown_action";
+    case Garbage::bad_amount:
+      return "bad_amount";
+    case Garbage::bad_id:
+      return "bad_id";
+    case Garbage::oversized:
+      return "oversized";
   }
   return "?";
 }
 
 std::string describe(FaultOp op) {
   switch (op) {
-    case FaultOp::sleep: return "sleep";
-    case FaultOp::crash: return "crash";
-    case FaultOp::power_loss: return "power_loss";
-    case FaultOp::partition: return "partition";
-    case FaultOp::clog: return "clog";
-    case FaultOp::disk_errors: return "disk_errors";
-    case FaultOp::slow_disk: return "slow_disk";
-    case FaultOp::clock_step: return "clock_step";
-    case FaultOp::corrupt: return "corrupt";
-    case FaultOp::one_way: return "one_way";
-    case FaultOp::vanish: return "vanish";
-    case FaultOp::accept_failures: return "accept_failures";
+    case FaultOp::sleep:
+      return "sleep";
+    case FaultOp::crash:
+      return "crash";
+    case FaultOp::power_loss:
+      return "power_loss";
+    case FaultOp::partition:
+      return "partition";
+    case FaultOp::clog:
+      return "clog";
+    case FaultOp::disk_errors:
+      return "disk_errors";
+    case FaultOp::slow_disk:
+      return "slow_disk";
+    case FaultOp::clock_step:
+      return "clock_step";
+    case FaultOp::corrupt:
+      return "corrupt";
+    case FaultOp::one_way:
+      return "one_way";
+    case FaultOp::vanish:
+      return "vanish";
+    case FaultOp::accept_failures:
+      return "accept_failures";
   }
   return "?";
 }
 
 std::string describe(DiskOps ops) {
   switch (ops) {
-    case DiskOps::appends: return "appends";
-    case DiskOps::syncs: return "syncs";
-    case DiskOps::both: return "both";
-    case DiskOps::reads: return "reads";
+    case DiskOps::appends:
+      return "appends";
+    case DiskOps::syncs:
+      return "syncs";
+    case DiskOps::both:
+      return "both";
+    case DiskOps::reads:
+      return "reads";
   }
   return "?";
 }
@@ -397,16 +429,24 @@ std::string describe_interaction(const Interaction& i) {
   if (i.echo) style += " echo";
   if (i.slow_read_ms > 0) style += fmt::format(" slow={}", i.slow_read_ms);
   switch (i.op) {
-    case BankerOp::sleep: return fmt::format("sleep {}", i.sleep_ms);
-    case BankerOp::create: return fmt::format("create {}{}", bank::format_money(i.amount), style);
+    case BankerOp::sleep:
+      return fmt::format("sleep {}", i.sleep_ms);
+    case BankerOp::create:
+      return fmt::format("create {}{}", bank::format_money(i.amount), style);
     case BankerOp::get:
     case BankerOp::void_:
-      return fmt::format("{} {} {}{}", describe(i.op), i.id.known ? "known" : i.id.next ? "next" : "id", i.id.pick,
-                         style);
-    case BankerOp::pipeline: return fmt::format("pipeline {}", i.count);
-    case BankerOp::garbage: return fmt::format("garbage {}", describe(i.garbage));
+      return fmt::format("{} {} {}{}", describe(i.op),
+                         i.id.known  ? "known"
+                         : i.id.next ? "next"
+                                     : "id",
+                         i.id.pick, style);
+    case BankerOp::pipeline:
+      return fmt::format("pipeline {}", i.count);
+    case BankerOp::garbage:
+      return fmt::format("garbage {}", describe(i.garbage));
     case BankerOp::list:
-    case BankerOp::balance: return describe(i.op) + style;
+    case BankerOp::balance:
+      return describe(i.op) + style;
   }
   return "?";
 }
@@ -414,24 +454,34 @@ std::string describe_interaction(const Interaction& i) {
 std::string describe_fault(const Fault& f) {
   const std::string target = f.target < 0 ? "all" : fmt::format("banker{}", f.target);
   switch (f.op) {
-    case FaultOp::sleep: return fmt::format("sleep {}", f.duration_ms);
+    case FaultOp::sleep:
+      return fmt::format("sleep {}", f.duration_ms);
     case FaultOp::crash:
     case FaultOp::power_loss:
-      return fmt::format("{} restart_after={}{}", describe(f.op), f.duration_ms, f.when_unsynced ? " when=unsynced" : "");
-    case FaultOp::partition: return fmt::format("partition {} for={}", target, f.duration_ms);
-    case FaultOp::clog: return fmt::format("clog {} for={}", target, f.duration_ms);
+      return fmt::format("{} restart_after={}{}", describe(f.op), f.duration_ms,
+                         f.when_unsynced ? " when=unsynced" : "");
+    case FaultOp::partition:
+      return fmt::format("partition {} for={}", target, f.duration_ms);
+    case FaultOp::clog:
+      return fmt::format("clog {} for={}", target, f.duration_ms);
     case FaultOp::disk_errors:
-      return fmt::format("disk_errors {} ops={} for={}", f.error_code == ENOSPC ? "ENOSPC" : "EIO", describe(f.disk_ops),
-                         f.duration_ms);
-    case FaultOp::slow_disk: return fmt::format("slow_disk extra={} for={}", f.delta_ms, f.duration_ms);
-    case FaultOp::clock_step: return fmt::format("clock_step {}", f.delta_ms);
+      return fmt::format("disk_errors {} ops={} for={}", f.error_code == ENOSPC ? "ENOSPC" : "EIO",
+                         describe(f.disk_ops), f.duration_ms);
+    case FaultOp::slow_disk:
+      return fmt::format("slow_disk extra={} for={}", f.delta_ms, f.duration_ms);
+    case FaultOp::clock_step:
+      return fmt::format("clock_step {}", f.delta_ms);
     case FaultOp::one_way:
-      return fmt::format("one_way {} toward={} for={}", target, f.toward_host ? "host" : "client", f.duration_ms);
-    case FaultOp::vanish: return fmt::format("vanish {}", target);
-    case FaultOp::accept_failures: return fmt::format("accept_failures for={}", f.duration_ms);
+      return fmt::format("one_way {} toward={} for={}", target, f.toward_host ? "host" : "client",
+                         f.duration_ms);
+    case FaultOp::vanish:
+      return fmt::format("vanish {}", target);
+    case FaultOp::accept_failures:
+      return fmt::format("accept_failures for={}", f.duration_ms);
     case FaultOp::corrupt:
-      return f.corrupt_kind == CorruptKind::bit_flip ? fmt::format("corrupt bit_flip from_end={} bit={}", f.pick, f.bit)
-                                                     : fmt::format("corrupt misdirected pick={}", f.pick);
+      return f.corrupt_kind == CorruptKind::bit_flip
+                 ? fmt::format("corrupt bit_flip from_end={} bit={}", f.pick, f.bit)
+                 : fmt::format("corrupt misdirected pick={}", f.pick);
   }
   return "?";
 }
@@ -458,7 +508,8 @@ std::string describe_swarm(const Swarm& swarm) {
 
 std::string describe_parameters(const Parameters& p) {
   return fmt::format(
-      "latency_ms={}..{} pieces_per_send_max={} window_bytes={} append_latency_ms_max={} sync_latency_ms={}..{} "
+      "latency_ms={}..{} pieces_per_send_max={} window_bytes={} append_latency_ms_max={} "
+      "sync_latency_ms={}..{} "
       "idle_timeout_ms={} send_queue_bytes_max={}",
       p.latency_ms_min, p.latency_ms_max, p.pieces_per_send_max, p.window_bytes, p.append_latency_ms_max,
       p.sync_latency_ms_min, p.sync_latency_ms_max, p.idle_timeout_ms, p.send_queue_bytes_max);
@@ -469,6 +520,16 @@ std::size_t count_interactions(const Plans& plans) {
   for (const auto& plan : plans.bankers)
     for (const auto& i : plan.interactions) count += i.op != BankerOp::sleep && i.op != BankerOp::pipeline;
   return count;
+}
+
+std::uint32_t interactions_per_banker_of(const Plans& plans) {
+  std::uint32_t most = 0;
+  for (const auto& plan : plans.bankers) {
+    most = std::max(most, static_cast<std::uint32_t>(
+                              std::count_if(plan.interactions.begin(), plan.interactions.end(),
+                                            [](const Interaction& i) { return i.op != BankerOp::sleep; })));
+  }
+  return most;
 }
 
 std::size_t count_faults(const Plans& plans) {

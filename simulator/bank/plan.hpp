@@ -23,8 +23,8 @@ struct Swarm {
   bool disk_errors = false;
   bool slow_disk = false;
   bool clock_steps = false;
-  bool corruption = false;  // Bit flips in synced bytes, misdirected writes.
-  bool network_corners = false;  // One-way partitions, vanished clients (half-open), failed accepts.
+  bool corruption = false;            // Bit flips in synced bytes, misdirected writes.
+  bool network_corners = false;       // One-way partitions, vanished clients (half-open), failed accepts.
   std::int64_t fault_gap_ms_max = 0;  // Mean gap between faults is about half of this.
   bool calm() const {
     return !crashes && !power_losses && !partitions && !clogs && !disk_errors && !slow_disk && !clock_steps &&
@@ -70,10 +70,17 @@ struct KnobOverrides {
 
 inline constexpr std::uint32_t banker_count_max = 1000;
 inline constexpr std::uint64_t duration_steps_default = 200'000;
+// Most steps a run may be set to: the end time (start + steps * step) then
+// fits in 64 bits whatever the step and start.
+inline constexpr std::uint64_t duration_steps_max = 1'000'000'000;
 inline constexpr std::int64_t step_ms_max = 86'400'000;  // One day per step.
 // How many steps a crash or power loss waits for its worst moment at most.
 inline constexpr std::int64_t worst_moment_wait_steps_max = 2'000;
 inline constexpr std::int64_t epoch_offset_ms_max = 100'000'000'000'000;  // Year 5138, the original's range.
+inline constexpr std::int64_t epoch_offset_ms_limit = 10 * epoch_offset_ms_max;  // The most a user may set.
+static_assert(epoch_offset_ms_limit + static_cast<std::int64_t>(duration_steps_max) * step_ms_max <
+                  INT64_MAX / 4,
+              "a run's end time must fit in 64 bits with room for the drain after it");
 
 // Draws every knob from the seed, always in the same order, then applies the
 // overrides: overriding one knob replays everything else.
@@ -83,8 +90,9 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides);
 // seen (pick modulo how many it knows), sometimes one that may not exist.
 struct IdPick {
   bool known = true;
-  bool next = false;       // Just past the highest id known: a write may be in flight there.
-  std::uint64_t pick = 0;  // known: an index modulo the ids known; next: how far past (mod 3); else the id itself.
+  bool next = false;  // Just past the highest id known: a write may be in flight there.
+  std::uint64_t pick =
+      0;  // known: an index modulo the ids known; next: how far past (mod 3); else the id itself.
 };
 
 enum class BankerOp { sleep, list, get, create, void_, balance, pipeline, garbage };
@@ -135,9 +143,10 @@ enum class CorruptKind { bit_flip, misdirected };
 
 struct Fault {
   FaultOp op = FaultOp::sleep;
-  std::int64_t duration_ms = 0;  // sleep, partition, clog, disk window, slow window; crash, power_loss: restart delay.
-  std::int64_t delta_ms = 0;     // clock_step: how far the host's clock jumps (negative: back).
-  int error_code = 0;            // disk_errors: EIO or ENOSPC.
+  std::int64_t duration_ms =
+      0;  // sleep, partition, clog, disk window, slow window; crash, power_loss: restart delay.
+  std::int64_t delta_ms = 0;         // clock_step: how far the host's clock jumps (negative: back).
+  int error_code = 0;                // disk_errors: EIO or ENOSPC.
   DiskOps disk_ops = DiskOps::both;  // disk_errors: which operations fail.
   // crash, power_loss: wait (a bounded while) for the worst moment, when the
   // host's disk holds bytes that were never synced.
@@ -145,8 +154,8 @@ struct Fault {
   CorruptKind corrupt_kind = CorruptKind::bit_flip;  // corrupt: what.
   std::uint64_t pick = 0;  // corrupt: bit_flip, the offset from the end; misdirected, where the write lands.
   unsigned bit = 0;        // corrupt bit_flip: which bit of the byte.
-  std::int64_t target = -1;      // partition, clog, one_way, vanish: a banker's index, or -1 for every client.
-  bool toward_host = true;       // one_way: which direction stalls.
+  std::int64_t target = -1;  // partition, clog, one_way, vanish: a banker's index, or -1 for every client.
+  bool toward_host = true;   // one_way: which direction stalls.
 };
 
 struct FaultPlan {
@@ -171,6 +180,9 @@ std::string describe_fault(const Fault& fault);
 std::string describe_swarm(const Swarm& swarm);
 std::string describe_parameters(const Parameters& parameters);
 std::size_t count_interactions(const Plans& plans);  // Banker interactions other than sleeps.
-std::size_t count_faults(const Plans& plans);        // Faults other than sleeps.
+// The knob a plan's bankers match: the most entries other than sleeps in one
+// banker's plan (what draw_knobs drew for a generated plan).
+std::uint32_t interactions_per_banker_of(const Plans& plans);
+std::size_t count_faults(const Plans& plans);  // Faults other than sleeps.
 
 }  // namespace bank_sim

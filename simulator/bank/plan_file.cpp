@@ -22,11 +22,11 @@ std::string format_plan_file(const Plans& plans) {
   line(fmt::format("duration_steps {}", k.duration_steps));
   line(fmt::format("step_ms {}", k.step_ms));
   line(fmt::format("epoch_offset_ms {}", k.epoch_offset_ms));
-  line(fmt::format("swarm crashes={} power_losses={} partitions={} clogs={} disk_errors={} slow_disk={} "
-                   "clock_steps={} corruption={} network_corners={} fault_gap_ms_max={}",
-                   int{s.crashes}, int{s.power_losses}, int{s.partitions}, int{s.clogs}, int{s.disk_errors},
-                   int{s.slow_disk}, int{s.clock_steps}, int{s.corruption}, int{s.network_corners},
-                   s.fault_gap_ms_max));
+  line(fmt::format(
+      "swarm crashes={} power_losses={} partitions={} clogs={} disk_errors={} slow_disk={} "
+      "clock_steps={} corruption={} network_corners={} fault_gap_ms_max={}",
+      int{s.crashes}, int{s.power_losses}, int{s.partitions}, int{s.clogs}, int{s.disk_errors},
+      int{s.slow_disk}, int{s.clock_steps}, int{s.corruption}, int{s.network_corners}, s.fault_gap_ms_max));
   line("parameters " + describe_parameters(k.parameters));
   line(fmt::format("health_interval_ms {}", plans.health_interval_ms));
   for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
@@ -71,11 +71,12 @@ class Parser {
         if (head == "seed") {
           if (words_.size() != 2) return fail("expected 'seed N'");
           const auto r = std::from_chars(words_[1].data(), words_[1].data() + words_[1].size(), k.seed);
-          if (r.ec != std::errc{} || r.ptr != words_[1].data() + words_[1].size()) return fail("expected 'seed N'");
+          if (r.ec != std::errc{} || r.ptr != words_[1].data() + words_[1].size())
+            return fail("expected 'seed N'");
           continue;
         }
         if (head == "duration_steps") {
-          if (!number(1, value, 0)) return error_;
+          if (!number(1, value, 0, static_cast<std::int64_t>(duration_steps_max))) return error_;
           k.duration_steps = static_cast<std::uint64_t>(value);
           continue;
         }
@@ -85,7 +86,7 @@ class Parser {
           continue;
         }
         if (head == "epoch_offset_ms") {
-          if (!number(1, value, 0, epoch_offset_ms_max * 10)) return error_;
+          if (!number(1, value, 0, epoch_offset_ms_limit)) return error_;
           k.epoch_offset_ms = value;
           continue;
         }
@@ -107,7 +108,8 @@ class Parser {
         std::int64_t index = 0;
         if (!number(1, index, 0, banker_count_max - 1)) return error_;
         if (static_cast<std::size_t>(index) != plans.bankers.size()) {
-          return fail(fmt::format("expected 'banker {}' (bankers are numbered in order)", plans.bankers.size()));
+          return fail(
+              fmt::format("expected 'banker {}' (bankers are numbered in order)", plans.bankers.size()));
         }
         plans.bankers.emplace_back();
         section = Section::banker;
@@ -138,11 +140,7 @@ class Parser {
     if (section != Section::done) return fail("expected 'end' as the last line");
     if (plans.bankers.empty()) return fail("a plan needs at least one banker");
     k.banker_count = static_cast<std::uint32_t>(plans.bankers.size());
-    k.interactions_per_banker = 0;
-    for (const auto& b : plans.bankers) {
-      k.interactions_per_banker = std::max<std::uint32_t>(k.interactions_per_banker,
-                                                          static_cast<std::uint32_t>(b.interactions.size()));
-    }
+    k.interactions_per_banker = interactions_per_banker_of(plans);
     return plans;
   }
 
@@ -150,7 +148,8 @@ class Parser {
   bool next_line() {
     if (at_ >= text_.size()) return false;
     const auto newline = text_.find('\n', at_);
-    std::string_view line = text_.substr(at_, newline == std::string_view::npos ? std::string_view::npos : newline - at_);
+    std::string_view line =
+        text_.substr(at_, newline == std::string_view::npos ? std::string_view::npos : newline - at_);
     at_ = newline == std::string_view::npos ? text_.size() : newline + 1;
     ++line_number_;
     line_ = line;
@@ -167,6 +166,13 @@ class Parser {
   }
 
   bank::Error fail(std::string what) {
+    if (line_number_ == 0) {
+      error_ =
+          bank::Error{fmt::format("{}: the file is empty; a plan file starts with 'version {}' and ends with "
+                                  "'end' (write one with --save-plan)",
+                                  source_, plan_file_version)};
+      return error_;
+    }
     error_ = bank::Error{fmt::format("{}:{}: {}; the line is '{}'", source_, line_number_, what, line_)};
     return error_;
   }
@@ -177,7 +183,8 @@ class Parser {
   }
 
   // words_[at] as an integer in [low, high]; records the error otherwise.
-  bool number(std::size_t at, std::int64_t& value, std::int64_t low = INT64_MIN, std::int64_t high = INT64_MAX) {
+  bool number(std::size_t at, std::int64_t& value, std::int64_t low = INT64_MIN,
+              std::int64_t high = INT64_MAX) {
     if (at >= words_.size() || !to_int(words_[at], value)) {
       fail(fmt::format("expected a number after '{}'", words_[0]));
       return false;
@@ -213,8 +220,8 @@ class Parser {
     if (at < words_.size() && words_[at].substr(0, prefix.size()) == prefix) {
       const std::string_view text = words_[at].substr(prefix.size());
       const auto dots = text.find("..");
-      if (dots != std::string_view::npos && to_int(text.substr(0, dots), low) && to_int(text.substr(dots + 2), high) &&
-          0 <= low && low <= high) {
+      if (dots != std::string_view::npos && to_int(text.substr(0, dots), low) &&
+          to_int(text.substr(dots + 2), high) && 0 <= low && low <= high) {
         return true;
       }
     }
@@ -233,8 +240,9 @@ class Parser {
 
   bank::Status parse_parameters(Parameters& p) {
     if (words_.size() != 8) {
-      return fail("expected 'parameters latency_ms=A..B pieces_per_send_max=N window_bytes=N "
-                  "append_latency_ms_max=N sync_latency_ms=A..B idle_timeout_ms=N send_queue_bytes_max=N'");
+      return fail(
+          "expected 'parameters latency_ms=A..B pieces_per_send_max=N window_bytes=N "
+          "append_latency_ms_max=N sync_latency_ms=A..B idle_timeout_ms=N send_queue_bytes_max=N'");
     }
     if (!range_field(1, "latency_ms", p.latency_ms_min, p.latency_ms_max)) return error_;
     if (!positive_field(2, "pieces_per_send_max", p.pieces_per_send_max, 1)) return error_;
@@ -247,11 +255,11 @@ class Parser {
   }
 
   bank::Status parse_swarm(Swarm& swarm) {
-    const char* names[] = {"crashes",     "power_losses", "partitions", "clogs",          "disk_errors",
-                           "slow_disk",   "clock_steps",  "corruption", "network_corners"};
-    bool* flags[] = {&swarm.crashes,     &swarm.power_losses, &swarm.partitions, &swarm.clogs,
-                     &swarm.disk_errors, &swarm.slow_disk,    &swarm.clock_steps, &swarm.corruption,
-                     &swarm.network_corners};
+    const char* names[] = {"crashes",   "power_losses", "partitions", "clogs",          "disk_errors",
+                           "slow_disk", "clock_steps",  "corruption", "network_corners"};
+    bool* flags[] = {&swarm.crashes,     &swarm.power_losses, &swarm.partitions,
+                     &swarm.clogs,       &swarm.disk_errors,  &swarm.slow_disk,
+                     &swarm.clock_steps, &swarm.corruption,   &swarm.network_corners};
     constexpr std::size_t flag_count = std::size(names);
     for (std::size_t i = 0; i < flag_count; ++i) {
       std::int64_t value = 0;
@@ -280,8 +288,9 @@ class Parser {
         if (!to_int(word.substr(5), value) || value <= 0) return fail("expected slow=N with N > 0");
         i.slow_read_ms = value;
       } else {
-        return fail(write ? fmt::format("expected nokey, hangup or echo after '{}', got '{}'", words_[0], word)
-                          : fmt::format("expected slow=N after '{}', got '{}'", words_[0], word));
+        return fail(write
+                        ? fmt::format("expected nokey, hangup or echo after '{}', got '{}'", words_[0], word)
+                        : fmt::format("expected slow=N after '{}', got '{}'", words_[0], word));
       }
     }
     if (i.echo && (i.keyless || i.hang_up || i.op != BankerOp::create)) {
@@ -333,7 +342,8 @@ class Parser {
       return bank::ok_status();
     }
     if (op == "garbage") {
-      const Garbage kinds[] = {Garbage::unknown_action, Garbage::bad_amount, Garbage::bad_id, Garbage::oversized};
+      const Garbage kinds[] = {Garbage::unknown_action, Garbage::bad_amount, Garbage::bad_id,
+                               Garbage::oversized};
       for (Garbage kind : kinds) {
         if (words_.size() == 2 && words_[1] == describe(kind)) {
           i.op = BankerOp::garbage;
@@ -354,7 +364,8 @@ class Parser {
     }
     if (words_[at].substr(0, 6) != "banker" || !to_int(words_[at].substr(6), value) || value < 0 ||
         static_cast<std::size_t>(value) >= banker_count) {
-      return fail(fmt::format("expected a target: all or banker0..banker{}", banker_count == 0 ? 0 : banker_count - 1));
+      return fail(fmt::format("expected a target: all or banker0..banker{}",
+                              banker_count == 0 ? 0 : banker_count - 1));
     }
     return bank::ok_status();
   }
@@ -371,7 +382,8 @@ class Parser {
       f.op = op == "crash" ? FaultOp::crash : FaultOp::power_loss;
       f.duration_ms = value;
       if (words_.size() > 3 || (words_.size() == 3 && words_[2] != "when=unsynced")) {
-        return fail(fmt::format("expected '{} restart_after=N' or '{} restart_after=N when=unsynced'", op, op));
+        return fail(
+            fmt::format("expected '{} restart_after=N' or '{} restart_after=N when=unsynced'", op, op));
       }
       f.when_unsynced = words_.size() == 3;
     } else if (op == "partition" || op == "clog") {
@@ -425,8 +437,8 @@ class Parser {
       f.op = FaultOp::corrupt;
       std::uint64_t pick = 0;
       std::int64_t bit = 0;
-      if (words_.size() == 4 && words_[1] == "bit_flip" && unsigned_field(2, "from_end", pick) && field(3, "bit", bit) &&
-          bit >= 0 && bit < 8) {
+      if (words_.size() == 4 && words_[1] == "bit_flip" && unsigned_field(2, "from_end", pick) &&
+          field(3, "bit", bit) && bit >= 0 && bit < 8) {
         f.corrupt_kind = CorruptKind::bit_flip;
         f.pick = pick;
         f.bit = static_cast<unsigned>(bit);
@@ -442,7 +454,8 @@ class Parser {
       f.delta_ms = value;
     } else {
       return fail(
-          "expected a fault: sleep, crash, power_loss, partition, clog, disk_errors, slow_disk, clock_step, corrupt, "
+          "expected a fault: sleep, crash, power_loss, partition, clog, disk_errors, slow_disk, clock_step, "
+          "corrupt, "
           "one_way, vanish or accept_failures");
     }
     if (f.duration_ms < 0) return fail("a duration cannot be negative");

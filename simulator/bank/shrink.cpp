@@ -6,7 +6,9 @@
 
 namespace bank_sim {
 
-std::size_t plan_size(const Plans& plans) { return count_interactions(plans) + count_faults(plans); }
+std::size_t plan_size(const Plans& plans) {
+  return count_interactions(plans) + count_faults(plans);
+}
 
 namespace {
 
@@ -71,8 +73,8 @@ class Shrinker {
   // for the shortest prefix that still fails.
   template <class Item>
   bool cut_tail(Plans& plans, std::vector<Item>& items) {
-    std::size_t low = 0;                // Prefixes this long or shorter were not tried, or passed.
-    std::size_t high = items.size();    // A prefix this long fails.
+    std::size_t low = 0;              // Prefixes this long or shorter were not tried, or passed.
+    std::size_t high = items.size();  // A prefix this long fails.
     const std::vector<Item> all = items;
     while (low + 1 < high && runs_ < runs_max_) {
       const std::size_t middle = low + (high - low) / 2;
@@ -98,7 +100,8 @@ class Shrinker {
         items.resize((size * steps + fraction_steps - 1) / fraction_steps);
       };
       cut(p.faults.faults, all.faults.faults.size());
-      for (std::size_t b = 0; b < p.bankers.size(); ++b) cut(p.bankers[b].interactions, all.bankers[b].interactions.size());
+      for (std::size_t b = 0; b < p.bankers.size(); ++b)
+        cut(p.bankers[b].interactions, all.bankers[b].interactions.size());
     };
     while (low + 1 < high && runs_ < runs_max_) {
       const std::size_t middle = low + (high - low) / 2;
@@ -135,8 +138,10 @@ class Shrinker {
           p.knobs.banker_count = static_cast<std::uint32_t>(p.bankers.size());
           std::vector<Fault> faults;
           for (Fault f : p.faults.faults) {
-            if (f.target >= static_cast<std::int64_t>(start) && f.target < static_cast<std::int64_t>(end)) continue;
-            if (f.target >= static_cast<std::int64_t>(end)) f.target -= static_cast<std::int64_t>(end - start);
+            if (f.target >= static_cast<std::int64_t>(start) && f.target < static_cast<std::int64_t>(end))
+              continue;
+            if (f.target >= static_cast<std::int64_t>(end))
+              f.target -= static_cast<std::int64_t>(end - start);
             faults.push_back(f);
           }
           p.faults.faults = std::move(faults);
@@ -235,11 +240,7 @@ ShrinkResult shrink(const Plans& failing, const std::string& invariant, std::siz
       progress = shrinker.simplify(plans);
     }
   }
-  plans.knobs.interactions_per_banker = 0;
-  for (const auto& b : plans.bankers) {
-    plans.knobs.interactions_per_banker =
-        std::max<std::uint32_t>(plans.knobs.interactions_per_banker, static_cast<std::uint32_t>(b.interactions.size()));
-  }
+  plans.knobs.interactions_per_banker = interactions_per_banker_of(plans);
   ShrinkResult result;
   result.runs = shrinker.runs();
   result.budget_spent = shrinker.runs() >= runs_max;
@@ -259,12 +260,14 @@ std::string tell_story(const RunResult& result) {
     // Trace lines are "<ms since the epoch> <what happened>".
     const auto space = line.find(' ');
     const std::int64_t at_ms = std::stoll(line.substr(0, space)) - result.knobs.epoch_offset_ms;
-    out += fmt::format("  {:>3}. +{}.{:03}s  {}\n", ++number, at_ms / 1000, at_ms % 1000, line.substr(space + 1));
+    out += fmt::format("  {:>3}. +{}.{:03}s  {}\n", ++number, at_ms / 1000, at_ms % 1000,
+                       line.substr(space + 1));
   }
   if (result.failure) {
     const std::int64_t at_ms = result.failure->time_ms - result.knobs.epoch_offset_ms;
-    out += fmt::format("  {:>3}. +{}.{:03}s  the checker, on {}'s reply: '{}' broken: {}\n", ++number, at_ms / 1000,
-                       at_ms % 1000, result.failure->actor, result.failure->invariant, result.failure->evidence);
+    out += fmt::format("  {:>3}. +{}.{:03}s  the checker, on {}'s reply: '{}' broken: {}\n", ++number,
+                       at_ms / 1000, at_ms % 1000, result.failure->actor, result.failure->invariant,
+                       result.failure->evidence);
   }
   return out;
 }
