@@ -37,7 +37,8 @@ TEST_CASE("every exchange of PROTOCOL.md") {
   CHECK(std::count(list.begin(), list.end(), '\n') == 2);
   CHECK(list.back() != '\n');
   CHECK(bank.request(c, "GET_BALANCE") == "$-25.00");
-  CHECK(bank.request(c, "EXIT") == "ERROR remote shutdown is disabled (start the server with --allow-remote-exit)");
+  CHECK(bank.request(c, "EXIT") ==
+        "ERROR remote shutdown is disabled (start the server with --allow-remote-exit)");
   CHECK(bank.request(c, "CLOSE") == "<closed>");
   CHECK(c.close_reason == bank::CloseReason::peer_closed);
 }
@@ -116,7 +117,11 @@ TEST_CASE("a restart rebuilds the ledger and the balance from the journal") {
 }
 
 TEST_CASE("writes that arrive together share one sync (group commit)") {
-  SimBank bank;
+  // Every message takes 5 ms, whole: the sixteen writes arrive in the same millisecond.
+  sim::NetworkConfig network;
+  network.latency_ms_min = network.latency_ms_max = 5;
+  network.pieces_per_send_max = 1;
+  SimBank bank(1, 1'745'529'640'464, SimBank::default_config(), network);
   REQUIRE(bank.start().ok());
   std::vector<test_support::TestClient*> clients;
   for (int i = 0; i < 16; ++i) clients.push_back(&bank.connect("client" + std::to_string(i)));
@@ -131,7 +136,8 @@ TEST_CASE("writes that arrive together share one sync (group commit)") {
   }));
   for (auto* c : clients) CHECK_THAT(c->replies[1], Catch::StartsWith("id="));
   CHECK(bank.server->ledger().durable_count() == 16);
-  CHECK(bank.server->stats().syncs < 16);
+  // The first write starts a sync; the fifteen that arrive while it runs share the next one.
+  CHECK(bank.server->stats().syncs <= 2);
   CHECK(bank.disk.syncs_done == bank.server->stats().syncs + 1);  // One more: recovery syncs what it read.
 }
 
@@ -243,7 +249,9 @@ TEST_CASE("a client that never reads cannot make the server buffer without limit
   CHECK(bank.request(other, "HEALTH") == "healthy");
 }
 
-TEST_CASE("a refusal that rests on a reversal still syncing waits for it, and a crash before it lands leaves the void possible") {
+TEST_CASE(
+    "a refusal that rests on a reversal still syncing waits for it, and a crash before it lands leaves the "
+    "void possible") {
   SimBank bank;
   REQUIRE(bank.start().ok());
   auto& a = bank.connect("a");

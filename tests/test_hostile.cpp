@@ -2,11 +2,13 @@
 // read, remote EXIT, repeated kill -9 with writes in flight, and a full disk.
 // Through every case a well-behaved client keeps being served.
 
-#include <catch2/catch.hpp>
-
 #include <sys/mount.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -82,13 +84,22 @@ TEST_CASE("hostile: a flood of connections past the limit is refused clearly, an
 TEST_CASE("hostile: silent clients and half-sent frames are timed out - others are served meanwhile") {
   const auto dir = test_support::make_temp_dir();
   ServerProcess server(dir + "/data", {"--idle-timeout-s", "1"});
+  const auto silent_since = std::chrono::steady_clock::now();
   TcpClient silent(server.port());
+  const auto half_since = std::chrono::steady_clock::now();
   TcpClient half(server.port());
   REQUIRE(half.send_raw("CREATE_TRANS"));  // No NUL: half a frame, then nothing.
   require_served(server);
+  const auto ms_since = [](std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since)
+        .count();
+  };
+  // Closed after the idle timeout (never before it), and within a few seconds of it.
   CHECK(silent.read_frame(5'000) == "ERROR idle timeout: nothing received for 1 s; closing");
+  CHECK(ms_since(silent_since) >= 1'000);
   CHECK(silent.closed_by_peer(5'000));
   CHECK(half.read_frame(5'000) == "ERROR idle timeout: nothing received for 1 s; closing");
+  CHECK(ms_since(half_since) >= 1'000);
   CHECK(half.closed_by_peer(5'000));
   require_served(server);
 }
@@ -114,7 +125,15 @@ TEST_CASE("hostile: a client that never reads its replies cannot grow the server
   for (int i = 0; i < 50; ++i) require_served(server);
   const long rss_after_kib = server.rss_kib();
   INFO("RSS before " << rss_before_kib << " KiB, after " << rss_after_kib << " KiB");
-  CHECK(rss_after_kib - rss_before_kib < 32 * 1024);
+  // The server holds at most its send-queue limit (1 MiB) of replies for a
+  // connection, plus the reply that crossed it; under AddressSanitizer freed
+  // replies wait in its quarantine, so RSS also counts those.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr long growth_kib_max = 16 * 1024;
+#else
+  constexpr long growth_kib_max = 2 * 1024;
+#endif
+  CHECK(rss_after_kib - rss_before_kib < growth_kib_max);
   ::shutdown(hog.fd(), SHUT_RDWR);  // Unblocks the sender.
   sender.join();
   require_served(server);
@@ -125,7 +144,8 @@ TEST_CASE("hostile: EXIT is refused unless remote exit is enabled, then it shuts
   {
     ServerProcess server(dir + "/a");
     TcpClient c(server.port());
-    CHECK(c.request("EXIT") == "ERROR remote shutdown is disabled (start the server with --allow-remote-exit)");
+    CHECK(c.request("EXIT") ==
+          "ERROR remote shutdown is disabled (start the server with --allow-remote-exit)");
     require_served(server);
   }
   ServerProcess server(dir + "/b", {"--allow-remote-exit"});
@@ -146,7 +166,7 @@ TEST_CASE("hostile: kill -9 twenty times under concurrent creates and voids") {
   const auto dir = test_support::make_temp_dir();
   constexpr int writers = 6;
   std::map<std::string, std::string> acknowledged;  // key -> reply line
-  std::map<std::string, std::string> requests;       // key -> the argument frame
+  std::map<std::string, std::string> requests;      // key -> the argument frame
   std::mutex mutex;
   std::mt19937_64 random(2026);
   // Each writer's current request survives kills: it is retried with its key.
@@ -156,6 +176,8 @@ TEST_CASE("hostile: kill -9 twenty times under concurrent creates and voids") {
     INFO("round " << round);
     ServerProcess server(dir + "/data");
     std::atomic<int> acked{0};
+    std::atomic<int> writers_stopped{0};
+    std::vector<std::string> unexpected;  // Replies other than the protocol's or a dead server's.
     const int kill_after = 10 + static_cast<int>(random() % 60);
     std::vector<std::thread> threads;
     for (int w = 0; w < writers; ++w) {
@@ -172,20 +194,28 @@ TEST_CASE("hostile: kill -9 twenty times under concurrent creates and voids") {
               const std::string id = it->second.substr(3, it->second.find(' ') - 3);
               in_flight[w] = {"VOID_TRANSACTION", id + " key=" + key};
             } else {
-              in_flight[w] = {"CREATE_TRANSACTION",
-                              bank::format_money(bank::Money{static_cast<std::int64_t>(local() % 100000) - 50000}) +
-                                  " key=" + key};
+              in_flight[w] = {
+                  "CREATE_TRANSACTION",
+                  bank::format_money(bank::Money{static_cast<std::int64_t>(local() % 100000) - 50000}) +
+                      " key=" + key};
             }
             requests[key] = in_flight[w].second;
           }
           const auto& [action, argument] = in_flight[w];
-          if (c.request(action).rfind("Enter the transaction", 0) != 0) return;  // Killed.
-          const std::string reply = c.request(argument);
-          if (reply == "<no reply>" || reply == "<send failed>") return;  // Killed: retry next round.
+          const std::string prompt = c.request(action);
+          const bool prompted = prompt.rfind("Enter the transaction", 0) == 0;
+          const std::string reply = prompted ? c.request(argument) : prompt;
+          if (!prompted || test_support::server_gone(reply)) {  // Killed: retry next round.
+            std::lock_guard lock(mutex);
+            if (!test_support::server_gone(reply)) unexpected.push_back(action + ": " + reply);
+            ++writers_stopped;
+            return;
+          }
           const std::string key = argument.substr(argument.find("key=") + 4);
           std::lock_guard lock(mutex);
           if (reply.rfind("id=", 0) == 0) {
-            if (acknowledged.contains(key)) CHECK(acknowledged[key] == reply);  // A retry returns the first line.
+            if (acknowledged.contains(key))
+              CHECK(acknowledged[key] == reply);  // A retry returns the first line.
             acknowledged[key] = reply;
             ++acked;
           }
@@ -193,9 +223,15 @@ TEST_CASE("hostile: kill -9 twenty times under concurrent creates and voids") {
         }
       });
     }
-    while (acked.load() < kill_after) std::this_thread::yield();
+    const bool under_way = test_support::wait_until(
+        [&] { return acked.load() >= kill_after || writers_stopped.load() == writers; });
     server.kill9();
     for (auto& t : threads) t.join();
+    INFO("acknowledged this round: " << acked.load() << " of " << kill_after << "; first unexpected reply: "
+                                     << (unexpected.empty() ? "none" : unexpected.front()));
+    REQUIRE(under_way);
+    REQUIRE(unexpected.empty());
+    REQUIRE(acked.load() >= kill_after);
   }
   ServerProcess server(dir + "/data");
   TcpClient c(server.port());
@@ -207,7 +243,8 @@ TEST_CASE("hostile: kill -9 twenty times under concurrent creates and voids") {
     REQUIRE(lines[i].rfind("id=" + std::to_string(i + 1) + " ", 0) == 0);  // Contiguous.
     const auto amount = lines[i].substr(lines[i].find("amount=$") + 8);
     sum += bank::parse_amount(amount.substr(0, amount.find(' ')))->cents;
-    if (auto v = lines[i].find(" voids="); v != std::string::npos) CHECK(++voids_of[lines[i].substr(v + 7)] == 1);
+    if (auto v = lines[i].find(" voids="); v != std::string::npos)
+      CHECK(++voids_of[lines[i].substr(v + 7)] == 1);
   }
   CHECK(c.request("GET_BALANCE") == "$" + bank::format_money(bank::Money{sum}));
   for (const auto& [key, line] : acknowledged) {
@@ -233,8 +270,10 @@ TEST_CASE("hostile: kill -9 twenty times under concurrent creates and voids") {
 // acknowledged is lost; with space back and a restart, writes work again.
 TEST_CASE("hostile: a full disk refuses writes, keeps reads, loses nothing, and recovers after a restart") {
   if (::geteuid() != 0) {
-    WARN("needs root to mount a tmpfs; skipped");
-    return;
+    // Not a pass: ctest shows this test as skipped (SKIP_RETURN_CODE 77).
+    std::fprintf(stderr, "skipped: needs root to mount a small tmpfs\n");
+    std::fflush(stderr);
+    std::_Exit(77);
   }
   const auto dir = test_support::make_temp_dir();
   const std::string mount_point = dir + "/small";
@@ -266,7 +305,8 @@ TEST_CASE("hostile: a full disk refuses writes, keeps reads, loses nothing, and 
     // Reads keep working, and further writes are refused with a reason.
     CHECK(c.request("HEALTH") == "healthy");
     balance = c.request("GET_BALANCE");
-    CHECK(balance == "$" + bank::format_money(bank::Money{static_cast<std::int64_t>(acknowledged.size()) * 100}));
+    CHECK(balance ==
+          "$" + bank::format_money(bank::Money{static_cast<std::int64_t>(acknowledged.size()) * 100}));
     REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
     CHECK_THAT(c.request("2.00"), Catch::StartsWith("ERROR writes are disabled after a disk failure"));
     const auto list = test_support::split_lines(c.request("LIST_TRANSACTIONS"));

@@ -129,6 +129,8 @@ TEST_CASE("process: kill -9 with writes in flight loses nothing acknowledged and
     INFO("round " << round);
     ServerProcess server(dir + "/data");
     std::atomic<int> acked_this_round{0};
+    std::atomic<int> writers_stopped{0};
+    std::vector<std::string> unexpected;  // Replies other than the protocol's or a dead server's.
     std::vector<std::thread> threads;
     for (int w = 0; w < writers; ++w) {
       threads.emplace_back([&, w] {
@@ -140,9 +142,15 @@ TEST_CASE("process: kill -9 with writes in flight loses nothing acknowledged and
             std::lock_guard lock(mutex);
             keys_tried.insert(key);
           }
-          if (c.request("CREATE_TRANSACTION") != "Enter the transaction amount:") return;
-          const std::string reply = c.request("1.00 key=" + key);
-          if (reply.rfind("id=", 0) != 0) return;  // The server died mid-request.
+          const std::string prompt = c.request("CREATE_TRANSACTION");
+          const std::string reply =
+              prompt == "Enter the transaction amount:" ? c.request("1.00 key=" + key) : prompt;
+          if (reply.rfind("id=", 0) != 0) {
+            std::lock_guard lock(mutex);
+            if (!test_support::server_gone(reply)) unexpected.push_back(key + ": " + reply);
+            ++writers_stopped;
+            return;
+          }
           std::lock_guard lock(mutex);
           acknowledged[key] = reply;
           ++acked_this_round;
@@ -150,9 +158,15 @@ TEST_CASE("process: kill -9 with writes in flight loses nothing acknowledged and
       });
     }
     // Kill once the writers are well under way, with requests in flight.
-    while (acked_this_round.load() < 200) std::this_thread::yield();
+    const bool under_way = test_support::wait_until(
+        [&] { return acked_this_round.load() >= 200 || writers_stopped.load() == writers; });
     server.kill9();
     for (auto& t : threads) t.join();
+    INFO("acknowledged this round: " << acked_this_round.load() << "; first unexpected reply: "
+                                     << (unexpected.empty() ? "none" : unexpected.front()));
+    REQUIRE(under_way);
+    REQUIRE(unexpected.empty());
+    REQUIRE(acked_this_round.load() >= 200);
   }
   ServerProcess server(dir + "/data");
   TcpClient c(server.port());

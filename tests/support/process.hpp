@@ -2,6 +2,7 @@
 // Real processes and real sockets for the integration tests: start the server
 // binary on an ephemeral port with a fresh data dir, talk to it over TCP.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -10,15 +11,16 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bank/framing.hpp"
@@ -40,7 +42,8 @@ struct SpawnResult {
 };
 
 // Starts argv[0] with stdout (and optionally stdin) on pipes; stderr goes to stderr_path.
-inline SpawnResult spawn(const std::vector<std::string>& args, const std::string& stderr_path, bool pipe_stdin = false) {
+inline SpawnResult spawn(const std::vector<std::string>& args, const std::string& stderr_path,
+                         bool pipe_stdin = false) {
   int out[2];
   int in[2] = {-1, -1};
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
@@ -49,7 +52,8 @@ inline SpawnResult spawn(const std::vector<std::string>& args, const std::string
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   if (pipe_stdin) posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -111,10 +115,12 @@ class ServerProcess {
  public:
   explicit ServerProcess(std::string data_dir, std::vector<std::string> extra = {})
       : data_dir_(std::move(data_dir)) {
-    std::vector<std::string> args = {DST_DEMO_SERVER_PATH, "--port", "0", "--addr", "127.0.0.1", "--data-dir", data_dir_};
+    std::vector<std::string> args = {DST_DEMO_SERVER_PATH, "--port",     "0",      "--addr",
+                                     "127.0.0.1",          "--data-dir", data_dir_};
     for (auto& e : extra) args.push_back(e);
     // The server's log goes beside its data dir, for a failing test to show.
-    const auto spawned = spawn(args, (std::filesystem::path(data_dir_).parent_path() / "server.log").string());
+    const auto spawned =
+        spawn(args, (std::filesystem::path(data_dir_).parent_path() / "server.log").string());
     pid_ = spawned.pid;
     stdout_fd_ = spawned.stdout_fd;
     const auto line = read_line(stdout_fd_);
@@ -229,6 +235,23 @@ class TcpClient {
   int fd_ = -1;
   bank::FrameDecoder decoder_{1 << 26};
 };
+
+// Polls `done` until it holds or timeout_ms pass; false on the deadline. For
+// waits on other threads or processes that must not become a hang.
+template <class Done>
+bool wait_until(Done done, int timeout_ms = 60'000) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// A reply a test client reads when the server is gone (killed, say).
+inline bool server_gone(const std::string& reply) {
+  return reply == "<no reply>" || reply == "<send failed>";
+}
 
 // What a shell command printed (stdout, then stderr) and how it exited.
 struct Ran {

@@ -56,9 +56,13 @@ class TestClient final : public bank::ConnectionHandler {
 class SimBank {
  public:
   explicit SimBank(std::uint64_t seed = 1, std::int64_t start_ms = 1'745'529'640'464,
-                   bank::BankServerConfig config = default_config())
-      : world(seed, start_ms, 1), network(world, sim::NetworkConfig{}), disk(world, sim::DiskConfig{}),
-        clock(world), timers(world), config_(std::move(config)) {}
+                   bank::BankServerConfig config = default_config(), sim::NetworkConfig network_config = {})
+      : world(seed, start_ms, 1),
+        network(world, network_config),
+        disk(world, sim::DiskConfig{}),
+        clock(world),
+        timers(world),
+        config_(std::move(config)) {}
 
   ~SimBank() {
     clients.clear();
@@ -73,7 +77,8 @@ class SimBank {
 
   bank::Status start() {
     network.set_up("bank");
-    auto started = bank::BankServer::start(bank::BankEnvironment{clock, timers, network.node("bank"), disk, log}, config_);
+    auto started = bank::BankServer::start(
+        bank::BankEnvironment{clock, timers, network.node("bank"), disk, log}, config_);
     if (!started) return started.error();
     server = std::move(*started);
     return bank::ok_status();
@@ -96,15 +101,16 @@ class SimBank {
     auto client = std::make_unique<TestClient>();
     TestClient* raw = client.get();
     clients.push_back(std::move(client));
-    network.connect(from, "bank", config_.port, [raw](bank::Result<std::unique_ptr<bank::Connection>> result) {
-      if (!result) {
-        raw->connect_error = result.error().message;
-        raw->closed = true;
-        return;
-      }
-      raw->connection = std::move(*result);
-      raw->connection->start(raw);
-    });
+    network.connect(from, "bank", config_.port,
+                    [raw](bank::Result<std::unique_ptr<bank::Connection>> result) {
+                      if (!result) {
+                        raw->connect_error = result.error().message;
+                        raw->closed = true;
+                        return;
+                      }
+                      raw->connection = std::move(*result);
+                      raw->connection->start(raw);
+                    });
     run_until([raw] { return raw->connection != nullptr || raw->closed; });
     return *raw;
   }
