@@ -19,7 +19,7 @@ def run(command):
 
 def example_block():
     out = run(f"SIMULATOR_SEED={EXAMPLE_SEED} SIMULATOR_RUNS=1 {EPOCHALYPSE}").split("\n")
-    keep = [l for l in out if l.startswith(("run 1/1", "  knobs:", "  parameters:", "  faults:", "  verdict:"))]
+    keep = [l for l in out if l.startswith(("dst_demo_server_simulator: seed=", "run 1/1", "  knobs:", "  parameters:", "  faults:", "  verdict:"))]
     keep.append("  ...")
     shrinking = False
     for line in out:
@@ -36,7 +36,7 @@ def example_block():
 
 def main():
     readme = open("README.md").read()
-    start = readme.index(f"```\nrun 1/1 seed={EXAMPLE_SEED}")
+    start = readme.index(f"```\ndst_demo_server_simulator: seed={EXAMPLE_SEED}")
     end = readme.index("```\n", start + 4) + 4
     readme = readme[:start] + example_block() + readme[end:]
 

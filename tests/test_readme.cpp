@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -35,7 +36,8 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 // example, line for line, and its zoo table, figure for figure.
 TEST_CASE("README: the epochalypse example is what the binary prints") {
   const std::string readme = read_readme();
-  const std::string opening = "```\nrun 1/1 seed=13647215125184110592\n";
+  // It opens with the header line that names the planted bug.
+  const std::string opening = "```\ndst_demo_server_simulator: seed=13647215125184110592 ";
   const auto start = readme.find(opening);
   REQUIRE(start != std::string::npos);
   const auto end = readme.find("```\n", start + 4);
@@ -60,6 +62,7 @@ TEST_CASE("README: the epochalypse example is what the binary prints") {
     ++checked;
   }
   CHECK(checked >= 10);
+  CHECK_THAT(block, Catch::Contains("(bank built with the PLANTED BUG 'epochalypse')"));
 }
 
 TEST_CASE("README: the zoo table's figures are what the zoo prints") {
@@ -78,4 +81,33 @@ TEST_CASE("README: the zoo table's figures are what the zoo prints") {
     ++rows;
   }
   CHECK(rows == 18);
+}
+
+// The simulator example a new user copies first runs as shown and passes; and
+// what the README says of its output size holds.
+TEST_CASE("README: the simulator example runs as written and passes") {
+  const std::string readme = read_readme();
+  const auto section = readme.find("## The simulator");
+  REQUIRE(section != std::string::npos);
+  const auto start = readme.find("```sh\n", section);
+  REQUIRE(start != std::string::npos);
+  const auto end = readme.find("```\n", start + 6);
+  REQUIRE(end != std::string::npos);
+  std::string command = readme.substr(start + 6, end - start - 6);
+  replace_all(command, "\\\n", " ");
+  replace_all(command, "\n", " ");
+  REQUIRE(command.find("build/release/simulator/dst_demo_server_simulator") != std::string::npos);
+  replace_all(command, "build/release/simulator/dst_demo_server_simulator",
+              std::string(DST_DEMO_SIMULATOR_DIR) + "/dst_demo_server_simulator");
+  INFO(command);
+  const Ran r = run_shell(command);
+  CHECK(r.exit_code == 0);
+  std::smatch summary;
+  REQUIRE(std::regex_search(r.out, summary, std::regex(R"(summary: (\d+) runs, (\d+) passed, 0 failed)")));
+  CHECK(summary[1].str() == summary[2].str());
+  // "about 45 lines a run" at info.
+  const auto runs = std::stoul(summary[1].str());
+  const auto lines = static_cast<unsigned long>(std::count(r.out.begin(), r.out.end(), '\n'));
+  CHECK(lines < runs * 60);
+  CHECK(lines > runs * 30);
 }
