@@ -3,9 +3,9 @@
 // release build only: they check what the binaries print, which sanitizers do
 // not change, and under them the zoo's hundred runs per bug take minutes.
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -45,9 +45,10 @@ TEST_CASE("README: the epochalypse example is what the binary prints") {
   const std::string block = readme.substr(start + 4, end - start - 4);
 
   const auto dir = test_support::make_temp_dir();
-  const std::string binary = std::string(DST_DEMO_SIMULATOR_DIR) + "/dst_demo_server_simulator_bug_epochalypse";
-  const Ran r = run_shell("SIMULATOR_SEED=13647215125184110592 SIMULATOR_RUNS=1 " + binary + " --failures-dir " + dir +
-                          "/simulator_failures");
+  const std::string binary =
+      std::string(DST_DEMO_SIMULATOR_DIR) + "/dst_demo_server_simulator_bug_epochalypse";
+  const Ran r = run_shell("SIMULATOR_SEED=13647215125184110592 SIMULATOR_RUNS=1 " + binary +
+                          " --failures-dir " + dir + "/simulator_failures");
   CHECK(r.exit_code == 1);
   std::string out = r.out;
   // The README runs it as a user would, from the project's root.
@@ -69,7 +70,8 @@ TEST_CASE("README: the zoo table's figures are what the zoo prints") {
   const std::string readme = read_readme();
   const std::regex row(R"(\n\| `([a-z_]+)` \|[^\n]*\| (\d+) \|)");
   int rows = 0;
-  for (auto it = std::sregex_iterator(readme.begin(), readme.end(), row); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(readme.begin(), readme.end(), row); it != std::sregex_iterator();
+       ++it) {
     const std::string bug = (*it)[1].str();
     const std::string failing = (*it)[2].str();
     INFO("zoo table row for " << bug);
@@ -110,4 +112,32 @@ TEST_CASE("README: the simulator example runs as written and passes") {
   const auto lines = static_cast<unsigned long>(std::count(r.out.begin(), r.out.end(), '\n'));
   CHECK(lines < runs * 60);
   CHECK(lines > runs * 30);
+}
+
+// Every file the README links to or tells a user to run is in the clone, and
+// the trace drawer runs exactly as the README writes it.
+TEST_CASE("README: its links resolve in the clone and docs/trace_to_svg.py runs as written") {
+  const std::string readme = read_readme();
+  const std::regex link(R"(\]\(([^)#:]+)\))");
+  int links = 0;
+  for (auto it = std::sregex_iterator(readme.begin(), readme.end(), link); it != std::sregex_iterator();
+       ++it) {
+    const std::string target = (*it)[1].str();
+    INFO("README links to " << target);
+    CHECK(std::filesystem::exists(std::string(DST_DEMO_SOURCE_DIR) + "/" + target));
+    ++links;
+  }
+  CHECK(links >= 2);
+  REQUIRE(readme.find("`docs/trace_to_svg.py TRACE.json OUT.svg`") != std::string::npos);
+  const auto dir = test_support::make_temp_dir();
+  const Ran traced = run_shell(std::string(DST_DEMO_SIMULATOR_DIR) +
+                               "/dst_demo_server_simulator --seed 3 --runs 1 --trace " + dir + "/TRACE.json");
+  REQUIRE(traced.exit_code == 0);
+  const Ran drawn = run_shell("cd " + std::string(DST_DEMO_SOURCE_DIR) + " && docs/trace_to_svg.py " + dir +
+                              "/TRACE.json " + dir + "/OUT.svg");
+  INFO(drawn.out);
+  CHECK(drawn.exit_code == 0);
+  std::ifstream svg(dir + "/OUT.svg");
+  const std::string picture((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
+  CHECK(picture.find("<svg") != std::string::npos);
 }
