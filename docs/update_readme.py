@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Regenerates the figures the README shows from the binaries: the epochalypse
-example and the zoo table's "runs failing of 100" column. Run it from the
-project's root after building the release preset; a ctest fails whenever the
-README and the binaries disagree, so this is how the README is kept true."""
+example, its timeline picture (docs/epochalypse_timeline.svg) and the zoo
+table's "runs failing of 100" column. Run it from the project's root after
+building the release preset; a ctest fails whenever the README and the
+binaries disagree, so this is how the README is kept true."""
 
 import re
 import subprocess
+import tempfile
 import sys
 
 SIM_DIR = "build/release/simulator"
@@ -18,7 +20,12 @@ def run(command):
 
 
 def example_block():
-    out = run(f"SIMULATOR_SEED={EXAMPLE_SEED} SIMULATOR_RUNS=1 {EPOCHALYPSE}").split("\n")
+    with tempfile.TemporaryDirectory() as scratch:
+        out = run(f"SIMULATOR_SEED={EXAMPLE_SEED} SIMULATOR_RUNS=1 {EPOCHALYPSE} --failures-dir {scratch}/simulator_failures")
+        out = out.replace(f"{scratch}/simulator_failures", "simulator_failures").split("\n")
+        # The README's picture of the shrunk run, drawn from its timeline.
+        trace = f"{scratch}/simulator_failures/dst_demo_failure_{EXAMPLE_SEED}.trace.json"
+        subprocess.run(["docs/trace_to_svg.py", trace, "docs/epochalypse_timeline.svg"], check=True)
     keep = [l for l in out if l.startswith(("dst_demo_server_simulator: seed=", "run 1/1", "  knobs:", "  parameters:", "  faults:", "  verdict:"))]
     keep.append("  ...")
     shrinking = False

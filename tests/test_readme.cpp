@@ -64,6 +64,20 @@ TEST_CASE("README: the epochalypse example is what the binary prints") {
   }
   CHECK(checked >= 10);
   CHECK_THAT(block, Catch::Contains("(bank built with the PLANTED BUG 'epochalypse')"));
+
+  // The README's picture of the shrunk run is drawn from this run's timeline.
+  const std::string trace = dir + "/simulator_failures/dst_demo_failure_13647215125184110592.trace.json";
+  const Ran drawn = run_shell(std::string(DST_DEMO_SOURCE_DIR) + "/docs/trace_to_svg.py " + trace + " " +
+                              dir + "/timeline.svg");
+  REQUIRE(drawn.exit_code == 0);
+  std::ifstream fresh_file(dir + "/timeline.svg");
+  std::ifstream shown_file(std::string(DST_DEMO_SOURCE_DIR) + "/docs/epochalypse_timeline.svg");
+  const std::string fresh((std::istreambuf_iterator<char>(fresh_file)), std::istreambuf_iterator<char>());
+  const std::string shown((std::istreambuf_iterator<char>(shown_file)), std::istreambuf_iterator<char>());
+  INFO(
+      "docs/epochalypse_timeline.svg differs from the run's timeline drawn afresh: run "
+      "docs/update_readme.py");
+  CHECK(fresh == shown);
 }
 
 TEST_CASE("README: the zoo table's figures are what the zoo prints") {
