@@ -156,6 +156,37 @@ TEST_CASE("simulator process: --replay, --save-plan and --trace refuse bad paths
   CHECK_THAT(traced.out, Catch::Contains("summary: 1 run, 1 passed"));
 }
 
+// A saved plan replayed describes itself as the run it came from did: the
+// same knobs (interactions per banker included), parameters, faults and verdict.
+TEST_CASE("simulator process: a replayed plan prints the knobs and verdict of the run it came from") {
+  const auto dir = test_support::make_temp_dir();
+  const Ran original = run_shell(simulator + " --seed 42 --runs 1 --save-plan " + dir + "/p.plan");
+  REQUIRE(original.exit_code == 0);
+  const Ran replayed = run_shell(simulator + " --replay " + dir + "/p.plan");
+  REQUIRE(replayed.exit_code == 0);
+  auto lines_of = [](const std::string& out) {
+    std::map<std::string, std::string> found;
+    std::istringstream in(out);
+    std::string line;
+    while (std::getline(in, line)) {
+      for (const char* head : {"  knobs:", "  parameters:", "  faults:", "  verdict:"}) {
+        if (line.rfind(head, 0) == 0) found[head] = line;
+      }
+    }
+    // Only the reason for the start time differs: a plan file does not say why.
+    found["  knobs:"] = std::regex_replace(found["  knobs:"], std::regex(R"(Z; [^)]*\)+, )"), "Z; R), ");
+    return found;
+  };
+  const auto a = lines_of(original.out);
+  const auto b = lines_of(replayed.out);
+  REQUIRE(a.size() == 4);
+  CHECK_THAT(a.at("  knobs:"), Catch::Contains("interactions/banker="));
+  for (const auto& [head, line] : a) {
+    INFO(head);
+    CHECK(b.at(head) == line);
+  }
+}
+
 // Overriding the banker count replays the other draws: each banker's plan and
 // the fault plan stay as they were (only a fault's target banker is redrawn
 // within the bankers there are).
