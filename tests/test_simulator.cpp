@@ -2,7 +2,6 @@
 // the model catches what it must.
 
 #include <catch2/catch.hpp>
-
 #include <set>
 
 #include "model.hpp"
@@ -13,7 +12,8 @@
 using namespace bank_sim;
 
 namespace {
-RunResult run_seed(std::uint64_t seed, KnobOverrides overrides = {}, bank::LogLevel level = bank::LogLevel::debug) {
+RunResult run_seed(std::uint64_t seed, KnobOverrides overrides = {},
+                   bank::LogLevel level = bank::LogLevel::debug) {
   RunOptions options;
   options.log_level = level;
   options.keep_trace = true;
@@ -37,7 +37,8 @@ TEST_CASE("simulator: the same seed gives the same run, byte for byte") {
 
 TEST_CASE("simulator: different seeds give different runs") {
   std::set<std::uint64_t> hashes;
-  for (std::uint64_t seed = 100; seed < 110; ++seed) hashes.insert(run_seed(seed, {}, bank::LogLevel::off).trace_hash);
+  for (std::uint64_t seed = 100; seed < 110; ++seed)
+    hashes.insert(run_seed(seed, {}, bank::LogLevel::off).trace_hash);
   CHECK(hashes.size() == 10);
 }
 
@@ -69,7 +70,8 @@ TEST_CASE("simulator: knobs are drawn from the documented mixtures") {
     REQUIRE(k.banker_count >= 1);
     one_ms += k.step_ms == 1;
     hours += k.step_ms >= 3'600'000;
-    near_2038 += k.epoch_offset_ms < 2'147'483'648'000LL && k.epoch_offset_ms > 2'147'483'648'000LL - 200'000'000LL;
+    near_2038 +=
+        k.epoch_offset_ms < 2'147'483'648'000LL && k.epoch_offset_ms > 2'147'483'648'000LL - 200'000'000LL;
     calm += k.swarm.calm();
   }
   CHECK(one_ms > 600);
@@ -115,7 +117,8 @@ TEST_CASE("model: a write applied twice is caught") {
   Model model(world);
   model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
   model.write_acked("banker0", "k1", "id=2 created_at=0 amount=$5.00", ClockWindow{0, 0, false});
-  model.check_list("banker0", "id=1 created_at=0 amount=$5.00\nid=2 created_at=0 amount=$5.00", model.generation());
+  model.check_list("banker0", "id=1 created_at=0 amount=$5.00\nid=2 created_at=0 amount=$5.00",
+                   model.generation());
   REQUIRE(model.failed());
   CHECK(model.failure()->invariant == "exactly-once");
 }
@@ -176,11 +179,33 @@ TEST_CASE("model: 'already voided by X' where X turns out not to reverse it is c
   model.write_acked("banker0", "k1", "id=1 created_at=0 amount=$5.00", ClockWindow{0, 0, false});
   model.write_started("k2", WriteKind::create, bank::Money{100}, 0);
   model.write_started("v1", WriteKind::void_, bank::Money{}, 1);
-  model.void_rejected("banker0", "v1", 1, "ERROR transaction 1 is already voided by transaction 2");
+  model.void_rejected("banker0", "v1", 1, "ERROR transaction 1 is already voided by transaction 2", 2);
   REQUIRE_FALSE(model.failed());  // Transaction 2 is not known yet.
   model.audit("auditor", "id=1 created_at=0 amount=$5.00\nid=2 created_at=0 amount=$1.00", "$6.00");
   REQUIRE(model.failed());
   CHECK(model.failure()->invariant == "a transaction is voided at most once");
+}
+
+// A refusal names a reversal: it reveals it, so it must be durable when the
+// refusal arrives (else a crash could take back what the client was told).
+TEST_CASE("model: a refusal naming a reversal that is not yet durable is a failure") {
+  sim::World world(1, 0, 1);
+  Model model(world);
+  model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
+  model.write_acked("banker0", "k1", "id=1 created_at=0 amount=$5.00", ClockWindow{0, 0, false});
+  model.write_started("v1", WriteKind::void_, bank::Money{}, 1);
+  model.write_started("v2", WriteKind::void_, bank::Money{}, 1);
+  model.void_rejected("banker1", "v2", 1, "ERROR transaction 1 is already voided by transaction 2", 1);
+  REQUIRE(model.failed());
+  CHECK(model.failure()->invariant == "reads show only durable writes");
+  CHECK_THAT(model.failure()->evidence, Catch::Contains("while the host had only 1 transactions durable"));
+
+  Model reversal(world);
+  reversal.write_started("v3", WriteKind::void_, bank::Money{}, 4);
+  reversal.void_rejected("banker0", "v3", 4, "ERROR transaction 4 is a reversal of 3 and cannot be voided",
+                         3);
+  REQUIRE(reversal.failed());
+  CHECK(reversal.failure()->invariant == "reads show only durable writes");
 }
 
 TEST_CASE("model: transaction lines parse, and dates print for the whole range") {
@@ -220,9 +245,12 @@ TEST_CASE("plan files: a malformed or hand-edited plan gets an error naming the 
   const Case cases[] = {
       {"seed 1\n", "saved.plan:1: expected 'version 2' first"},
       {"version 1\n", "saved.plan:1: version 1 is not supported"},
-      {"version 2\nseed 1\nbanker 0\n  create 1.234\nend\n", "saved.plan:4: expected 'create AMOUNT': amount must have at most 2 decimals"},
-      {"version 2\nbanker 0\n  jump\nend\n", "saved.plan:3: expected an interaction: sleep, create, get, void, list, balance, pipeline or garbage"},
-      {"version 2\nbanker 0\nfaults\n  partition banker7 for=5\nend\n", "saved.plan:4: expected a target: all or banker0..banker0"},
+      {"version 2\nseed 1\nbanker 0\n  create 1.234\nend\n",
+       "saved.plan:4: expected 'create AMOUNT': amount must have at most 2 decimals"},
+      {"version 2\nbanker 0\n  jump\nend\n",
+       "saved.plan:3: expected an interaction: sleep, create, get, void, list, balance, pipeline or garbage"},
+      {"version 2\nbanker 0\nfaults\n  partition banker7 for=5\nend\n",
+       "saved.plan:4: expected a target: all or banker0..banker0"},
       {"version 2\nbanker 1\nend\n", "saved.plan:2: expected 'banker 0'"},
       {"version 2\nbanker 0\n  list\n", "expected 'end' as the last line"},
       {"version 2\nstep_ms 0\nbanker 0\nend\n", "saved.plan:2: 0 is out of range"},
@@ -235,7 +263,8 @@ TEST_CASE("plan files: a malformed or hand-edited plan gets an error naming the 
   }
 }
 
-TEST_CASE("timeline: a recorded run is Chrome trace JSON with a track per actor, spans, flows and the verdict") {
+TEST_CASE(
+    "timeline: a recorded run is Chrome trace JSON with a track per actor, spans, flows and the verdict") {
   RunOptions options;
   options.log_level = bank::LogLevel::off;
   options.record_timeline = true;

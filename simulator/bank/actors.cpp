@@ -162,14 +162,21 @@ void HealthChecker::tick() {
       connection_ = std::move(*result);
       decoder_ = bank::FrameDecoder(1024);
       connection_->start(this);
+      // At once: waiting for the next tick could outlast a short idle timeout
+      // every time, and the checker would never be answered.
+      send_health();
     });
   } else if (connection_ && !outstanding_since_ms_) {
-    std::string bytes;
-    bank::append_frame(bytes, "HEALTH");
-    connection_->send(bytes);
-    outstanding_since_ms_ = now_ms;
+    send_health();
   }
   timer_ = context_.world.schedule_after(interval_ms_, [this] { tick(); });
+}
+
+void HealthChecker::send_health() {
+  std::string bytes;
+  bank::append_frame(bytes, "HEALTH");
+  connection_->send(bytes);
+  outstanding_since_ms_ = context_.world.now_ms();
 }
 
 void HealthChecker::on_data(std::string_view bytes) {

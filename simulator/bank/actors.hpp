@@ -54,9 +54,10 @@ struct RunContext {
   std::int64_t disturbed_until_ms = 0;
   std::int64_t calm_answer_ms = 10'000;
   std::int64_t latency_ms_max = 10;
-  std::int64_t progress_at_ms = 0;  // When a banker's request last completed.  // The network's longest one-way trip when nothing disturbs it.
+  std::int64_t progress_at_ms = 0;  // When a banker's request last completed.  // The network's longest
+                                    // one-way trip when nothing disturbs it.
   void disturb(std::int64_t until_ms) { disturbed_until_ms = std::max(disturbed_until_ms, until_ms); }
-  TraceRecorder* recorder = nullptr;         // Set when the run is recorded as a timeline.
+  TraceRecorder* recorder = nullptr;  // Set when the run is recorded as a timeline.
 };
 
 class Host {
@@ -76,7 +77,9 @@ class Host {
     if (restart_event_ != 0) schedule_start(context_.step_ms);
   }
   // Transactions durable on the host now (the last count seen while it is down).
-  std::uint64_t durable_count() const { return server_ != nullptr ? server_->ledger().durable_count() : durable_last_; }
+  std::uint64_t durable_count() const {
+    return server_ != nullptr ? server_->ledger().durable_count() : durable_last_;
+  }
   // Disk operations that failed so far: an ERROR about the journal needs one.
   std::uint64_t disk_failures() const { return disk_.appends_failed + disk_.syncs_failed; }
   bool writes_disabled() const { return server_ != nullptr && server_->writes_disabled(); }
@@ -117,6 +120,7 @@ class HealthChecker final : public bank::ConnectionHandler {
   void on_closed(bank::CloseReason reason) override;
 
  private:
+  void send_health();
   void tick();
   RunContext& context_;
   std::int64_t interval_ms_;

@@ -36,25 +36,37 @@ std::string frames_text(const std::vector<std::string>& frames) {
   return text;
 }
 
-bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
 
 std::string short_reply(std::string_view reply) {
   // A LIST reply can be long: the log shows its size and first line.
   const auto newline = reply.find('\n');
   if (newline == std::string_view::npos) return std::string(reply);
-  return fmt::format("{} (+{} more lines)", reply.substr(0, newline), std::count(reply.begin(), reply.end(), '\n'));
+  return fmt::format("{} (+{} more lines)", reply.substr(0, newline),
+                     std::count(reply.begin(), reply.end(), '\n'));
 }
 
-bool is_write(BankerOp op) { return op == BankerOp::create || op == BankerOp::void_; }
+bool is_write(BankerOp op) {
+  return op == BankerOp::create || op == BankerOp::void_;
+}
 
 }  // namespace
 
-// The same keyed write sent once more on a second connection while the first
-// is in flight: the server must answer both with one transaction.
+// A second connection sending a write while the first is in flight. For a
+// create, the same keyed request: the server must answer both with one
+// transaction. For a void, a rival client voiding the same transaction with its
+// own key: one of them applies, the other is refused naming the reversal (which
+// must be durable by then) or finds nothing.
 class Banker::Echo final : public bank::ConnectionHandler {
  public:
-  Echo(Banker& banker, std::vector<std::string> frames, std::string key)
-      : banker_(banker), frames_(std::move(frames)), key_(std::move(key)), decoder_(reply_bytes_max) {}
+  Echo(Banker& banker, std::vector<std::string> frames, std::string key, std::uint64_t void_target = 0)
+      : banker_(banker),
+        frames_(std::move(frames)),
+        key_(std::move(key)),
+        void_target_(void_target),
+        decoder_(reply_bytes_max) {}
 
   void start() {
     banker_.context_.network.connect(banker_.name_ + "-echo", bank_node, bank_port, [this](auto result) {
@@ -80,15 +92,23 @@ class Banker::Echo final : public bank::ConnectionHandler {
       if (next.status != bank::FrameDecoder::Status::frame || done_) return;
       replies_.emplace_back(next.frame);
       if (replies_.size() < 2) continue;
-      // Only an acknowledgement says anything: errors leave the outcome unknown.
+      // An acknowledgement or a void's refusal says something; other errors
+      // leave the outcome unknown.
       const std::string& reply = replies_.back();
-      if (starts_with(reply, "id=")) {
+      Model& model = banker_.context_.model;
+      if (void_target_ != 0 && reply == bank::reply_not_found) {
+        model.write_refused(key_);
+      } else if (void_target_ != 0 && (reply.find("is already voided by") != std::string::npos ||
+                                       reply.find("is a reversal of") != std::string::npos)) {
+        model.void_rejected(banker_.name_ + "-rival", key_, void_target_, reply,
+                            banker_.host_.durable_count());
+      } else if (starts_with(reply, "id=")) {
         ClockWindow clock;
         clock.at_request_ms = at_request_ms_;
         clock.at_reply_ms = banker_.host_.clock().realtime_ms();
         clock.stepped = true;  // Its window is not tracked for clock steps: check only the upper bound.
         banker_.context_.model.note_host_clock(clock.at_reply_ms);
-        banker_.context_.model.write_acked(banker_.name_ + "-echo", key_, reply, clock);
+        model.write_acked(banker_.name_ + (void_target_ != 0 ? "-rival" : "-echo"), key_, reply, clock);
       }
       done_ = true;
       connection_.reset();
@@ -105,6 +125,7 @@ class Banker::Echo final : public bank::ConnectionHandler {
   Banker& banker_;
   std::vector<std::string> frames_;
   std::string key_;
+  std::uint64_t void_target_;  // A rival void's target; 0 for a create's echo.
   bank::FrameDecoder decoder_;
   std::unique_ptr<bank::Connection> connection_;
   std::vector<std::string> replies_;
@@ -131,14 +152,17 @@ Banker::~Banker() {
   echoes_.clear();
 }
 
-void Banker::start() { next(); }
+void Banker::start() {
+  next();
+}
 
 std::string Banker::describe_state() const {
   std::string state = fmt::format("{} request(s) in its batch", batch_.size());
   for (const Request& request : batch_) {
     state += fmt::format(", `{}` {}", frames_text(request.frames),
                          request.done   ? "answered"
-                         : request.sent ? fmt::format("sent at +{} ms, unanswered", request.sent_at_ms - context_.world.start_ms())
+                         : request.sent ? fmt::format("sent at +{} ms, unanswered",
+                                                      request.sent_at_ms - context_.world.start_ms())
                                         : std::string("not sent"));
   }
   return state + (connection_ ? "; connected" : connecting_ ? "; connecting" : "; not connected");
@@ -336,16 +360,27 @@ void Banker::send_batch() {
     // the original's load generator does.
     for (const auto& frame : request.frames) bank::append_frame(bytes, frame);
     if (log_.enabled(bank::LogLevel::debug)) {
-      log_.debug("send {}{}", frames_text(request.frames), attempts_ > 0 ? fmt::format(" (attempt {})", attempts_ + 1) : "");
+      log_.debug("send {}{}", frames_text(request.frames),
+                 attempts_ > 0 ? fmt::format(" (attempt {})", attempts_ + 1) : "");
     }
-    if (context_.world.tracing()) context_.world.trace(fmt::format("{} send {}", name_, frames_text(request.frames)));
+    if (context_.world.tracing())
+      context_.world.trace(fmt::format("{} send {}", name_, frames_text(request.frames)));
     if (context_.recorder != nullptr) {
       context_.recorder->begin_request(name_, frames_text(request.frames), context_.world.now_ms());
     }
     slow_read_ms = std::max(slow_read_ms, request.interaction.slow_read_ms);
     request.hang_up_armed = request.interaction.hang_up && attempts_ == 0;
     if (request.interaction.echo && attempts_ == 0) {
-      echoes_.push_back(std::make_unique<Echo>(*this, request.frames, request.key));
+      if (request.interaction.op == BankerOp::void_) {
+        // The rival's own key, and its own pending write in the model.
+        const std::string key = request.key + "r";
+        context_.model.write_started(key, WriteKind::void_, bank::Money{}, request.id);
+        echoes_.push_back(std::make_unique<Echo>(
+            *this, std::vector<std::string>{"VOID_TRANSACTION", fmt::format("{} key={}", request.id, key)},
+            key, request.id));
+      } else {
+        echoes_.push_back(std::make_unique<Echo>(*this, request.frames, request.key));
+      }
       echoes_.back()->start();
     }
   }
@@ -369,17 +404,19 @@ void Banker::arm_watchdog(std::int64_t delay_ms) {
   if (watchdog_ != 0) return;
   watchdog_ = context_.world.schedule_after(delay_ms, [this] {
     watchdog_ = 0;
-    auto waiting = std::find_if(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
+    auto waiting =
+        std::find_if(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
     if (waiting == batch_.end()) return;
     const std::int64_t now_ms = context_.world.now_ms();
     const std::int64_t waited_ms = now_ms - waiting->sent_at_ms;
     if (waited_ms >= context_.calm_answer_ms && waiting->sent_at_ms > context_.disturbed_until_ms) {
       // Nothing disturbed the run since it was sent, yet no answer came.
-      context_.model.fail("liveness", name_,
-                          fmt::format("{} sent at +{} ms was not answered within {} ms, although no fault or "
-                                      "restart happened since",
-                                      frames_text(waiting->frames), waiting->sent_at_ms - context_.world.start_ms(),
-                                      context_.calm_answer_ms));
+      context_.model.fail(
+          "liveness", name_,
+          fmt::format("{} sent at +{} ms was not answered within {} ms, although no fault or "
+                      "restart happened since",
+                      frames_text(waiting->frames), waiting->sent_at_ms - context_.world.start_ms(),
+                      context_.calm_answer_ms));
       return;
     }
     if (now_ms - sent_at_ms_ >= context_.liveness_deadline_ms) {
@@ -414,10 +451,11 @@ void Banker::check_idle_notice(std::string_view reply) {
   const auto view = context_.network.peer_close_view(*connection_);
   if (!view) return;  // The notice came without a close (yet): nothing to judge by.
   if (view->silence_ms < idle_timeout_ms_) {
-    context_.model.fail("every error is justified", name_,
-                        fmt::format("`{}` came when the server had last heard from this connection {} ms before, "
-                                    "less than the idle timeout of {} ms",
-                                    reply, view->silence_ms, idle_timeout_ms_));
+    context_.model.fail(
+        "every error is justified", name_,
+        fmt::format("`{}` came when the server had last heard from this connection {} ms before, "
+                    "less than the idle timeout of {} ms",
+                    reply, view->silence_ms, idle_timeout_ms_));
     return;
   }
   const std::int64_t closed_at_ms = view->closed_at_ms;
@@ -425,10 +463,11 @@ void Banker::check_idle_notice(std::string_view reply) {
     return r.sent && !r.done && r.sent_at_ms < closed_at_ms;
   });
   if (unanswered && view->read_everything) {
-    context_.model.fail("every error is justified", name_,
-                        fmt::format("`{}` came while the server held a request of this connection that it had not "
-                                    "answered",
-                                    reply));
+    context_.model.fail(
+        "every error is justified", name_,
+        fmt::format("`{}` came while the server held a request of this connection that it had not "
+                    "answered",
+                    reply));
   }
 }
 
@@ -441,7 +480,8 @@ void Banker::handle_reply(std::string reply) {
   }
   auto it = std::find_if(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
   if (it == batch_.end()) {
-    context_.model.fail("protocol", name_, fmt::format("a reply arrived with no request outstanding: `{}`", reply));
+    context_.model.fail("protocol", name_,
+                        fmt::format("a reply arrived with no request outstanding: `{}`", reply));
     return;
   }
   Request& request = *it;
@@ -477,7 +517,8 @@ void Banker::finish_request(Request& request) {
   request.clock.stepped = context_.model.clock_steps() != request.clock_steps_at_send;
   context_.model.note_host_clock(request.clock.at_reply_ms);
   const std::string& reply = request.replies.back();
-  if (context_.recorder != nullptr) context_.recorder->end_request(name_, short_reply(reply), context_.world.now_ms());
+  if (context_.recorder != nullptr)
+    context_.recorder->end_request(name_, short_reply(reply), context_.world.now_ms());
   Model& model = context_.model;
   request.done = true;
   switch (request.interaction.op) {
@@ -492,8 +533,9 @@ void Banker::finish_request(Request& request) {
       break;
     case BankerOp::garbage:
       if (!starts_with(reply, "ERROR ")) {
-        model.fail("protocol", name_, fmt::format("malformed input {} was answered `{}`, not an ERROR",
-                                                  frames_text(request.frames), reply));
+        model.fail("protocol", name_,
+                   fmt::format("malformed input {} was answered `{}`, not an ERROR",
+                               frames_text(request.frames), reply));
       }
       break;
     case BankerOp::create:
@@ -511,8 +553,9 @@ void Banker::finish_request(Request& request) {
         const std::uint64_t failures = host_.disk_failures();
         if (own_failure ? failures == request.disk_failures_at_send : failures == 0) {
           model.fail("every error is justified", name_,
-                     fmt::format("{} was answered `{}`, but no disk operation failed {}", frames_text(request.frames),
-                                 reply, own_failure ? "while it was in flight" : "in this run"));
+                     fmt::format("{} was answered `{}`, but no disk operation failed {}",
+                                 frames_text(request.frames), reply,
+                                 own_failure ? "while it was in flight" : "in this run"));
           break;
         }
         // Outcome unknown, or refused until a restart: a keyed write is
@@ -532,13 +575,14 @@ void Banker::finish_request(Request& request) {
       }
       if (is_void && (reply.find("is already voided by") != std::string::npos ||
                       reply.find("is a reversal of") != std::string::npos)) {
-        model.void_rejected(name_, request.model_key, request.id, reply);
+        model.void_rejected(name_, request.model_key, request.id, reply, host_.durable_count());
         break;
       }
       if (reply.find("would overflow the balance") != std::string::npos) {
         // With a twin still in flight the write may yet apply: it stays pending.
         if (!request.interaction.echo) {
-          model.overflow_refused(name_, request.model_key, is_void ? bank::Money{} : request.interaction.amount, reply);
+          model.overflow_refused(name_, request.model_key,
+                                 is_void ? bank::Money{} : request.interaction.amount, reply);
         }
         break;
       }
@@ -583,7 +627,8 @@ void Banker::drop_connection() {
 
 void Banker::retry_batch(std::string_view reason_view) {
   const std::string reason(reason_view);  // It may point into a reply that is cleared below.
-  if (context_.recorder != nullptr) context_.recorder->end_request(name_, "lost: " + reason, context_.world.now_ms());
+  if (context_.recorder != nullptr)
+    context_.recorder->end_request(name_, "lost: " + reason, context_.world.now_ms());
   drop_connection();
   for (Request& request : batch_) {
     if (request.done || !request.sent) continue;
@@ -609,7 +654,8 @@ void Banker::retry_batch(std::string_view reason_view) {
   // Exponential backoff with jitter, capped; at least one step.
   const std::int64_t base_ms = std::min<std::int64_t>(2'000, 10LL << std::min<std::uint32_t>(attempts_, 8));
   const std::int64_t delay_ms = base_ms / 2 + context_.world.rng().range(0, base_ms / 2);
-  if (log_.enabled(bank::LogLevel::debug)) log_.debug("retry {} request(s) in {} ms: {}", batch_.size(), delay_ms, reason);
+  if (log_.enabled(bank::LogLevel::debug))
+    log_.debug("retry {} request(s) in {} ms: {}", batch_.size(), delay_ms, reason);
   if (timer_ != 0) context_.world.cancel(timer_);
   timer_ = context_.world.schedule_after(delay_ms, [this] { send_batch(); });
 }
@@ -618,7 +664,8 @@ void Banker::on_closed(bank::CloseReason reason) {
   connection_.reset();
   ++connection_generation_;
   connecting_ = false;
-  const bool waiting = std::any_of(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
+  const bool waiting =
+      std::any_of(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
   if (waiting) retry_batch(fmt::format("connection {}", bank::describe(reason)));
 }
 

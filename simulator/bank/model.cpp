@@ -42,7 +42,9 @@ bool take_canonical_digits(std::string_view& text, std::uint64_t& value) {
   return true;
 }
 
-bool take_canonical_id(std::string_view& text, std::uint64_t& value) { return take_canonical_digits(text, value) && value > 0; }
+bool take_canonical_id(std::string_view& text, std::uint64_t& value) {
+  return take_canonical_digits(text, value) && value > 0;
+}
 
 bool take_canonical_seconds(std::string_view& text, std::int64_t& value) {
   const bool negative = take(text, "-");
@@ -64,14 +66,17 @@ std::optional<std::int64_t> parse_dollars(std::string_view text) {
   std::uint64_t units = 0;
   if (!take_canonical_digits(text, units) || !take(text, ".") || text.size() != 2) return std::nullopt;
   if (text[0] < '0' || text[0] > '9' || text[1] < '0' || text[1] > '9') return std::nullopt;
-  const std::uint64_t fraction = static_cast<std::uint64_t>(text[0] - '0') * 10 + static_cast<std::uint64_t>(text[1] - '0');
+  const std::uint64_t fraction =
+      static_cast<std::uint64_t>(text[0] - '0') * 10 + static_cast<std::uint64_t>(text[1] - '0');
   if (units > (static_cast<std::uint64_t>(INT64_MAX) - fraction) / 100) return std::nullopt;
   const auto total = static_cast<std::int64_t>(units * 100 + fraction);
   if (negative && total == 0) return std::nullopt;
   return negative ? -total : total;
 }
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 }  // namespace
 
@@ -112,12 +117,16 @@ std::string format_utc(std::int64_t unix_s) {
 
 void Model::fail(std::string invariant, std::string actor, std::string evidence) {
   if (failure_) return;  // The first failure is the story; the rest are echoes.
-  failure_ = Failure{std::move(invariant), std::move(actor), world_.now_ms(), world_.steps(), std::move(evidence)};
+  failure_ =
+      Failure{std::move(invariant), std::move(actor), world_.now_ms(), world_.steps(), std::move(evidence)};
 }
 
-void Model::note_host_clock(std::int64_t realtime_ms) { host_clock_high_ms_ = std::max(host_clock_high_ms_, realtime_ms); }
+void Model::note_host_clock(std::int64_t realtime_ms) {
+  host_clock_high_ms_ = std::max(host_clock_high_ms_, realtime_ms);
+}
 
-void Model::write_started(const std::string& key, WriteKind kind, bank::Money amount, std::uint64_t target_id) {
+void Model::write_started(const std::string& key, WriteKind kind, bank::Money amount,
+                          std::uint64_t target_id) {
   if (acked_keys_.contains(key)) return;  // A retry of a write already acknowledged.
   if (!pending_.contains(key) && kind == WriteKind::create) {
     const std::uint64_t magnitude = amount.cents < 0 ? 0 - static_cast<std::uint64_t>(amount.cents)
@@ -127,7 +136,9 @@ void Model::write_started(const std::string& key, WriteKind kind, bank::Money am
   pending_.emplace(key, Write{kind, amount, target_id});
 }
 
-void Model::write_refused(const std::string& key) { pending_.erase(key); }
+void Model::write_refused(const std::string& key) {
+  pending_.erase(key);
+}
 
 void Model::overflow_refused(const std::string& actor, const std::string& key, bank::Money amount,
                              std::string_view reply) {
@@ -135,11 +146,13 @@ void Model::overflow_refused(const std::string& actor, const std::string& key, b
   const std::uint64_t magnitude = amount.cents < 0 ? 0 - static_cast<std::uint64_t>(amount.cents)
                                                    : static_cast<std::uint64_t>(amount.cents);
   std::uint64_t reach = 0;
-  if (!__builtin_add_overflow(amounts_abs_sum_, magnitude, &reach) && reach <= static_cast<std::uint64_t>(INT64_MAX)) {
+  if (!__builtin_add_overflow(amounts_abs_sum_, magnitude, &reach) &&
+      reach <= static_cast<std::uint64_t>(INT64_MAX)) {
     fail("every error is justified", actor,
-         fmt::format("CREATE {} was refused as `{}`, but every amount created in this run adds up to less than the "
-                     "balance's limit",
-                     bank::format_money(amount), reply));
+         fmt::format(
+             "CREATE {} was refused as `{}`, but every amount created in this run adds up to less than the "
+             "balance's limit",
+             bank::format_money(amount), reply));
     return;
   }
   pending_.erase(key);
@@ -150,7 +163,8 @@ bool Model::confirm(const std::string& actor, const ParsedTransaction& t, const 
   if (it != confirmed_.end()) {
     if (it->second.line != t.line) {
       fail("durability", actor,
-           fmt::format("transaction {} was `{}` and {} now shows `{}`", t.id, it->second.line, source, t.line));
+           fmt::format("transaction {} was `{}` and {} now shows `{}`", t.id, it->second.line, source,
+                       t.line));
       return false;
     }
     return true;
@@ -185,8 +199,8 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
   auto pending = pending_.find(key);
   if (pending == pending_.end()) {
     fail("reply matches request", actor,
-         fmt::format("`{}` acknowledged key {}, which has no write in flight (it was refused or never sent)", t.line,
-                     key));
+         fmt::format("`{}` acknowledged key {}, which has no write in flight (it was refused or never sent)",
+                     t.line, key));
     return;
   }
   const Write write = pending->second;
@@ -198,7 +212,8 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
     }
   } else {
     if (t.voids_id != write.target_id) {
-      fail("reply matches request", actor, fmt::format("VOID {} key={} was answered `{}`", write.target_id, key, t.line));
+      fail("reply matches request", actor,
+           fmt::format("VOID {} key={} was answered `{}`", write.target_id, key, t.line));
       return;
     }
     if (auto target = confirmed_.find(write.target_id); target != confirmed_.end()) {
@@ -231,13 +246,15 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
         const std::int64_t reply_s = floor_div(clock.at_reply_ms, 1000);
         bool truncated = false;
         for (std::int64_t s = low_s; s <= reply_s && !truncated; ++s) {
-          truncated = seen_s == static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(s)));
+          truncated =
+              seen_s == static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(s)));
         }
-        evidence += fmt::format(". The clock has passed 2^31 s = {}, and a signed 32-bit integer holds no later second: ",
-                                format_utc(int32_limit_s));
+        evidence += fmt::format(
+            ". The clock has passed 2^31 s = {}, and a signed 32-bit integer holds no later second: ",
+            format_utc(int32_limit_s));
         if (truncated) {
-          evidence += fmt::format("{} is exactly the clock's reading truncated to 32 bits, so created_at wrapped",
-                                  seen_s);
+          evidence += fmt::format(
+              "{} is exactly the clock's reading truncated to 32 bits, so created_at wrapped", seen_s);
         } else if (seen_s == int32_limit_s - 1) {
           evidence += fmt::format("created_at is stuck at {} = {}, the last second 32 bits can hold", seen_s,
                                   format_utc(seen_s));
@@ -252,26 +269,29 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
   }
   if (seen_s > high_s) {
     fail("created_at within the host's clock", actor,
-         fmt::format("`{}` has created_at={} ({}), later than the host's clock has ever read ({} = {})", t.line, seen_s,
-                     format_utc(seen_s), high_s, format_utc(high_s)));
+         fmt::format("`{}` has created_at={} ({}), later than the host's clock has ever read ({} = {})",
+                     t.line, seen_s, format_utc(seen_s), high_s, format_utc(high_s)));
     return;
   }
   // created_at never decreases from one transaction to the next.
-  if (auto before = confirmed_.find(t.id - 1); before != confirmed_.end() && before->second.created_at_s > seen_s) {
+  if (auto before = confirmed_.find(t.id - 1);
+      before != confirmed_.end() && before->second.created_at_s > seen_s) {
     fail("created_at never decreases", actor,
          fmt::format("`{}` follows `{}` but has an earlier created_at", t.line, before->second.line));
     return;
   }
-  if (auto after = confirmed_.find(t.id + 1); after != confirmed_.end() && after->second.created_at_s < seen_s) {
+  if (auto after = confirmed_.find(t.id + 1);
+      after != confirmed_.end() && after->second.created_at_s < seen_s) {
     fail("created_at never decreases", actor,
          fmt::format("`{}` precedes `{}` but has a later created_at", t.line, after->second.line));
     return;
   }
   if (auto other = acked_by_id_.find(t.id); other != acked_by_id_.end()) {
     fail("exactly-once", actor,
-         fmt::format("key {} was acknowledged as `{}`, but key {} was acknowledged with the same transaction: one "
-                     "transaction answered two different writes",
-                     key, t.line, other->second));
+         fmt::format(
+             "key {} was acknowledged as `{}`, but key {} was acknowledged with the same transaction: one "
+             "transaction answered two different writes",
+             key, t.line, other->second));
     return;
   }
   if (!confirm(actor, t, "an acknowledgement")) return;
@@ -283,10 +303,11 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
 }
 
 void Model::void_rejected(const std::string& actor, const std::string& key, std::uint64_t target_id,
-                          std::string_view reply) {
+                          std::string_view reply, std::uint64_t durable_high) {
   pending_.erase(key);
   // "ERROR transaction T is already voided by transaction X"
-  const std::string already = fmt::format("ERROR transaction {} is already voided by transaction ", target_id);
+  const std::string already =
+      fmt::format("ERROR transaction {} is already voided by transaction ", target_id);
   if (reply.substr(0, already.size()) == already) {
     std::uint64_t by = 0;
     std::string_view rest = reply.substr(already.size());
@@ -294,9 +315,18 @@ void Model::void_rejected(const std::string& actor, const std::string& key, std:
       fail("reply format", actor, fmt::format("unreadable reply `{}`", reply));
       return;
     }
+    if (by > durable_high) {
+      // Named before it was durable: a crash could still take it back, and
+      // the client would have been told of a reversal that never was.
+      fail("reads show only durable writes", actor,
+           fmt::format("VOID {} was refused as `{}` while the host had only {} transactions durable",
+                       target_id, reply, durable_high));
+      return;
+    }
     if (auto it = confirmed_.find(by); it != confirmed_.end() && it->second.voids_id != target_id) {
       fail("a transaction is voided at most once", actor,
-           fmt::format("VOID {} was refused as `{}`, but transaction {} is `{}`", target_id, reply, by, it->second.line));
+           fmt::format("VOID {} was refused as `{}`, but transaction {} is `{}`", target_id, reply, by,
+                       it->second.line));
     }
     // The reversal named must exist once everything has resolved: checked at the audit.
     void_claims_.push_back(VoidClaim{actor, target_id, by, std::string(reply)});
@@ -304,9 +334,16 @@ void Model::void_rejected(const std::string& actor, const std::string& key, std:
   }
   const std::string reversal = fmt::format("ERROR transaction {} is a reversal of ", target_id);
   if (reply.substr(0, reversal.size()) == reversal) {
+    if (target_id > durable_high) {
+      fail("reads show only durable writes", actor,
+           fmt::format("VOID {} was refused as `{}` while the host had only {} transactions durable",
+                       target_id, reply, durable_high));
+      return;
+    }
     if (auto it = confirmed_.find(target_id); it != confirmed_.end() && it->second.voids_id == 0) {
       fail("void rules", actor,
-           fmt::format("VOID {} was refused as `{}`, but it is `{}`, not a reversal", target_id, reply, it->second.line));
+           fmt::format("VOID {} was refused as `{}`, but it is `{}`, not a reversal", target_id, reply,
+                       it->second.line));
     }
     return;
   }
@@ -319,13 +356,15 @@ void Model::check_not_found(const std::string& actor, std::uint64_t id, std::str
   // this one existed too.
   if (const std::uint64_t highest = highest_confirmed_id(generation); highest >= id) {
     fail("durability", actor,
-         fmt::format("{} {} answered `Transaction not found`, but transaction {} was confirmed before the request "
-                     "was sent",
-                     request, id, highest));
+         fmt::format(
+             "{} {} answered `Transaction not found`, but transaction {} was confirmed before the request "
+             "was sent",
+             request, id, highest));
   }
 }
 
-std::optional<std::vector<ParsedTransaction>> Model::parse_list(const std::string& actor, std::string_view reply) {
+std::optional<std::vector<ParsedTransaction>> Model::parse_list(const std::string& actor,
+                                                                std::string_view reply) {
   std::vector<ParsedTransaction> list;
   while (!reply.empty()) {
     const auto newline = reply.find('\n');
@@ -372,8 +411,8 @@ bool Model::check_ledger_shape(const std::string& actor, const std::vector<Parse
     }
     if (auto [it, inserted] = voided_by.emplace(t.voids_id, t.id); !inserted) {
       fail("a transaction is voided at most once", actor,
-           fmt::format("transaction {} is voided twice: by `{}` and by `{}`", t.voids_id, list[it->second - 1].line,
-                       t.line));
+           fmt::format("transaction {} is voided twice: by `{}` and by `{}`", t.voids_id,
+                       list[it->second - 1].line, t.line));
       return false;
     }
   }
@@ -396,9 +435,10 @@ bool Model::explain_unconfirmed(const std::string& actor, const std::vector<Pars
     }
     if (!explained) {
       fail("exactly-once", actor,
-           fmt::format("`{}` matches no acknowledged write and no write still in flight: a write was applied twice "
-                       "(a retried key applied again) or invented",
-                       t.line));
+           fmt::format(
+               "`{}` matches no acknowledged write and no write still in flight: a write was applied twice "
+               "(a retried key applied again) or invented",
+               t.line));
       return false;
     }
   }
@@ -437,22 +477,24 @@ void Model::check_list(const std::string& actor, std::string_view reply, std::ui
   check_list_whole(actor, reply, generation);
 }
 
-std::optional<std::vector<ParsedTransaction>> Model::check_list_whole(const std::string& actor, std::string_view reply,
-                                                                     std::uint64_t generation) {
+std::optional<std::vector<ParsedTransaction>> Model::check_list_whole(const std::string& actor,
+                                                                      std::string_view reply,
+                                                                      std::uint64_t generation) {
   auto list = parse_list(actor, reply);
   if (!list || !check_ledger_shape(actor, *list)) return std::nullopt;
   for (std::uint64_t i = 0; i < generation; ++i) {
     const ParsedTransaction& expected = confirmed_.at(confirmations_[i]);
     if (expected.id > list->size()) {
       fail("durability", actor,
-           fmt::format("`{}` was confirmed before LIST_TRANSACTIONS was sent, but the list has only {} transactions",
-                       expected.line, list->size()));
+           fmt::format(
+               "`{}` was confirmed before LIST_TRANSACTIONS was sent, but the list has only {} transactions",
+               expected.line, list->size()));
       return std::nullopt;
     }
     if ((*list)[expected.id - 1].line != expected.line) {
       fail("durability", actor,
-           fmt::format("transaction {} was confirmed as `{}` and LIST_TRANSACTIONS now shows `{}`", expected.id,
-                       expected.line, (*list)[expected.id - 1].line));
+           fmt::format("transaction {} was confirmed as `{}` and LIST_TRANSACTIONS now shows `{}`",
+                       expected.id, expected.line, (*list)[expected.id - 1].line));
       return std::nullopt;
     }
   }
@@ -464,7 +506,8 @@ std::optional<std::vector<ParsedTransaction>> Model::check_list_whole(const std:
   return list;
 }
 
-bool Model::check_list_after_prefix(const std::string& actor, std::string_view reply, std::uint64_t generation) {
+bool Model::check_list_after_prefix(const std::string& actor, std::string_view reply,
+                                    std::uint64_t generation) {
   const std::string_view rest =
       reply.size() == verified_text_.size() ? std::string_view{} : reply.substr(verified_text_.size() + 1);
   auto added = parse_list(actor, rest);
@@ -476,13 +519,15 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
     const ParsedTransaction& t = (*added)[i];
     const std::uint64_t expected_id = verified_count_ + i + 1;
     if (t.id != expected_id) {
-      fail("ids are 1..n with no gaps", actor,
-           fmt::format("LIST_TRANSACTIONS line {} is `{}`; expected id={}", expected_id, t.line, expected_id));
+      fail(
+          "ids are 1..n with no gaps", actor,
+          fmt::format("LIST_TRANSACTIONS line {} is `{}`; expected id={}", expected_id, t.line, expected_id));
       return false;
     }
     if (t.created_at_s < created_at_last_s) {
       fail("created_at never decreases", actor,
-           fmt::format("`{}` has a created_at earlier than the transaction before it ({})", t.line, created_at_last_s));
+           fmt::format("`{}` has a created_at earlier than the transaction before it ({})", t.line,
+                       created_at_last_s));
       return false;
     }
     created_at_last_s = t.created_at_s;
@@ -498,7 +543,8 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
       original = o.amount;
     }
     if (!original) {
-      fail("void rules", actor, fmt::format("`{}` voids transaction {}, which is a reversal", t.line, t.voids_id));
+      fail("void rules", actor,
+           fmt::format("`{}` voids transaction {}, which is a reversal", t.line, t.voids_id));
       return false;
     }
     if (bank::checked_negate(*original) != t.amount) {
@@ -519,14 +565,15 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
     if (expected.confirmed_at_generation >= generation) continue;
     if (expected.id > count) {
       fail("durability", actor,
-           fmt::format("`{}` was confirmed before LIST_TRANSACTIONS was sent, but the list has only {} transactions",
-                       expected.line, count));
+           fmt::format(
+               "`{}` was confirmed before LIST_TRANSACTIONS was sent, but the list has only {} transactions",
+               expected.line, count));
       return false;
     }
     if ((*added)[expected.id - verified_count_ - 1].line != expected.line) {
       fail("durability", actor,
-           fmt::format("transaction {} was confirmed as `{}` and LIST_TRANSACTIONS now shows `{}`", expected.id,
-                       expected.line, (*added)[expected.id - verified_count_ - 1].line));
+           fmt::format("transaction {} was confirmed as `{}` and LIST_TRANSACTIONS now shows `{}`",
+                       expected.id, expected.line, (*added)[expected.id - verified_count_ - 1].line));
       return false;
     }
   }
@@ -560,12 +607,12 @@ void Model::extend_verified_prefix(std::string_view reply, const std::vector<Par
   verified_generation_ = confirmations_.size();
 }
 
-void Model::check_get(const std::string& actor, std::uint64_t id, std::string_view reply, std::uint64_t generation,
-                      std::uint64_t durable_high) {
+void Model::check_get(const std::string& actor, std::uint64_t id, std::string_view reply,
+                      std::uint64_t generation, std::uint64_t durable_high) {
   if (reply != "Transaction not found" && id > durable_high) {
     fail("reads show only durable writes", actor,
-         fmt::format("GET_TRANSACTION {} answered `{}` while the host had only {} durable transactions", id, reply,
-                     durable_high));
+         fmt::format("GET_TRANSACTION {} answered `{}` while the host had only {} durable transactions", id,
+                     reply, durable_high));
     return;
   }
   if (reply == "Transaction not found") {
@@ -590,9 +637,10 @@ void Model::check_balance(const std::string& actor, std::string_view reply, std:
   const std::uint64_t id_low = highest_confirmed_id(generation);
   if (durable_high < id_low) {
     fail("durability", actor,
-         fmt::format("GET_BALANCE answered `{}` while the host had only {} durable transactions, but transaction {} "
-                     "was confirmed before it was sent",
-                     reply, durable_high, id_low));
+         fmt::format(
+             "GET_BALANCE answered `{}` while the host had only {} durable transactions, but transaction {} "
+             "was confirmed before it was sent",
+             reply, durable_high, id_low));
     return;
   }
   balance_reads_.push_back(BalanceRead{actor, *cents, id_low, durable_high, world_.now_ms()});
@@ -610,14 +658,15 @@ void Model::audit(const std::string& actor, std::string_view list_reply, std::st
   const auto balance = parse_dollars(balance_reply);
   if (!balance || *balance != sum) {
     fail("balance equals the sum of the list", actor,
-         fmt::format("GET_BALANCE answered `{}` but the {} transactions listed sum to ${}", balance_reply, list->size(),
-                     bank::format_money(bank::Money{sum})));
+         fmt::format("GET_BALANCE answered `{}` but the {} transactions listed sum to ${}", balance_reply,
+                     list->size(), bank::format_money(bank::Money{sum})));
     return;
   }
   for (const VoidClaim& claim : void_claims_) {
     if (claim.by_id > list->size() || (*list)[claim.by_id - 1].voids_id != claim.target_id) {
       fail("a transaction is voided at most once", claim.actor,
-           fmt::format("VOID {} was refused as `{}`, but the final ledger has {}", claim.target_id, claim.reply,
+           fmt::format("VOID {} was refused as `{}`, but the final ledger has {}", claim.target_id,
+                       claim.reply,
                        claim.by_id > list->size() ? fmt::format("only {} transactions", list->size())
                                                   : fmt::format("`{}`", (*list)[claim.by_id - 1].line)));
       return;
@@ -629,11 +678,15 @@ void Model::audit(const std::string& actor, std::string_view list_reply, std::st
     const std::uint64_t id_high = std::min<std::uint64_t>(read.id_high, prefix.size() - 1);
     for (std::uint64_t n = read.id_low; n <= id_high && !matched; ++n) matched = prefix[n] == read.cents;
     if (!matched) {
-      fail("a balance equals the sum of the ledger at some point between its request and its reply", read.actor,
-           fmt::format("GET_BALANCE at t={} ms answered ${}, but no ledger of {} to {} transactions (confirmed when "
-                       "it was sent; durable when it was answered) sums to that (with {} transactions the sum was ${})",
-                       read.time_ms, bank::format_money(bank::Money{read.cents}), read.id_low, read.id_high, read.id_low,
-                       bank::format_money(bank::Money{read.id_low < prefix.size() ? prefix[read.id_low] : 0})));
+      fail("a balance equals the sum of the ledger at some point between its request and its reply",
+           read.actor,
+           fmt::format(
+               "GET_BALANCE at t={} ms answered ${}, but no ledger of {} to {} transactions (confirmed when "
+               "it was sent; durable when it was answered) sums to that (with {} transactions the sum was "
+               "${})",
+               read.time_ms, bank::format_money(bank::Money{read.cents}), read.id_low, read.id_high,
+               read.id_low,
+               bank::format_money(bank::Money{read.id_low < prefix.size() ? prefix[read.id_low] : 0})));
       return;
     }
   }

@@ -64,12 +64,17 @@ class Model {
   // is acknowledged or definitely refused; a pending key may explain one
   // transaction that nobody has acknowledged yet.
   void write_started(const std::string& key, WriteKind kind, bank::Money amount, std::uint64_t target_id);
-  void write_acked(const std::string& actor, const std::string& key, std::string_view reply, const ClockWindow& clock);
+  void write_acked(const std::string& actor, const std::string& key, std::string_view reply,
+                   const ClockWindow& clock);
   void write_refused(const std::string& key);
   // A void answered "already voided by X" or "is a reversal": checked against what is known.
-  void void_rejected(const std::string& actor, const std::string& key, std::uint64_t target_id, std::string_view reply);
+  // durable_high: what the host had made durable when the reply arrived (a
+  // refusal reveals the transactions it names, which must be durable by then).
+  void void_rejected(const std::string& actor, const std::string& key, std::uint64_t target_id,
+                     std::string_view reply, std::uint64_t durable_high);
   // A GET or VOID of id answered "Transaction not found".
-  void check_not_found(const std::string& actor, std::uint64_t id, std::string_view request, std::uint64_t generation);
+  void check_not_found(const std::string& actor, std::uint64_t id, std::string_view request,
+                       std::uint64_t generation);
 
   // Reads. A read's "generation" is confirmations_.size() when it was sent:
   // everything confirmed before then must be in its reply.
@@ -92,7 +97,8 @@ class Model {
   std::uint64_t highest_known_id() const { return confirmed_.empty() ? 0 : confirmed_.rbegin()->first; }
   // A create refused as "would overflow the balance" must be able to: the
   // amounts of every write started so far must reach the limit with it.
-  void overflow_refused(const std::string& actor, const std::string& key, bank::Money amount, std::string_view reply);
+  void overflow_refused(const std::string& actor, const std::string& key, bank::Money amount,
+                        std::string_view reply);
   std::uint64_t acknowledged_writes() const { return acknowledged_writes_; }
 
  private:
@@ -113,8 +119,9 @@ class Model {
   bool confirm(const std::string& actor, const ParsedTransaction& transaction, const char* source);
   bool check_ledger_shape(const std::string& actor, const std::vector<ParsedTransaction>& list);
   // The whole check of a list; the parsed list when it passed.
-  std::optional<std::vector<ParsedTransaction>> check_list_whole(const std::string& actor, std::string_view reply,
-                                                                  std::uint64_t generation);
+  std::optional<std::vector<ParsedTransaction>> check_list_whole(const std::string& actor,
+                                                                 std::string_view reply,
+                                                                 std::uint64_t generation);
   bool check_list_after_prefix(const std::string& actor, std::string_view reply, std::uint64_t generation);
   void extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list);
   bool explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list);
@@ -128,7 +135,8 @@ class Model {
 
   std::map<std::uint64_t, ParsedTransaction> confirmed_;  // By id.
   std::vector<std::uint64_t> confirmations_;              // Ids, in the order they were confirmed.
-  std::vector<std::uint64_t> highest_id_by_generation_;   // [g] = the highest id among the first g confirmations.
+  std::vector<std::uint64_t>
+      highest_id_by_generation_;  // [g] = the highest id among the first g confirmations.
   // The longest ledger prefix already checked as a whole (shape, durability,
   // explanation), as the exact text LIST_TRANSACTIONS returns for it, with the
   // state its shape check needs to go on from there. A later list must start
@@ -141,7 +149,7 @@ class Model {
   std::map<std::uint64_t, bank::Money> verified_amounts_;  // Of verified transactions that are not reversals.
   std::vector<std::uint64_t> known_ids_;
   std::map<std::string, Write> pending_;
-  std::map<std::string, std::uint64_t> acked_keys_;  // key -> id
+  std::map<std::string, std::uint64_t> acked_keys_;   // key -> id
   std::map<std::uint64_t, std::string> acked_by_id_;  // id -> the key acknowledged with it
   struct VoidClaim {
     std::string actor;

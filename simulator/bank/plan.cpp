@@ -108,11 +108,18 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
 
 namespace {
 
-bank::Money draw_amount(sim::Rng& rng) {
+// limit_sign (+1 or -1): a run that pushes the balance to a limit, where nine
+// amounts in ten are near the largest, all of that sign: the balance reaches
+// the limit (about 92 of them), and writes staged together cross it.
+bank::Money draw_amount(sim::Rng& rng, int limit_sign) {
+  if (limit_sign != 0 && rng.chance(9, 10))
+    return bank::Money{limit_sign * (bank::amount_cents_max - rng.range(0, 1'000))};
   const std::uint64_t kind = rng.below(100);
   std::int64_t cents = 0;
-  if (kind < 70) {
+  if (kind < 64) {
     cents = rng.range(-100'000, 100'000);  // Up to a thousand, with cents.
+  } else if (kind < 70) {
+    cents = rng.range(-199, 199);  // Under two: the sign of -0.50 and 0.05 on their own.
   } else if (kind < 85) {
     cents = rng.range(-100, 100) * 100;  // Whole amounts.
   } else if (kind < 95) {
@@ -141,17 +148,16 @@ IdPick draw_id(sim::Rng& rng) {
 void draw_write_style(sim::Rng& rng, Interaction& interaction) {
   interaction.keyless = rng.chance(1, 6);
   interaction.hang_up = rng.chance(1, 12);
-  // Only creates: a void refused on one connection may still apply on the
-  // other once its target appears, which no single answer could promise.
-  interaction.echo =
-      interaction.op == BankerOp::create && !interaction.keyless && !interaction.hang_up && rng.chance(1, 10);
+  // A create's echo repeats it, key and all, on a second connection; a void's
+  // is a rival client voiding the same transaction with its own key.
+  interaction.echo = !interaction.keyless && !interaction.hang_up && rng.chance(1, 10);
 }
 
 void draw_read_style(sim::Rng& rng, Interaction& interaction) {
   if (rng.chance(1, 5)) interaction.slow_read_ms = rng.range(10, 2'000);
 }
 
-BankerPlan generate_banker_plan(sim::Rng& rng, std::uint32_t interactions) {
+BankerPlan generate_banker_plan(sim::Rng& rng, std::uint32_t interactions, int limit_sign) {
   BankerPlan plan;
   for (std::uint32_t i = 0; i < interactions; ++i) {
     if (rng.chance(1, 2)) {
@@ -164,7 +170,7 @@ BankerPlan generate_banker_plan(sim::Rng& rng, std::uint32_t interactions) {
     const std::uint64_t kind = rng.below(100);
     if (kind < 36) {
       interaction.op = BankerOp::create;
-      interaction.amount = draw_amount(rng);
+      interaction.amount = draw_amount(rng, limit_sign);
       draw_write_style(rng, interaction);
     } else if (kind < 49) {
       interaction.op = BankerOp::get;
@@ -327,11 +333,14 @@ Plans generate_plans(const Knobs& knobs) {
   // after it, so overriding the banker count keeps every banker's plan and the
   // faults as they were.
   sim::Rng fault_rng = rng.fork();
+  // One run in five pushes the balance to a limit (see draw_amount).
+  sim::Rng workload_rng = rng.fork();
+  const int limit_sign = workload_rng.chance(1, 5) ? (workload_rng.chance(1, 2) ? 1 : -1) : 0;
   Plans plans;
   plans.knobs = knobs;
   for (std::uint32_t b = 0; b < knobs.banker_count; ++b) {
     sim::Rng banker_rng = rng.fork();
-    plans.bankers.push_back(generate_banker_plan(banker_rng, knobs.interactions_per_banker));
+    plans.bankers.push_back(generate_banker_plan(banker_rng, knobs.interactions_per_banker, limit_sign));
   }
   // Faults span about as long as the first banker's plan (every run has one),
   // in time and in steps.

@@ -105,9 +105,9 @@ struct Interaction {
   std::int64_t sleep_ms = 0;
   bank::Money amount;
   IdPick id;
-  bool keyless = false;           // create, void: no idempotency key, so never retried.
-  bool hang_up = false;           // create, void: drop the connection right after sending.
-  bool echo = false;              // keyed create, void: the same request at once on a second connection.
+  bool keyless = false;  // create, void: no idempotency key, so never retried.
+  bool hang_up = false;  // create, void: drop the connection right after sending.
+  bool echo = false;  // keyed create: the same request at once on a second connection; keyed void: a rival's.
   std::int64_t slow_read_ms = 0;  // list, balance, get: stop reading replies for this long after sending.
   std::uint32_t count = 0;        // pipeline: how many of the following requests go out together.
   Garbage garbage = Garbage::unknown_action;

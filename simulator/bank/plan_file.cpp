@@ -293,8 +293,8 @@ class Parser {
                         : fmt::format("expected slow=N after '{}', got '{}'", words_[0], word));
       }
     }
-    if (i.echo && (i.keyless || i.hang_up || i.op != BankerOp::create)) {
-      return fail("echo is for a create with a key and no hangup");
+    if (i.echo && (i.keyless || i.hang_up)) {
+      return fail("echo is for a write with a key and no hangup");
     }
     return bank::ok_status();
   }
