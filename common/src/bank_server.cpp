@@ -104,6 +104,7 @@ void BankServer::on_accept(std::unique_ptr<Connection> connection) {
   clients_.emplace(id, std::move(client));
   ref.connection_->start(&ref);
   if (refused) {
+    if (!shutting_down_) mark(Mark::connection_refused_at_limit);
     env_.log.warn("refused connection from {}: {}", ref.peer_,
                   shutting_down_ ? "shutting down" : "connection limit reached");
     send_frame(ref, shutting_down_

@@ -38,6 +38,8 @@ std::string_view describe(Mark mark) {
       return "write_refused_by_rules";
     case Mark::frame_too_large:
       return "frame_too_large";
+    case Mark::connection_refused_at_limit:
+      return "connection_refused_at_limit";
     case Mark::count_:
       break;
   }

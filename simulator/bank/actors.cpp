@@ -185,7 +185,10 @@ void HealthChecker::on_data(std::string_view bytes) {
     const auto next = decoder_.next();
     if (next.status != bank::FrameDecoder::Status::frame) return;
     if (next.frame != "healthy") {
-      if (starts_with(next.frame, "ERROR idle timeout")) continue;
+      // Told it is idle, or refused at a full server: the close that follows starts over.
+      if (starts_with(next.frame, "ERROR idle timeout") ||
+          starts_with(next.frame, "ERROR too many connections"))
+        continue;
       context_.model.fail("protocol", "health", fmt::format("HEALTH was answered `{}`", next.frame));
       return;
     }
@@ -436,6 +439,8 @@ void Auditor::on_data(std::string_view bytes) {
   for (;;) {
     const auto next = decoder_.next();
     if (next.status != bank::FrameDecoder::Status::frame) return;
+    if (replies_.empty() && starts_with(next.frame, "ERROR too many connections"))
+      continue;  // Closed next: retried.
     replies_.emplace_back(next.frame);
     if (replies_.size() == 2) {
       context_.model.audit("auditor", replies_[0], replies_[1]);

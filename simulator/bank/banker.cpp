@@ -472,6 +472,12 @@ void Banker::check_idle_notice(std::string_view reply) {
 }
 
 void Banker::handle_reply(std::string reply) {
+  if (starts_with(reply, "ERROR too many connections")) {
+    // Refused at the door, before anything was read: nothing applied. Retry.
+    if (log_.enabled(bank::LogLevel::debug)) log_.debug("recv {}", reply);
+    retry_batch("refused: too many connections");
+    return;
+  }
   if (starts_with(reply, "ERROR idle timeout")) {
     // The only frame a server may send unasked; the close that follows
     // triggers the retry.

@@ -103,6 +103,13 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
   }
   // A small send queue: a LIST reply alone pauses reading.
   if (rng.chance(1, 3)) p.send_queue_bytes_max = rng.range(64, 16 * 1024);
+  // A connection limit just above the bankers and the health checker: the
+  // echoes, rivals and reconnections past it are refused and retry. Not with
+  // vanishing clients, whose half-open connections would hold the slots until
+  // their idle timeout and starve the rest.
+  if (!knobs.swarm.network_corners && rng.chance(1, 4)) {
+    p.connections_max = static_cast<std::int64_t>(knobs.banker_count) + rng.range(1, 3);
+  }
   return knobs;
 }
 
@@ -519,9 +526,10 @@ std::string describe_parameters(const Parameters& p) {
   return fmt::format(
       "latency_ms={}..{} pieces_per_send_max={} window_bytes={} append_latency_ms_max={} "
       "sync_latency_ms={}..{} "
-      "idle_timeout_ms={} send_queue_bytes_max={}",
+      "idle_timeout_ms={} send_queue_bytes_max={} connections_max={}",
       p.latency_ms_min, p.latency_ms_max, p.pieces_per_send_max, p.window_bytes, p.append_latency_ms_max,
-      p.sync_latency_ms_min, p.sync_latency_ms_max, p.idle_timeout_ms, p.send_queue_bytes_max);
+      p.sync_latency_ms_min, p.sync_latency_ms_max, p.idle_timeout_ms, p.send_queue_bytes_max,
+      p.connections_max);
 }
 
 std::size_t count_interactions(const Plans& plans) {

@@ -46,6 +46,7 @@ struct Parameters {
   std::int64_t sync_latency_ms_max = 8;
   std::int64_t idle_timeout_ms = 300'000;
   std::int64_t send_queue_bytes_max = 1024 * 1024;
+  std::int64_t connections_max = 1024;
 };
 
 struct Knobs {

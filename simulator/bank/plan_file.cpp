@@ -239,10 +239,12 @@ class Parser {
   }
 
   bank::Status parse_parameters(Parameters& p) {
-    if (words_.size() != 8) {
+    // connections_max came later: a plan without it has the default.
+    if (words_.size() != 8 && words_.size() != 9) {
       return fail(
           "expected 'parameters latency_ms=A..B pieces_per_send_max=N window_bytes=N "
-          "append_latency_ms_max=N sync_latency_ms=A..B idle_timeout_ms=N send_queue_bytes_max=N'");
+          "append_latency_ms_max=N sync_latency_ms=A..B idle_timeout_ms=N send_queue_bytes_max=N "
+          "connections_max=N'");
     }
     if (!range_field(1, "latency_ms", p.latency_ms_min, p.latency_ms_max)) return error_;
     if (!positive_field(2, "pieces_per_send_max", p.pieces_per_send_max, 1)) return error_;
@@ -251,6 +253,7 @@ class Parser {
     if (!range_field(5, "sync_latency_ms", p.sync_latency_ms_min, p.sync_latency_ms_max)) return error_;
     if (!positive_field(6, "idle_timeout_ms", p.idle_timeout_ms, 1)) return error_;
     if (!positive_field(7, "send_queue_bytes_max", p.send_queue_bytes_max, 1)) return error_;
+    if (words_.size() == 9 && !positive_field(8, "connections_max", p.connections_max, 1)) return error_;
     return bank::ok_status();
   }
 

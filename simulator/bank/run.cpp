@@ -1,8 +1,8 @@
 #include "run.hpp"
 
-#include "banker.hpp"
-
 #include <fmt/format.h>
+
+#include "banker.hpp"
 
 namespace bank_sim {
 
@@ -40,6 +40,7 @@ bank::BankServerConfig server_config(const Knobs& knobs) {
   // lets a request cross the network before its connection counts as idle.
   config.idle_timeout_ms = std::max<std::int64_t>(knobs.parameters.idle_timeout_ms, 20 * knobs.step_ms);
   config.send_queue_bytes_max = static_cast<std::size_t>(knobs.parameters.send_queue_bytes_max);
+  config.connections_max = static_cast<std::size_t>(knobs.parameters.connections_max);
   return config;
 }
 
@@ -67,12 +68,21 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
   network_config.pieces_per_send_max = static_cast<std::size_t>(knobs.parameters.pieces_per_send_max);
   network_config.window_bytes = static_cast<std::size_t>(knobs.parameters.window_bytes);
   // A stalled stream resets after a while, in time and in steps.
-  network_config.partition_reset_ms = std::max<std::int64_t>(network_config.partition_reset_ms, 20 * knobs.step_ms);
-  network_config.connect_timeout_ms = std::max<std::int64_t>(network_config.connect_timeout_ms, 10 * knobs.step_ms);
+  network_config.partition_reset_ms =
+      std::max<std::int64_t>(network_config.partition_reset_ms, 20 * knobs.step_ms);
+  network_config.connect_timeout_ms =
+      std::max<std::int64_t>(network_config.connect_timeout_ms, 10 * knobs.step_ms);
   sim::SimNetwork network(world, network_config);
   Model model(world);
-  RunContext context{world,          network, model, result.stats, options.log_level, result.log, knobs.step_ms,
-                     result.liveness_deadline_ms, std::nullopt};
+  RunContext context{world,
+                     network,
+                     model,
+                     result.stats,
+                     options.log_level,
+                     result.log,
+                     knobs.step_ms,
+                     result.liveness_deadline_ms,
+                     std::nullopt};
   // Slow syncs, slow readers and backpressure stay well inside this; steps of hours stretch it.
   context.calm_answer_ms = std::max<std::int64_t>(10'000, 50 * knobs.step_ms);
   context.latency_ms_max = knobs.parameters.latency_ms_max;
@@ -101,9 +111,10 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
     health.start();
     faults.start();
 
-    const std::int64_t end_ms = knobs.duration_steps == 0
-                                    ? INT64_MAX
-                                    : knobs.epoch_offset_ms + static_cast<std::int64_t>(knobs.duration_steps) * knobs.step_ms;
+    const std::int64_t end_ms =
+        knobs.duration_steps == 0
+            ? INT64_MAX
+            : knobs.epoch_offset_ms + static_cast<std::int64_t>(knobs.duration_steps) * knobs.step_ms;
     bool main_phase_over = false;
     bool liveness_checked = false;
     bool audit_started = false;
@@ -112,7 +123,8 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
         // The step budget is spent: heal, let each banker finish what it started, audit.
         main_phase_over = true;
         result.duration_reached = true;
-        log.info("duration of {} steps reached: healing, then finishing the requests in flight", knobs.duration_steps);
+        log.info("duration of {} steps reached: healing, then finishing the requests in flight",
+                 knobs.duration_steps);
         faults.heal_now();
         for (auto& banker : bankers) banker->stop_after_current();
       }
@@ -120,18 +132,20 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
         model.fail("liveness", "run", "nothing is left to happen, yet the run has not finished");
         break;
       }
-      if (context.healed_at_ms &&
-          world.now_ms() >= std::max(*context.healed_at_ms, context.progress_at_ms) + 3 * result.liveness_deadline_ms) {
+      if (context.healed_at_ms && world.now_ms() >= std::max(*context.healed_at_ms, context.progress_at_ms) +
+                                                        3 * result.liveness_deadline_ms) {
         // Long after the heal nothing has completed: the run stopped making
         // progress, and it ends here rather than hanging.
         std::string busy;
         for (auto& banker : bankers) {
-          if (!banker->finished()) busy += (busy.empty() ? "" : "; ") + banker->name() + ": " + banker->describe_state();
+          if (!banker->finished())
+            busy += (busy.empty() ? "" : "; ") + banker->name() + ": " + banker->describe_state();
         }
-        model.fail("liveness", "run",
-                   fmt::format("nothing completed for {} ms after every fault healed; {}",
-                               3 * result.liveness_deadline_ms,
-                               busy.empty() ? "every banker is done, the audit is not" : "still busy: " + busy));
+        model.fail(
+            "liveness", "run",
+            fmt::format("nothing completed for {} ms after every fault healed; {}",
+                        3 * result.liveness_deadline_ms,
+                        busy.empty() ? "every banker is done, the audit is not" : "still busy: " + busy));
         break;
       }
       if (context.healed_at_ms && !liveness_checked &&
@@ -145,7 +159,8 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
         }
         if (!health.first_success_after_heal_ms()) {
           model.fail("liveness", "health",
-                     fmt::format("no HEALTH answered within {} ms after every fault healed", result.liveness_deadline_ms));
+                     fmt::format("no HEALTH answered within {} ms after every fault healed",
+                                 result.liveness_deadline_ms));
         }
       }
       if (!audit_started && context.healed_at_ms) {
@@ -169,7 +184,8 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
     std::int64_t recovered_ms = 0;
     bool known = true;
     for (auto& banker : bankers) {
-      if (auto at = banker->first_completion_after_heal_ms()) recovered_ms = std::max(recovered_ms, *at - *context.healed_at_ms);
+      if (auto at = banker->first_completion_after_heal_ms())
+        recovered_ms = std::max(recovered_ms, *at - *context.healed_at_ms);
     }
     if (auto at = health.first_success_after_heal_ms()) {
       recovered_ms = std::max(recovered_ms, *at - *context.healed_at_ms);

@@ -27,6 +27,7 @@ enum class Mark : std::uint8_t {
   refusal_waits_for_sync,         // A refusal waited for the writes it rests on to be durable.
   write_refused_by_rules,         // A write was refused: already voided, a reversal, an overflow.
   frame_too_large,                // A frame passed the size limit: the connection was closed.
+  connection_refused_at_limit,    // A connection past the limit was told so and closed.
   count_,
 };
 
