@@ -217,25 +217,25 @@ std::uint64_t Banker::resolve(const IdPick& pick) const {
 
 // Valid ways to write an amount that are not how the server prints it: the
 // server must read them as the same number.
-std::string Banker::amount_text(bank::Money amount, std::uint64_t sequence) const {
+std::string Banker::amount_text(bank::Money amount, AmountText text) {
   const std::string canonical = bank::format_money(amount);
-  const std::uint64_t style = sim::mix64(sequence * 31 + index_) % 8;
   const bool negative = amount.cents < 0;
   const std::string digits = negative ? canonical.substr(1) : canonical;
-  switch (style) {
-    case 0:
+  switch (text) {
+    case AmountText::plus:
       return negative ? canonical : "+" + canonical;
-    case 1:
+    case AmountText::zeros:
       return (negative ? "-" : "") + std::string("000") + digits;
-    case 2:
+    case AmountText::shortest:
       if (amount.cents % 100 == 0) return canonical.substr(0, canonical.size() - 3);  // "12" for 12.00.
       if (amount.cents % 10 == 0) return canonical.substr(0, canonical.size() - 1);   // "12.5" for 12.50.
       return canonical;
-    case 3:
+    case AmountText::spaces:
       return " " + canonical + "\r\n";
-    default:
+    case AmountText::canonical:
       return canonical;
   }
+  return canonical;
 }
 
 Banker::Request Banker::build(const Interaction& interaction) {
@@ -261,7 +261,7 @@ Banker::Request Banker::build(const Interaction& interaction) {
       request.model_key = interaction.keyless ? fmt::format("~b{}-{}", index_, sequence) : request.key;
       std::string argument;
       if (is_create) {
-        argument = amount_text(interaction.amount, sequence);
+        argument = amount_text(interaction.amount, interaction.text);
         context_.model.write_started(request.model_key, WriteKind::create, interaction.amount, 0);
       } else {
         request.id = resolve(interaction.id);
@@ -502,7 +502,7 @@ void Banker::handle_reply(std::string reply) {
   }
   if (request.hang_up_armed && request.replies.size() == 1) {
     request.hang_up_armed = false;
-    if (sim::mix64(sequence_ + index_) % 2 == 0) {
+    if (!request.interaction.polite) {
       // Gone while the write syncs: its outcome is unknown to us, and the
       // server's answer has nowhere to go.
       retry_batch("hung up while the write syncs");

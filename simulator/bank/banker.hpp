@@ -22,7 +22,8 @@ namespace bank_sim {
 
 class Banker final : public bank::ConnectionHandler {
  public:
-  Banker(RunContext& context, Host& host, std::uint32_t index, const BankerPlan& plan, std::int64_t idle_timeout_ms);
+  Banker(RunContext& context, Host& host, std::uint32_t index, const BankerPlan& plan,
+         std::int64_t idle_timeout_ms);
   ~Banker() override;
   void start();
   // Finish the requests in progress (retrying as needed), then stop.
@@ -31,7 +32,9 @@ class Banker final : public bank::ConnectionHandler {
   // What it is waiting for, for a report.
   std::string describe_state() const;
   const std::string& name() const { return name_; }
-  std::optional<std::int64_t> first_completion_after_heal_ms() const { return first_completion_after_heal_ms_; }
+  std::optional<std::int64_t> first_completion_after_heal_ms() const {
+    return first_completion_after_heal_ms_;
+  }
 
   void on_data(std::string_view bytes) override;
   void on_sent() override {}
@@ -64,7 +67,7 @@ class Banker final : public bank::ConnectionHandler {
   void next();
   void begin_batch(std::vector<Interaction> interactions);
   Request build(const Interaction& interaction);
-  std::string amount_text(bank::Money amount, std::uint64_t sequence) const;
+  static std::string amount_text(bank::Money amount, AmountText text);
   void connect();
   void send_batch();
   void handle_reply(std::string reply);

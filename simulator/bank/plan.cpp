@@ -155,6 +155,7 @@ IdPick draw_id(sim::Rng& rng) {
 void draw_write_style(sim::Rng& rng, Interaction& interaction) {
   interaction.keyless = rng.chance(1, 6);
   interaction.hang_up = rng.chance(1, 12);
+  interaction.polite = interaction.hang_up && rng.chance(1, 2);
   // A create's echo repeats it, key and all, on a second connection; a void's
   // is a rival client voiding the same transaction with its own key.
   interaction.echo = !interaction.keyless && !interaction.hang_up && rng.chance(1, 10);
@@ -178,6 +179,8 @@ BankerPlan generate_banker_plan(sim::Rng& rng, std::uint32_t interactions, int l
     if (kind < 36) {
       interaction.op = BankerOp::create;
       interaction.amount = draw_amount(rng, limit_sign);
+      const std::uint64_t text = rng.below(8);  // Half of them not canonical.
+      interaction.text = text < 4 ? static_cast<AmountText>(text + 1) : AmountText::canonical;
       draw_write_style(rng, interaction);
     } else if (kind < 49) {
       interaction.op = BankerOp::get;
@@ -438,10 +441,35 @@ std::string describe(DiskOps ops) {
   return "?";
 }
 
+std::string describe(AmountText text) {
+  switch (text) {
+    case AmountText::canonical:
+      return "canonical";
+    case AmountText::plus:
+      return "plus";
+    case AmountText::zeros:
+      return "zeros";
+    case AmountText::shortest:
+      return "shortest";
+    case AmountText::spaces:
+      return "spaces";
+  }
+  return "?";
+}
+
+std::optional<AmountText> amount_text_named(std::string_view name) {
+  for (AmountText text : {AmountText::canonical, AmountText::plus, AmountText::zeros, AmountText::shortest,
+                          AmountText::spaces}) {
+    if (describe(text) == name) return text;
+  }
+  return std::nullopt;
+}
+
 std::string describe_interaction(const Interaction& i) {
   std::string style;
+  if (i.op == BankerOp::create && i.text != AmountText::canonical) style += " text=" + describe(i.text);
   if (i.keyless) style += " nokey";
-  if (i.hang_up) style += " hangup";
+  if (i.hang_up) style += i.polite ? " hangup=close" : " hangup";
   if (i.echo) style += " echo";
   if (i.slow_read_ms > 0) style += fmt::format(" slow={}", i.slow_read_ms);
   switch (i.op) {

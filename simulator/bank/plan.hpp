@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bank/money.hpp"
@@ -98,6 +99,18 @@ struct IdPick {
 
 enum class BankerOp { sleep, list, get, create, void_, balance, pipeline, garbage };
 
+// How a create writes its amount: all valid, most not canonical. Part of the
+// plan (not of the request's position), so that shrinking keeps it.
+enum class AmountText : std::uint8_t {
+  canonical,  // 5.00
+  plus,       // +5.00
+  zeros,      // 0005.00
+  shortest,   // 5 for 5.00, 5.5 for 5.50
+  spaces,     // " 5.00\r\n"
+};
+std::string describe(AmountText text);
+std::optional<AmountText> amount_text_named(std::string_view name);
+
 // Malformed input a banker mixes into its traffic; each must get one ERROR.
 enum class Garbage { unknown_action, bad_amount, bad_id, oversized };
 
@@ -107,11 +120,13 @@ struct Interaction {
   bank::Money amount;
   IdPick id;
   bool keyless = false;  // create, void: no idempotency key, so never retried.
-  bool hang_up = false;  // create, void: drop the connection right after sending.
+  bool hang_up = false;  // create, void: leave right after sending, while the write syncs...
+  bool polite = false;   // ...with a CLOSE rather than by dropping the connection.
   bool echo = false;  // keyed create: the same request at once on a second connection; keyed void: a rival's.
   std::int64_t slow_read_ms = 0;  // list, balance, get: stop reading replies for this long after sending.
   std::uint32_t count = 0;        // pipeline: how many of the following requests go out together.
   Garbage garbage = Garbage::unknown_action;
+  AmountText text = AmountText::canonical;  // create: how the amount is written.
 };
 
 inline constexpr std::uint32_t pipeline_requests_max = 8;
