@@ -4,10 +4,13 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "bank/framing.hpp"
+#include "door_watch.hpp"
 #include "model.hpp"
 #include "plan_file.hpp"
 #include "run.hpp"
 #include "shrink.hpp"
+#include "sim/sim_network.hpp"
 
 using namespace bank_sim;
 
@@ -287,4 +290,63 @@ TEST_CASE("story: a run's trace reads as numbered steps with simulated times") {
   const std::string story = tell_story(r);
   CHECK_THAT(story, Catch::StartsWith("    1. +0.000s  host up (0 transactions)"));
   CHECK_THAT(story, Catch::Contains("banker0 send "));
+}
+
+namespace {
+
+// A stand-in server for the door watch: keeps every connection it is handed,
+// or refuses it the way the bank does.
+struct Doorkeeper final : bank::ConnectionHandler {
+  std::vector<std::unique_ptr<bank::Connection>> kept;
+  void take(std::unique_ptr<bank::Connection> connection, bool refuse) {
+    connection->start(this);
+    if (refuse) {
+      std::string bytes;
+      bank::append_frame(bytes, "ERROR too many connections (the limit is 2); try again later");
+      connection->send(bytes);
+      connection->close();
+    }
+    kept.push_back(std::move(connection));
+  }
+  void on_data(std::string_view) override {}
+  void on_sent() override {}
+  void on_closed(bank::CloseReason) override {}
+};
+
+std::vector<std::string> door_failures(std::size_t refuse_from) {
+  sim::World world(1, 0, 1);
+  sim::SimNetwork network(world, sim::NetworkConfig{});
+  std::vector<std::string> failures;
+  DoorWatch door(network.node("bank"), 2,
+                 [&](std::string evidence) { failures.push_back(std::move(evidence)); });
+  Doorkeeper server;
+  std::size_t accepted = 0;
+  auto listener = door.listen("0.0.0.0", 3000, [&](std::unique_ptr<bank::Connection> c) {
+    server.take(std::move(c), ++accepted > refuse_from);
+  });
+  REQUIRE(listener.ok());
+  std::vector<std::unique_ptr<bank::Connection>> clients;
+  for (int i = 0; i < 4; ++i) {
+    network.connect("client" + std::to_string(i), "bank", 3000, [&](auto result) {
+      if (result) clients.push_back(std::move(*result));
+    });
+  }
+  while (world.run_next(INT64_MAX)) {
+  }
+  return failures;
+}
+
+}  // namespace
+
+// The connection limit (2 here) holds at every accept: a third connection is
+// refused, and none is refused while there is room.
+TEST_CASE("door watch: the connection limit is checked at every accept, both ways") {
+  CHECK(door_failures(2).empty());     // Two served, the rest refused: right.
+  const auto over = door_failures(3);  // A third served.
+  REQUIRE(over.size() == 1);
+  CHECK_THAT(over[0], Catch::Contains("accepted while the server already held 2 open, its limit being 2"));
+  const auto early = door_failures(1);  // The second refused with room for it.
+  REQUIRE_FALSE(early.empty());
+  CHECK_THAT(early[0],
+             Catch::Contains("refused (ERROR too many connections) while the server held 1 of its 2"));
 }

@@ -22,7 +22,10 @@ Host::Host(RunContext& context, bank::BankServerConfig config, sim::DiskConfig d
       disk_(context.world, disk_config),
       clock_(context.world),
       timers_(context.world),
-      log_(context.world, "host", context.log_level, context.log) {}
+      log_(context.world, "host", context.log_level, context.log),
+      door_(context.network.node(bank_node), config_.connections_max, [this](std::string evidence) {
+        context_.model.fail("the connection limit holds", "host", evidence);
+      }) {}
 
 Host::~Host() {
   if (restart_event_ != 0) context_.world.cancel(restart_event_);
@@ -40,8 +43,7 @@ void Host::start() {
     return;
   }
   context_.network.set_up(bank_node);
-  auto started = bank::BankServer::start(
-      bank::BankEnvironment{clock_, timers_, context_.network.node(bank_node), disk_, log_}, config_);
+  auto started = bank::BankServer::start(bank::BankEnvironment{clock_, timers_, door_, disk_, log_}, config_);
   if (!started) {
     const std::string& reason = started.error().message;
     if (disk_.faults().fail_reads_until_ms > now_ms) {

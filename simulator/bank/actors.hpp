@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bank/bank_server.hpp"
+#include "door_watch.hpp"
 #include "model.hpp"
 #include "plan.hpp"
 #include "sim/sim_disk.hpp"
@@ -101,6 +102,7 @@ class Host {
   sim::SimClock clock_;
   sim::SimTimers timers_;
   SimLogger log_;
+  DoorWatch door_;  // Before server_: the server's connections pass through it.
   std::unique_ptr<bank::BankServer> server_;
   sim::EventId restart_event_ = 0;
   std::optional<std::int64_t> down_since_ms_;

@@ -1,0 +1,95 @@
+#include "door_watch.hpp"
+
+#include <fmt/format.h>
+
+#include <string_view>
+
+#include "bank/framing.hpp"
+
+namespace bank_sim {
+
+// One connection as the server sees it: everything passes through, and it
+// notes whether the server refused it and whether it has begun closing it.
+class DoorWatch::Watched final : public bank::Connection, public bank::ConnectionHandler {
+ public:
+  Watched(DoorWatch& door, std::unique_ptr<bank::Connection> inner) : door_(door), inner_(std::move(inner)) {
+    door_.live_.insert(this);
+  }
+  ~Watched() override { door_.live_.erase(this); }
+
+  // Connection, as the server uses it.
+  void start(bank::ConnectionHandler* handler) override {
+    handler_ = handler;
+    inner_->start(this);
+  }
+  void send(std::string_view bytes) override {
+    if (!sent_anything_) {
+      std::string refusal;
+      bank::append_frame(refusal, "ERROR too many connections");
+      refused_ =
+          bytes.substr(0, refusal.size() - 1) == std::string_view(refusal).substr(0, refusal.size() - 1);
+    }
+    sent_anything_ = true;
+    inner_->send(bytes);
+  }
+  std::size_t send_queued_bytes() const override { return inner_->send_queued_bytes(); }
+  void pause_reading() override { inner_->pause_reading(); }
+  void resume_reading() override { inner_->resume_reading(); }
+  void close() override {
+    closing_ = true;
+    inner_->close();
+  }
+  std::string peer_name() const override { return inner_->peer_name(); }
+
+  // ConnectionHandler, as the network calls it.
+  void on_data(std::string_view bytes) override { handler_->on_data(bytes); }
+  void on_sent() override { handler_->on_sent(); }
+  void on_closed(bank::CloseReason reason) override {
+    ended_ = true;
+    handler_->on_closed(reason);
+  }
+
+  bool refused() const { return refused_; }
+  bool held() const { return !refused_ && !ended_; }
+  bool held_open() const { return held() && !closing_; }
+
+ private:
+  DoorWatch& door_;
+  std::unique_ptr<bank::Connection> inner_;
+  bank::ConnectionHandler* handler_ = nullptr;
+  bool sent_anything_ = false;
+  bool refused_ = false;
+  bool closing_ = false;
+  bool ended_ = false;
+};
+
+bank::Result<std::unique_ptr<bank::Listener>> DoorWatch::listen(const std::string& address,
+                                                                std::uint16_t port,
+                                                                bank::AcceptCallback on_accept) {
+  return inner_.listen(address, port, [this, on_accept = std::move(on_accept)](auto connection) {
+    std::size_t held = 0;
+    std::size_t held_open = 0;
+    for (const Watched* w : live_) {
+      held += w->held() ? 1 : 0;
+      held_open += w->held_open() ? 1 : 0;
+    }
+    auto watched = std::make_unique<Watched>(*this, std::move(connection));
+    Watched* seen = watched.get();
+    on_accept(std::move(watched));  // The server decides now: serve it, refuse it, or drop it.
+    check(live_.contains(seen) ? seen : nullptr, held, held_open);
+  });
+}
+
+void DoorWatch::check(const Watched* watched, std::size_t held, std::size_t held_open) {
+  const bool refused = watched == nullptr || watched->refused();
+  if (refused && held < limit_) {
+    fail_(fmt::format("a connection was refused ({}) while the server held {} of its {} allowed",
+                      watched == nullptr ? "dropped without a word" : "ERROR too many connections", held,
+                      limit_));
+  } else if (!refused && held_open >= limit_) {
+    fail_(fmt::format("a connection was accepted while the server already held {} open, its limit being {}",
+                      held_open, limit_));
+  }
+}
+
+}  // namespace bank_sim

@@ -1,0 +1,40 @@
+#pragma once
+// Checks the server's connection limit at every accept. It stands between the
+// host's server and the simulated network, sees each connection the server is
+// handed, and what the server does with it at once: a connection is refused
+// ("ERROR too many connections", or dropped without a word) only when the
+// server already holds `limit` connections it accepted, and accepted only when
+// fewer than `limit` of those are open and not being closed by the server.
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "bank/io.hpp"
+
+namespace bank_sim {
+
+class DoorWatch final : public bank::Network {
+ public:
+  // `fail` is called with the evidence when the limit is broken.
+  DoorWatch(bank::Network& inner, std::size_t limit, std::function<void(std::string)> fail)
+      : inner_(inner), limit_(limit), fail_(std::move(fail)) {}
+  DoorWatch(const DoorWatch&) = delete;
+  DoorWatch& operator=(const DoorWatch&) = delete;
+
+  bank::Result<std::unique_ptr<bank::Listener>> listen(const std::string& address, std::uint16_t port,
+                                                       bank::AcceptCallback on_accept) override;
+
+ private:
+  class Watched;
+  void check(const Watched* watched, std::size_t held, std::size_t held_open);
+
+  bank::Network& inner_;
+  std::size_t limit_;
+  std::function<void(std::string)> fail_;
+  std::set<Watched*>
+      live_;  // The server's connections that still exist; only looked up, never iterated for output.
+};
+
+}  // namespace bank_sim
