@@ -505,11 +505,13 @@ void Banker::handle_reply(std::string reply) {
     if (!request.interaction.polite) {
       // Gone while the write syncs: its outcome is unknown to us, and the
       // server's answer has nowhere to go.
+      if (context_.world.tracing()) context_.world.trace(name_ + " hangs up while the write syncs");
       retry_batch("hung up while the write syncs");
       return;
     }
     // Or a polite CLOSE while the write syncs: the server answers the write
     // first (frames are handled in order), then closes.
+    if (context_.world.tracing()) context_.world.trace(name_ + " send CLOSE while the write syncs");
     std::string bytes;
     bank::append_frame(bytes, "CLOSE");
     connection_->send(bytes);
