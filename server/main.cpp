@@ -3,14 +3,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
 
 #include "bank/bank_server.hpp"
-#include "bank/cli.hpp"
+#include "dst_demo/cli.hpp"
 #include "posix_disk.hpp"
 #include "system_runtime.hpp"
 
@@ -90,7 +89,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--allow-remote-exit", config.allow_remote_exit,
                "Let a client's EXIT shut the server down (off: EXIT gets an ERROR reply)");
-  if (const auto exit_code = bank::cli::parse(app, argc, argv)) return *exit_code;
+  if (const auto exit_code = dst_demo::cli::parse(app, argc, argv)) return *exit_code;
 
   // --log-level, else SPDLOG_LEVEL, else RUST_LOG (what the original's users type), else info.
   const auto log_level = bank::resolve_log_level({{"--log-level", log_level_flag.c_str()},
@@ -101,7 +100,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "dst_demo_server: %s has an unknown log level; use trace, debug, info, warn, error or off\n",
                  log_level.source);
-    return bank::cli::usage_error_exit;
+    return dst_demo::cli::usage_error_exit;
   }
   auto sink = spdlog::stderr_color_mt("dst_demo_server");
   sink->set_level(spdlog::level::trace);

@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -27,8 +26,8 @@
 #include <random>
 #include <thread>
 
-#include "bank/cli.hpp"
 #include "bank/planted_bugs.hpp"
+#include "dst_demo/cli.hpp"
 #include "plan_file.hpp"
 #include "run.hpp"
 #include "shrink.hpp"
@@ -562,12 +561,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--failures-dir", settings.failures_dir, "Where shrunk failures are saved")
       ->capture_default_str();
-  if (const auto exit_code = bank::cli::parse(app, argc, argv)) return *exit_code;
+  if (const auto exit_code = dst_demo::cli::parse(app, argc, argv)) return *exit_code;
   settings.shrink = !no_shrink;
   settings.isolate = !no_isolation;
   const auto usage_error = [](const std::string& what) {
     std::fprintf(stderr, "dst_demo_server_simulator: %s\n", what.c_str());
-    return bank::cli::usage_error_exit;
+    return dst_demo::cli::usage_error_exit;
   };
   for (const auto& [flag, path] :
        {std::pair<const char*, const std::string&>{"--save-plan", settings.save_plan},
@@ -604,9 +603,10 @@ int main(int argc, char** argv) {
 
   if (!seed_text.empty()) {
     // Named as the user set it; "-1" is refused, not wrapped to 2^64 - 1.
-    const std::string setting = settings.replay || bank::cli::given_on_command_line(*seed_option, argc, argv)
-                                    ? "--seed " + seed_text
-                                    : "SIMULATOR_SEED=" + seed_text;
+    const std::string setting =
+        settings.replay || dst_demo::cli::given_on_command_line(*seed_option, argc, argv)
+            ? "--seed " + seed_text
+            : "SIMULATOR_SEED=" + seed_text;
     bool ok = seed_text.front() >= '0' && seed_text.front() <= '9';
     try {
       std::size_t used = 0;

@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,8 +14,8 @@
 #include <optional>
 #include <string>
 
-#include "bank/cli.hpp"
 #include "bank/framing.hpp"
+#include "dst_demo/cli.hpp"
 
 namespace {
 
@@ -153,17 +152,17 @@ int main(int argc, char** argv) {
   app.add_option("--timeout-s", timeout_s, "How long to wait for each reply")
       ->check(CLI::Range(1, 86'400))
       ->capture_default_str();
-  if (const auto exit_code = bank::cli::parse(app, argc, argv)) return *exit_code;
+  if (const auto exit_code = dst_demo::cli::parse(app, argc, argv)) return *exit_code;
 
   std::string host;
   std::string port;
   if (!split_address(address, host, port)) {
     fail_line("'" + address + "' is not an address; expected HOST:PORT such as 127.0.0.1:3000");
-    return bank::cli::usage_error_exit;
+    return dst_demo::cli::usage_error_exit;
   }
   if (!valid_port(port)) {
     fail_line("'" + address + "': the port '" + port + "' is not a port from 1 to 65535");
-    return bank::cli::usage_error_exit;
+    return dst_demo::cli::usage_error_exit;
   }
   std::string error;
   const int fd = connect_to(host, port, error);

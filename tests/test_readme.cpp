@@ -19,9 +19,9 @@ using test_support::run_shell;
 namespace {
 
 std::string read_readme() {
-  std::ifstream in(std::string(DST_DEMO_SOURCE_DIR) + "/README.md");
-  REQUIRE(in.good());
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string readme = test_support::read_file(std::string(DST_DEMO_SOURCE_DIR) + "/README.md");
+  REQUIRE(!readme.empty());
+  return readme;
 }
 
 void replace_all(std::string& text, const std::string& from, const std::string& to) {
@@ -70,10 +70,10 @@ TEST_CASE("README: the epochalypse example is what the binary prints") {
   const Ran drawn = run_shell(std::string(DST_DEMO_SOURCE_DIR) + "/docs/trace_to_svg.py " + trace + " " +
                               dir + "/timeline.svg");
   REQUIRE(drawn.exit_code == 0);
-  std::ifstream fresh_file(dir + "/timeline.svg");
-  std::ifstream shown_file(std::string(DST_DEMO_SOURCE_DIR) + "/docs/epochalypse_timeline.svg");
-  const std::string fresh((std::istreambuf_iterator<char>(fresh_file)), std::istreambuf_iterator<char>());
-  const std::string shown((std::istreambuf_iterator<char>(shown_file)), std::istreambuf_iterator<char>());
+  const std::string fresh = test_support::read_file(dir + "/timeline.svg");
+  const std::string shown =
+      test_support::read_file(std::string(DST_DEMO_SOURCE_DIR) + "/docs/epochalypse_timeline.svg");
+  REQUIRE(!fresh.empty());
   INFO(
       "docs/epochalypse_timeline.svg differs from the run's timeline drawn afresh: run "
       "docs/update_readme.py");
@@ -151,7 +151,6 @@ TEST_CASE("README: its links resolve in the clone and docs/trace_to_svg.py runs 
                               "/TRACE.json " + dir + "/OUT.svg");
   INFO(drawn.out);
   CHECK(drawn.exit_code == 0);
-  std::ifstream svg(dir + "/OUT.svg");
-  const std::string picture((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
+  const std::string picture = test_support::read_file(dir + "/OUT.svg");
   CHECK(picture.find("<svg") != std::string::npos);
 }

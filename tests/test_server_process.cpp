@@ -113,8 +113,7 @@ TEST_CASE("process: a second server on the same data dir refuses to start") {
       dir + "/second.log");
   ::close(spawned.stdout_fd);
   CHECK(test_support::wait_exit(spawned.pid) == 1);
-  std::ifstream log(dir + "/second.log");
-  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  const std::string text = test_support::read_file(dir + "/second.log");
   CHECK_THAT(text, Catch::Contains("another server is using this data directory"));
 }
 
@@ -203,7 +202,7 @@ TEST_CASE("process: the client works from a pipe and fails clearly when refused"
   auto spawned = test_support::spawn({DST_DEMO_CLIENT_PATH, "127.0.0.1:" + std::to_string(server.port())},
                                      dir + "/client.log", true);
   const std::string script = "HEALTH\nCREATE_TRANSACTION\n4.20\nGET_BALANCE\nCLOSE\n";
-  REQUIRE(::write(spawned.stdin_fd, script.data(), script.size()) == static_cast<ssize_t>(script.size()));
+  REQUIRE(test_support::write_all(spawned.stdin_fd, script));
   ::close(spawned.stdin_fd);
   const std::string out = test_support::read_all(spawned.stdout_fd);
   ::close(spawned.stdout_fd);
@@ -220,8 +219,7 @@ TEST_CASE("process: the client works from a pipe and fails clearly when refused"
   test_support::read_all(refused.stdout_fd);
   ::close(refused.stdout_fd);
   CHECK(test_support::wait_exit(refused.pid) == 1);
-  std::ifstream log(dir + "/refused.log");
-  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  const std::string text = test_support::read_file(dir + "/refused.log");
   CHECK_THAT(text, Catch::Contains("cannot connect to 127.0.0.1:") && Catch::Contains("refused"));
 }
 
@@ -233,7 +231,7 @@ TEST_CASE("process: the client reports an idle timeout as such, and exits 1") {
   auto spawned = test_support::spawn({DST_DEMO_CLIENT_PATH, "127.0.0.1:" + std::to_string(server.port())},
                                      dir + "/client.log", true);
   const std::string first = "HEALTH\n";
-  REQUIRE(::write(spawned.stdin_fd, first.data(), first.size()) == static_cast<ssize_t>(first.size()));
+  REQUIRE(test_support::write_all(spawned.stdin_fd, first));
   CHECK(test_support::read_line(spawned.stdout_fd) == std::optional<std::string>("healthy"));
   // A connection opened after the client's last reply times out after it:
   // once it has, the client's connection has been told and closed too.
@@ -242,14 +240,13 @@ TEST_CASE("process: the client reports an idle timeout as such, and exits 1") {
   REQUIRE(later.read_frame(20'000).value_or("").rfind("ERROR idle timeout", 0) == 0);
   REQUIRE(later.closed_by_peer());
   const std::string second = "GET_BALANCE\n";
-  REQUIRE(::write(spawned.stdin_fd, second.data(), second.size()) == static_cast<ssize_t>(second.size()));
+  REQUIRE(test_support::write_all(spawned.stdin_fd, second));
   ::close(spawned.stdin_fd);
   const std::string rest = test_support::read_all(spawned.stdout_fd);
   ::close(spawned.stdout_fd);
   CHECK(test_support::wait_exit(spawned.pid) == 1);
   CHECK(rest.empty());  // The notice is not printed as GET_BALANCE's reply.
-  std::ifstream log(dir + "/client.log");
-  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  const std::string text = test_support::read_file(dir + "/client.log");
   CHECK_THAT(text, Catch::Contains("the server said, unasked: ERROR idle timeout"));
   CHECK_THAT(text, Catch::Contains("connection closed by the server"));
 }

@@ -4,9 +4,8 @@
 // change, and under them its thousands of shrink runs outlast the test timeout
 // (the sanitizer build still runs the fixed-seed sweeps of the normal bank).
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <climits>
 #include <regex>
 #include <string>
@@ -40,24 +39,34 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
       {"cuts_rotten_records", {"durability"}, 60, 8},
       // Planted by patches (common/zoo/), one for each shape of the bankers' workload.
       {"reply_loop_stops_at_gone_client", {"liveness"}, 20, 8},
-      {"replays_before_sync", {"durability", "a balance equals the sum of the ledger at some point between its request and its reply", "exactly-once"}, 20, 8},
+      {"replays_before_sync",
+       {"durability",
+        "a balance equals the sum of the ledger at some point between its request and its reply",
+        "exactly-once"},
+       20,
+       8},
       // A liveness failure needs its calm stretch: its stories stay longer.
       {"backpressure_never_resumes", {"liveness"}, 60, 150},
       {"idle_closes_busy_connections", {"every error is justified"}, 60, 8},
-      {"pipelined_frames_jump_the_queue", {"protocol", "assertion", "reply format", "reply matches request"}, 20, 8},
+      {"pipelined_frames_jump_the_queue",
+       {"protocol", "assertion", "reply format", "reply matches request"},
+       20,
+       8},
       {"unkeyed_writes_deduplicated", {"reply matches request"}, 20, 8},
       {"reads_see_staged_writes", {"reads show only durable writes"}, 20, 8},
       {"bad_id_keeps_exchange_open", {"protocol", "reply format"}, 20, 8},
       {"trims_only_leading_spaces", {"protocol"}, 20, 8},
       {"recovery_trusts_page_cache",
-       {"durability", "a balance equals the sum of the ledger at some point between its request and its reply"},
+       {"durability",
+        "a balance equals the sum of the ledger at some point between its request and its reply"},
        60,
        6},
   };
   const auto dir = test_support::make_temp_dir();
   for (const Bug& bug : zoo) {
     INFO("planted bug " << bug.name);
-    const std::string binary = std::string(DST_DEMO_SIMULATOR_DIR) + "/dst_demo_server_simulator_bug_" + bug.name;
+    const std::string binary =
+        std::string(DST_DEMO_SIMULATOR_DIR) + "/dst_demo_server_simulator_bug_" + bug.name;
     const Ran r = run_shell("SIMULATOR_SEED=1 SIMULATOR_RUNS=" + std::to_string(bug.runs) + " " + binary +
                             " --failures-dir " + dir + "/" + bug.name);
     CHECK(r.exit_code == 1);
@@ -73,7 +82,8 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
     // plan replays the same failure.
     const std::regex shrunk_line(R"(shrunk: (\d+) interactions and faults \(of \d+ bankers\) down to (\d+))");
     int best = INT32_MAX;
-    for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), shrunk_line); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), shrunk_line);
+         it != std::sregex_iterator(); ++it) {
       const int before = std::stoi((*it)[1].str());
       const int after = std::stoi((*it)[2].str());
       CHECK(after < before);
@@ -87,4 +97,3 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
     CHECK_THAT(replayed.out, Catch::Contains("invariant '" + invariant + "' broken"));
   }
 }
-

@@ -109,9 +109,8 @@ void BankServer::on_accept(std::unique_ptr<Connection> connection) {
                   shutting_down_ ? "shutting down" : "connection limit reached");
     send_frame(ref, shutting_down_
                         ? error_reply("server is shutting down")
-                        : error_reply(fmt::format("too many connections (the limit is {}); try again "
-                                                  "later",
-                                                  config_.connections_max)));
+                        : fmt::format("{} (the limit is {}); try again later", notice_too_many_connections,
+                                      config_.connections_max));
     close_client(ref);
     return;
   }
@@ -419,8 +418,8 @@ void BankServer::on_idle_timer(std::uint64_t client_id) {
   }
   mark(Mark::idle_close);
   env_.log.info("connection {} from {}: idle for {} ms; closing", client_id, client.peer_, idle_ms);
-  send_frame(client, error_reply(fmt::format("idle timeout: nothing received for {} s; closing",
-                                             config_.idle_timeout_ms / 1000)));
+  send_frame(client, fmt::format("{}: nothing received for {} s; closing", notice_idle_timeout,
+                                 config_.idle_timeout_ms / 1000));
   close_client(client);
 }
 

@@ -8,10 +8,6 @@ namespace {
 
 constexpr std::size_t reply_bytes_max = 64 * 1024 * 1024;
 
-bool starts_with(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- Host
@@ -188,8 +184,8 @@ void HealthChecker::on_data(std::string_view bytes) {
     if (next.status != bank::FrameDecoder::Status::frame) return;
     if (next.frame != "healthy") {
       // Told it is idle, or refused at a full server: the close that follows starts over.
-      if (starts_with(next.frame, "ERROR idle timeout") ||
-          starts_with(next.frame, "ERROR too many connections"))
+      if (next.frame.starts_with(bank::notice_idle_timeout) ||
+          next.frame.starts_with(bank::notice_too_many_connections))
         continue;
       context_.model.fail("protocol", "health", fmt::format("HEALTH was answered `{}`", next.frame));
       return;
@@ -441,7 +437,7 @@ void Auditor::on_data(std::string_view bytes) {
   for (;;) {
     const auto next = decoder_.next();
     if (next.status != bank::FrameDecoder::Status::frame) return;
-    if (replies_.empty() && starts_with(next.frame, "ERROR too many connections"))
+    if (replies_.empty() && next.frame.starts_with(bank::notice_too_many_connections))
       continue;  // Closed next: retried.
     replies_.emplace_back(next.frame);
     if (replies_.size() == 2) {

@@ -36,10 +36,6 @@ std::string frames_text(const std::vector<std::string>& frames) {
   return text;
 }
 
-bool starts_with(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
-}
-
 std::string short_reply(std::string_view reply) {
   // A LIST reply can be long: the log shows its size and first line.
   const auto newline = reply.find('\n');
@@ -102,7 +98,7 @@ class Banker::Echo final : public bank::ConnectionHandler {
                                        reply.find("is a reversal of") != std::string::npos)) {
         model.void_rejected(banker_.name_ + "-rival", key_, void_target_, reply,
                             banker_.host_.durable_count());
-      } else if (starts_with(reply, "id=")) {
+      } else if (reply.starts_with("id=")) {
         ClockWindow clock;
         clock.at_request_ms = at_request_ms_;
         clock.at_reply_ms = banker_.host_.clock().realtime_ms();
@@ -472,13 +468,13 @@ void Banker::check_idle_notice(std::string_view reply) {
 }
 
 void Banker::handle_reply(std::string reply) {
-  if (starts_with(reply, "ERROR too many connections")) {
+  if (reply.starts_with(bank::notice_too_many_connections)) {
     // Refused at the door, before anything was read: nothing applied. Retry.
     if (log_.enabled(bank::LogLevel::debug)) log_.debug("recv {}", reply);
     retry_batch("refused: too many connections");
     return;
   }
-  if (starts_with(reply, "ERROR idle timeout")) {
+  if (reply.starts_with(bank::notice_idle_timeout)) {
     // The only frame a server may send unasked; the close that follows
     // triggers the retry.
     check_idle_notice(reply);
@@ -540,7 +536,7 @@ void Banker::finish_request(Request& request) {
       model.check_get(name_, request.id, reply, request.generation, host_.durable_count());
       break;
     case BankerOp::garbage:
-      if (!starts_with(reply, "ERROR ")) {
+      if (!reply.starts_with("ERROR ")) {
         model.fail("protocol", name_,
                    fmt::format("malformed input {} was answered `{}`, not an ERROR",
                                frames_text(request.frames), reply));
@@ -549,15 +545,15 @@ void Banker::finish_request(Request& request) {
     case BankerOp::create:
     case BankerOp::void_: {
       const bool is_void = request.interaction.op == BankerOp::void_;
-      if (starts_with(reply, "id=")) {
+      if (reply.starts_with("id=")) {
         model.write_acked(name_, request.model_key, reply, request.clock);
         break;
       }
-      if (starts_with(reply, "ERROR journal ") || starts_with(reply, "ERROR writes are disabled")) {
+      if (reply.starts_with("ERROR journal ") || reply.starts_with("ERROR writes are disabled")) {
         // A disk error needs a disk operation that failed: one after this
         // request was sent for its own outcome, or any earlier one for the
         // refusal that follows it until a restart.
-        const bool own_failure = starts_with(reply, "ERROR journal ");
+        const bool own_failure = reply.starts_with("ERROR journal ");
         const std::uint64_t failures = host_.disk_failures();
         if (own_failure ? failures == request.disk_failures_at_send : failures == 0) {
           model.fail("every error is justified", name_,

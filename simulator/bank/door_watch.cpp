@@ -4,7 +4,7 @@
 
 #include <string_view>
 
-#include "bank/framing.hpp"
+#include "bank/session.hpp"
 
 namespace bank_sim {
 
@@ -23,12 +23,8 @@ class DoorWatch::Watched final : public bank::Connection, public bank::Connectio
     inner_->start(this);
   }
   void send(std::string_view bytes) override {
-    if (!sent_anything_) {
-      std::string refusal;
-      bank::append_frame(refusal, "ERROR too many connections");
-      refused_ =
-          bytes.substr(0, refusal.size() - 1) == std::string_view(refusal).substr(0, refusal.size() - 1);
-    }
+    // A frame is its text and a NUL: the first one tells a refusal.
+    if (!sent_anything_) refused_ = bytes.starts_with(bank::notice_too_many_connections);
     sent_anything_ = true;
     inner_->send(bytes);
   }
@@ -83,9 +79,10 @@ bank::Result<std::unique_ptr<bank::Listener>> DoorWatch::listen(const std::strin
 void DoorWatch::check(const Watched* watched, std::size_t held, std::size_t held_open) {
   const bool refused = watched == nullptr || watched->refused();
   if (refused && held < limit_) {
-    fail_(fmt::format("a connection was refused ({}) while the server held {} of its {} allowed",
-                      watched == nullptr ? "dropped without a word" : "ERROR too many connections", held,
-                      limit_));
+    fail_(fmt::format(
+        "a connection was refused ({}) while the server held {} of its {} allowed",
+        watched == nullptr ? std::string_view("dropped without a word") : bank::notice_too_many_connections,
+        held, limit_));
   } else if (!refused && held_open >= limit_) {
     fail_(fmt::format("a connection was accepted while the server already held {} open, its limit being {}",
                       held_open, limit_));

@@ -305,6 +305,16 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
 void Model::void_rejected(const std::string& actor, const std::string& key, std::uint64_t target_id,
                           std::string_view reply, std::uint64_t durable_high) {
   pending_.erase(key);
+  // A refusal reveals the transaction it names: named before it was durable,
+  // a crash could still take it back, and the client would have been told of
+  // something that never was.
+  const auto named_before_durable = [&](std::uint64_t named) {
+    if (named <= durable_high) return false;
+    fail("reads show only durable writes", actor,
+         fmt::format("VOID {} was refused as `{}` while the host had only {} transactions durable", target_id,
+                     reply, durable_high));
+    return true;
+  };
   // "ERROR transaction T is already voided by transaction X"
   const std::string already =
       fmt::format("ERROR transaction {} is already voided by transaction ", target_id);
@@ -315,14 +325,7 @@ void Model::void_rejected(const std::string& actor, const std::string& key, std:
       fail("reply format", actor, fmt::format("unreadable reply `{}`", reply));
       return;
     }
-    if (by > durable_high) {
-      // Named before it was durable: a crash could still take it back, and
-      // the client would have been told of a reversal that never was.
-      fail("reads show only durable writes", actor,
-           fmt::format("VOID {} was refused as `{}` while the host had only {} transactions durable",
-                       target_id, reply, durable_high));
-      return;
-    }
+    if (named_before_durable(by)) return;
     if (auto it = confirmed_.find(by); it != confirmed_.end() && it->second.voids_id != target_id) {
       fail("a transaction is voided at most once", actor,
            fmt::format("VOID {} was refused as `{}`, but transaction {} is `{}`", target_id, reply, by,
@@ -334,12 +337,7 @@ void Model::void_rejected(const std::string& actor, const std::string& key, std:
   }
   const std::string reversal = fmt::format("ERROR transaction {} is a reversal of ", target_id);
   if (reply.substr(0, reversal.size()) == reversal) {
-    if (target_id > durable_high) {
-      fail("reads show only durable writes", actor,
-           fmt::format("VOID {} was refused as `{}` while the host had only {} transactions durable",
-                       target_id, reply, durable_high));
-      return;
-    }
+    if (named_before_durable(target_id)) return;
     if (auto it = confirmed_.find(target_id); it != confirmed_.end() && it->second.voids_id == 0) {
       fail("void rules", actor,
            fmt::format("VOID {} was refused as `{}`, but it is `{}`, not a reversal", target_id, reply,

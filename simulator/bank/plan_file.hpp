@@ -11,7 +11,8 @@
 
 namespace bank_sim {
 
-inline constexpr int plan_file_version = 2;  // 2: crash and power_loss for bounce; disk_errors name their ops.
+inline constexpr int plan_file_version =
+    2;  // 2: crash and power_loss for bounce; disk_errors name their ops.
 
 std::string format_plan_file(const Plans& plans);
 // source names the file in errors: "FILE:LINE: expected ..., got '...'".

@@ -17,7 +17,7 @@ namespace bank_sim {
 
 struct RunOptions {
   bank::LogLevel log_level = bank::LogLevel::warn;
-  bool keep_trace = false;  // Keep every trace line, to name the first difference between two runs.
+  bool keep_trace = false;       // Keep every trace line, to name the first difference between two runs.
   bool record_timeline = false;  // Record the run as Perfetto/Chrome trace JSON.
 };
 

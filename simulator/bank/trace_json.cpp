@@ -46,28 +46,32 @@ void TraceRecorder::end_request(const std::string& actor, const std::string& out
   const std::uint64_t id = flow_id_next_++;
   const int from = track(actor);
   const int to = track("host");
-  events_.push_back(fmt::format(R"({{"ph":"s","id":{},"pid":{},"tid":{},"ts":{},"name":"request","cat":"net"}})", id,
-                                process_id, from, micros(open.begin_ms)));
-  events_.push_back(fmt::format(R"({{"ph":"X","pid":{},"tid":{},"ts":{},"dur":1,"name":"{}"}})", process_id, to,
-                                micros(now_ms), escape("served " + open.name)));
-  events_.push_back(fmt::format(R"({{"ph":"f","bp":"e","id":{},"pid":{},"tid":{},"ts":{},"name":"request","cat":"net"}})",
-                                id, process_id, to, micros(now_ms)));
+  events_.push_back(
+      fmt::format(R"({{"ph":"s","id":{},"pid":{},"tid":{},"ts":{},"name":"request","cat":"net"}})", id,
+                  process_id, from, micros(open.begin_ms)));
+  events_.push_back(fmt::format(R"({{"ph":"X","pid":{},"tid":{},"ts":{},"dur":1,"name":"{}"}})", process_id,
+                                to, micros(now_ms), escape("served " + open.name)));
+  events_.push_back(
+      fmt::format(R"({{"ph":"f","bp":"e","id":{},"pid":{},"tid":{},"ts":{},"name":"request","cat":"net"}})",
+                  id, process_id, to, micros(now_ms)));
 }
 
-void TraceRecorder::span(const std::string& track_name, std::string name, std::int64_t begin_ms, std::int64_t end_ms,
-                         const std::string& detail) {
+void TraceRecorder::span(const std::string& track_name, std::string name, std::int64_t begin_ms,
+                         std::int64_t end_ms, const std::string& detail) {
   const int tid = track(track_name);
   // A zero-length span still shows: at least one microsecond.
   const std::int64_t duration_us = std::max<std::int64_t>(1, micros(end_ms) - micros(begin_ms));
-  events_.push_back(fmt::format(R"({{"ph":"X","pid":{},"tid":{},"ts":{},"dur":{},"name":"{}","args":{{"detail":"{}"}}}})",
-                                process_id, tid, micros(begin_ms), duration_us, escape(name), escape(detail)));
+  events_.push_back(
+      fmt::format(R"({{"ph":"X","pid":{},"tid":{},"ts":{},"dur":{},"name":"{}","args":{{"detail":"{}"}}}})",
+                  process_id, tid, micros(begin_ms), duration_us, escape(name), escape(detail)));
 }
 
 void TraceRecorder::instant(const std::string& track_name, std::string name, std::int64_t now_ms,
                             const std::string& detail) {
   const int tid = track(track_name);
-  events_.push_back(fmt::format(R"({{"ph":"i","s":"t","pid":{},"tid":{},"ts":{},"name":"{}","args":{{"detail":"{}"}}}})",
-                                process_id, tid, micros(now_ms), escape(name), escape(detail)));
+  events_.push_back(
+      fmt::format(R"({{"ph":"i","s":"t","pid":{},"tid":{},"ts":{},"name":"{}","args":{{"detail":"{}"}}}})",
+                  process_id, tid, micros(now_ms), escape(name), escape(detail)));
 }
 
 std::string TraceRecorder::json() const {
@@ -76,10 +80,12 @@ std::string TraceRecorder::json() const {
                      process_id);
   for (const auto& name : track_order_) {
     const int tid = tracks_.at(name);
-    out += fmt::format(",\n{{\"ph\":\"M\",\"pid\":{},\"tid\":{},\"name\":\"thread_name\",\"args\":{{\"name\":\"{}\"}}}}",
-                       process_id, tid, escape(name));
     out += fmt::format(
-        ",\n{{\"ph\":\"M\",\"pid\":{},\"tid\":{},\"name\":\"thread_sort_index\",\"args\":{{\"sort_index\":{}}}}}",
+        ",\n{{\"ph\":\"M\",\"pid\":{},\"tid\":{},\"name\":\"thread_name\",\"args\":{{\"name\":\"{}\"}}}}",
+        process_id, tid, escape(name));
+    out += fmt::format(
+        ",\n{{\"ph\":\"M\",\"pid\":{},\"tid\":{},\"name\":\"thread_sort_index\",\"args\":{{\"sort_index\":{}}"
+        "}}}",
         process_id, tid, tid);
   }
   for (const auto& event : events_) {

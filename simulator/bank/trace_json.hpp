@@ -20,7 +20,8 @@ class TraceRecorder {
   void end_request(const std::string& actor, const std::string& outcome, std::int64_t now_ms);
   void span(const std::string& track, std::string name, std::int64_t begin_ms, std::int64_t end_ms,
             const std::string& detail = {});
-  void instant(const std::string& track, std::string name, std::int64_t now_ms, const std::string& detail = {});
+  void instant(const std::string& track, std::string name, std::int64_t now_ms,
+               const std::string& detail = {});
 
   std::string json() const;
 

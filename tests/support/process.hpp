@@ -20,6 +20,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -253,6 +254,23 @@ inline bool server_gone(const std::string& reply) {
   return reply == "<no reply>" || reply == "<send failed>";
 }
 
+// A whole file's bytes; empty when it cannot be read.
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Writes all of `bytes` to fd (a child's stdin, say); false if it could not.
+inline bool write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t written = ::write(fd, bytes.data(), bytes.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return true;
+}
+
 // What a shell command printed (stdout, then stderr) and how it exited.
 struct Ran {
   int exit_code;
@@ -265,9 +283,7 @@ inline Ran run_shell(const std::string& command) {
   std::string out = read_all(spawned.stdout_fd);
   ::close(spawned.stdout_fd);
   const int code = wait_exit(spawned.pid);
-  std::ifstream err(dir + "/stderr.log");
-  std::string err_text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
-  return Ran{code, out + err_text};
+  return Ran{code, out + read_file(dir + "/stderr.log")};
 }
 
 }  // namespace test_support

@@ -15,17 +15,21 @@ inline constexpr std::string_view prompt_amount = "Enter the transaction amount:
 inline constexpr std::string_view prompt_id = "Enter the transaction ID:";
 inline constexpr std::string_view reply_healthy = "healthy";
 inline constexpr std::string_view reply_not_found = "Transaction not found";
+// The frames a server sends unasked, each just before it closes the
+// connection, begin with these (the rest names the limit).
+inline constexpr std::string_view notice_idle_timeout = "ERROR idle timeout";
+inline constexpr std::string_view notice_too_many_connections = "ERROR too many connections";
 
 struct SessionAction {
   enum class Kind {
-    reply,        // Send `reply` and go on.
-    list,         // LIST_TRANSACTIONS.
-    balance,      // GET_BALANCE.
-    get,          // GET_TRANSACTION with `id`.
-    create,       // CREATE_TRANSACTION with `amount` and maybe `key`.
-    void_,        // VOID_TRANSACTION with `id` and maybe `key`.
-    close,        // CLOSE: close this connection, no reply.
-    exit,         // EXIT: shut the server down, if allowed.
+    reply,    // Send `reply` and go on.
+    list,     // LIST_TRANSACTIONS.
+    balance,  // GET_BALANCE.
+    get,      // GET_TRANSACTION with `id`.
+    create,   // CREATE_TRANSACTION with `amount` and maybe `key`.
+    void_,    // VOID_TRANSACTION with `id` and maybe `key`.
+    close,    // CLOSE: close this connection, no reply.
+    exit,     // EXIT: shut the server down, if allowed.
   };
   Kind kind = Kind::reply;
   std::string reply;

@@ -1,8 +1,7 @@
 #pragma once
-// Command-line parsing shared by the three binaries' mains (needs CLI11; no
-// library code includes it). One exit code for every usage error, and an
-// error names what the user typed: the environment variable when the bad
-// value came from one, the flag otherwise.
+// Command-line parsing shared by the three binaries' mains. One exit code for
+// every usage error, and an error names what the user typed: the environment
+// variable when the bad value came from one, the flag otherwise.
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -11,16 +10,11 @@
 #include <string>
 #include <string_view>
 
-namespace bank::cli {
+namespace dst_demo::cli {
 
 // The exit code of every binary for a usage error (a bad flag, value or
 // environment variable); --help says so.
 inline constexpr int usage_error_exit = 2;
-
-inline const char* usage_footer() {
-  return "Exit status 2: a usage error (a bad flag, value or environment variable), with the reason on "
-         "stderr.";
-}
 
 // Whether `option` was set on the command line (not from its environment variable).
 inline bool given_on_command_line(const CLI::Option& option, int argc, char** argv) {
@@ -28,16 +22,13 @@ inline bool given_on_command_line(const CLI::Option& option, int argc, char** ar
     const std::string flag = "--" + name;
     for (int i = 1; i < argc; ++i) {
       const std::string_view arg = argv[i];
-      if (arg == flag ||
-          (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag && arg[flag.size()] == '=')) {
-        return true;
-      }
+      if (arg == flag || arg.starts_with(flag + "=")) return true;
     }
   }
   for (const std::string& name : option.get_snames()) {
     const std::string flag = "-" + name;
     for (int i = 1; i < argc; ++i) {
-      if (std::string_view(argv[i]).substr(0, flag.size()) == flag) return true;
+      if (std::string_view(argv[i]).starts_with(flag)) return true;
     }
   }
   return false;
@@ -81,4 +72,4 @@ inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
   }
 }
 
-}  // namespace bank::cli
+}  // namespace dst_demo::cli
