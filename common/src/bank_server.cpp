@@ -107,10 +107,9 @@ void BankServer::on_accept(std::unique_ptr<Connection> connection) {
     if (!shutting_down_) mark(Mark::connection_refused_at_limit);
     env_.log.warn("refused connection from {}: {}", ref.peer_,
                   shutting_down_ ? "shutting down" : "connection limit reached");
-    send_frame(ref, shutting_down_
-                        ? error_reply("server is shutting down")
-                        : fmt::format("{} (the limit is {}); try again later", notice_too_many_connections,
-                                      config_.connections_max));
+    send_frame(ref, shutting_down_ ? error_reply("server is shutting down")
+                                   : fmt::format("{} (the limit is {}); try again later",
+                                                 notice_too_many_connections, config_.connections_max));
     close_client(ref);
     return;
   }
