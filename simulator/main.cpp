@@ -63,7 +63,7 @@ struct Settings {
   std::size_t failure_log_lines = 40;
   bool shrink = true;
   bool isolate = true;  // Each run in a child process, so that a crash ends that run alone.
-  std::size_t shrink_budget = 1000;
+  std::size_t shrink_budget = bank_sim::shrink_budget_default;
   std::string failures_dir = "simulator_failures";
   std::string save_plan;                  // The first run's plan goes here.
   std::string timeline;                   // The first run's Perfetto trace goes here.

@@ -1,7 +1,6 @@
 // The simulated world's semantics: time, ordering, the network and the disk.
 
 #include <catch2/catch.hpp>
-
 #include <cerrno>
 #include <set>
 
@@ -44,6 +43,37 @@ TEST_CASE("sim: events at the same step run in an order drawn from the seed") {
   std::set<std::vector<int>> orders;
   for (std::uint64_t seed = 0; seed < 20; ++seed) orders.insert(order_for(seed));
   CHECK(orders.size() > 10);
+}
+
+TEST_CASE("sim: what happens at one moment does not reshuffle the draws of a later moment") {
+  // The order of events scheduled together at +10 ms, with and without an
+  // extra event scheduled at 0 ms: a shrunk plan that no longer does
+  // something early keeps the races of what follows.
+  auto later_order = [](bool extra_early_event) {
+    sim::World world(7, 0, 1);
+    std::vector<int> order;
+    world.schedule_after(1, [] {});
+    if (extra_early_event) world.schedule_after(3, [] {});
+    world.schedule_after(10, [&world, &order] {
+      for (int i = 0; i < 8; ++i) world.schedule_after(5, [&order, i] { order.push_back(i); });
+    });
+    while (world.run_next(INT64_MAX)) {
+    }
+    return order;
+  };
+  CHECK(later_order(false) == later_order(true));
+  CHECK(later_order(false).size() == 8);
+
+  // A stream keyed by the moment: its draws at +7 ms are the same whatever was drawn before.
+  sim::MomentRng busy(42);
+  for (int i = 0; i < 5; ++i) (void)busy.at(5).next();
+  (void)busy.at(6).next();
+  sim::MomentRng quiet(42);
+  CHECK(busy.at(7).next() == quiet.at(7).next());
+  CHECK(sim::MomentRng(42).at(7).next() != sim::MomentRng(43).at(7).next());
+  // Two draws at one moment differ; the stream goes on within a moment.
+  sim::MomentRng one(1);
+  CHECK(one.at(9).next() != one.at(9).next());
 }
 
 TEST_CASE("sim: idle stretches are skipped, and time lands on step boundaries") {
@@ -140,7 +170,8 @@ TEST_CASE("sim network: a write arrives in order, split into pieces, and writes 
   pair.server_side.connection->start(&sink);
   std::string sent;
   for (int i = 0; i < 50; ++i) {
-    const std::string chunk = std::to_string(i) + std::string(static_cast<std::size_t>(i * 13 % 700), 'x') + "|";
+    const std::string chunk =
+        std::to_string(i) + std::string(static_cast<std::size_t>(i * 13 % 700), 'x') + "|";
     sent += chunk;
     pair.client_side.connection->send(chunk);
   }
@@ -248,7 +279,9 @@ TEST_CASE("sim disk: a power loss keeps what was synced and a prefix of the rest
   CHECK(kept_all);
 }
 
-TEST_CASE("sim disk: a process crash keeps the page cache: unsynced appends are read back, and a sync makes them durable") {
+TEST_CASE(
+    "sim disk: a process crash keeps the page cache: unsynced appends are read back, and a sync makes them "
+    "durable") {
   sim::World world(5, 0, 1);
   sim::SimDisk disk(world, sim::DiskConfig{});
   REQUIRE(disk.sync_directory().ok());
@@ -286,7 +319,9 @@ TEST_CASE("sim disk: a file whose directory entry was never synced is gone after
   CHECK(disk.open("f")->contents == "abc");
 }
 
-TEST_CASE("sim disk: a failed sync follows Linux: the range is dropped or kept readable, later syncs never write it") {
+TEST_CASE(
+    "sim disk: a failed sync follows Linux: the range is dropped or kept readable, later syncs never write "
+    "it") {
   bool saw_kept = false;
   bool saw_dropped = false;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {

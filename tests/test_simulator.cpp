@@ -282,6 +282,62 @@ TEST_CASE(
   CHECK_THAT(json, Catch::Contains(R"("name":"PASS")"));
 }
 
+TEST_CASE("shrinking: a removed step leaves a sleep as long as it took, so what follows keeps its time") {
+  using bank_sim::BankerOp;
+  using bank_sim::Interaction;
+  auto op = [](BankerOp o, std::int64_t sleep_ms = 0) {
+    Interaction i;
+    i.op = o;
+    i.sleep_ms = sleep_ms;
+    return i;
+  };
+  // sleep 5, create, get, sleep 7, list: began at 0, 5, 20, 30 and 37 ms.
+  const std::vector<Interaction> items = {op(BankerOp::sleep, 5), op(BankerOp::create), op(BankerOp::get),
+                                          op(BankerOp::sleep, 7), op(BankerOp::list)};
+  const std::vector<std::int64_t> started = {0, 5, 20, 30, 37};
+  // Without create and get (and the sleep after them): list still begins at 37.
+  auto out = bank_sim::replaced_by_sleep(items, 1, 3, started, 100);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].op == BankerOp::sleep);
+  CHECK(out[0].sleep_ms == 37);
+  CHECK(out[1].op == BankerOp::list);
+  // Without get alone: list begins after create, its sleep 7 ms, and 10 ms for what get took.
+  out = bank_sim::replaced_by_sleep(items, 2, 3, started, 100);
+  REQUIRE(out.size() == 4);
+  CHECK(out[2].op == BankerOp::sleep);
+  CHECK(out[2].sleep_ms == 17);
+  CHECK(out[3].op == BankerOp::list);
+  // The tail goes without a sleep.
+  out = bank_sim::replaced_by_sleep(items, 4, 5, started, 100);
+  CHECK(out.size() == 4);
+  CHECK(out.back().op == BankerOp::sleep);
+  CHECK(out.back().sleep_ms == 7);
+  // What never began in the failing run (it failed at 33 ms) must not begin before the failure.
+  const std::vector<std::int64_t> cut_short = {0, 5, 20, 30, -1};
+  out = bank_sim::replaced_by_sleep(items, 2, 3, cut_short, 33);
+  REQUIRE(out.size() == 4);
+  CHECK(out[2].sleep_ms == 14);  // From 20 to 34.
+  // Without the timing of the list, the entries just go.
+  out = bank_sim::replaced_by_sleep(items, 1, 3, {}, 100);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].sleep_ms == 5);
+  CHECK(out[1].op == BankerOp::list);
+
+  // Faults too: a removed crash leaves the time it took before the next one.
+  using bank_sim::Fault;
+  using bank_sim::FaultOp;
+  std::vector<Fault> faults(3);
+  faults[0].op = FaultOp::crash;
+  faults[1].op = FaultOp::sleep;
+  faults[1].duration_ms = 50;
+  faults[2].op = FaultOp::power_loss;
+  const auto kept = bank_sim::replaced_by_sleep(faults, 0, 1, {1000, 1900, 1950}, 5000);
+  REQUIRE(kept.size() == 2);
+  CHECK(kept[0].op == FaultOp::sleep);
+  CHECK(kept[0].duration_ms == 950);
+  CHECK(kept[1].op == FaultOp::power_loss);
+}
+
 TEST_CASE("story: a run's trace reads as numbered steps with simulated times") {
   RunOptions options;
   options.log_level = bank::LogLevel::off;

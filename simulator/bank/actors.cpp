@@ -211,7 +211,8 @@ FaultInjector::FaultInjector(RunContext& context, Host& host, const FaultPlan& p
       host_(host),
       plan_(plan),
       banker_count_(banker_count),
-      log_(context.world, "faults", context.log_level, context.log) {}
+      log_(context.world, "faults", context.log_level, context.log),
+      entry_started_ms_(plan.faults.size(), -1) {}
 
 FaultInjector::~FaultInjector() {
   if (timer_ != 0) context_.world.cancel(timer_);
@@ -237,6 +238,7 @@ void FaultInjector::next() {
     heal_now();
     return;
   }
+  entry_started_ms_[next_fault_] = context_.world.now_ms();
   const Fault& fault = plan_.faults[next_fault_++];
   if (fault.op == FaultOp::sleep) {
     timer_ = context_.world.schedule_after(fault.duration_ms, [this] { next(); });

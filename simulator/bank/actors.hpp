@@ -143,6 +143,8 @@ class FaultInjector {
   void start();
   // Stop injecting and heal everything now.
   void heal_now();
+  // When each entry of the plan began (world time), or -1 for one that never did.
+  const std::vector<std::int64_t>& entry_started_ms() const { return entry_started_ms_; }
 
  private:
   void next();
@@ -158,6 +160,7 @@ class FaultInjector {
   std::uint32_t banker_count_;
   SimLogger log_;
   std::size_t next_fault_ = 0;
+  std::vector<std::int64_t> entry_started_ms_;
   sim::EventId timer_ = 0;
   std::vector<sim::EventId> heal_events_;
   bool healed_ = false;

@@ -138,7 +138,9 @@ Banker::Banker(RunContext& context, Host& host, std::uint32_t index, const Banke
       plan_(plan),
       idle_timeout_ms_(idle_timeout_ms),
       log_(context.world, name_, context.log_level, context.log),
-      decoder_(reply_bytes_max) {}
+      decoder_(reply_bytes_max),
+      entry_started_ms_(plan.interactions.size(), -1),
+      backoff_rng_(context.world.stream_seed(name_ + " backoff")) {}
 
 Banker::~Banker() {
   for (sim::EventId event : {timer_, watchdog_, resume_event_}) {
@@ -181,6 +183,7 @@ void Banker::next() {
     drop_connection();
     return;
   }
+  entry_started_ms_[next_interaction_] = context_.world.now_ms();
   const Interaction& interaction = plan_.interactions[next_interaction_++];
   if (interaction.op == BankerOp::sleep) {
     timer_ = context_.world.schedule_after(interaction.sleep_ms, [this] { next(); });
@@ -190,6 +193,7 @@ void Banker::next() {
   if (interaction.op == BankerOp::pipeline) {
     // The next requests of the plan go out together; sleeps between them are skipped.
     while (batch.size() < interaction.count && next_interaction_ < plan_.interactions.size()) {
+      entry_started_ms_[next_interaction_] = context_.world.now_ms();
       const Interaction& following = plan_.interactions[next_interaction_++];
       if (following.op != BankerOp::sleep && following.op != BankerOp::pipeline) batch.push_back(following);
     }
@@ -657,7 +661,7 @@ void Banker::retry_batch(std::string_view reason_view) {
   ++context_.stats.retries;
   // Exponential backoff with jitter, capped; at least one step.
   const std::int64_t base_ms = std::min<std::int64_t>(2'000, 10LL << std::min<std::uint32_t>(attempts_, 8));
-  const std::int64_t delay_ms = base_ms / 2 + context_.world.rng().range(0, base_ms / 2);
+  const std::int64_t delay_ms = base_ms / 2 + backoff_rng_.at(context_.world.now_ms()).range(0, base_ms / 2);
   if (log_.enabled(bank::LogLevel::debug))
     log_.debug("retry {} request(s) in {} ms: {}", batch_.size(), delay_ms, reason);
   if (timer_ != 0) context_.world.cancel(timer_);

@@ -35,6 +35,9 @@ class Banker final : public bank::ConnectionHandler {
   std::optional<std::int64_t> first_completion_after_heal_ms() const {
     return first_completion_after_heal_ms_;
   }
+  // When each entry of the plan began (world time), or -1 for one that never
+  // did: the shrinker replaces entries by sleeps that keep the rest on time.
+  const std::vector<std::int64_t>& entry_started_ms() const { return entry_started_ms_; }
 
   void on_data(std::string_view bytes) override;
   void on_sent() override {}
@@ -97,6 +100,8 @@ class Banker final : public bank::ConnectionHandler {
   bool connecting_ = false;
   std::uint64_t connection_generation_ = 0;
   bank::FrameDecoder decoder_;
+  std::vector<std::int64_t> entry_started_ms_;
+  sim::MomentRng backoff_rng_;  // This banker's own stream: its retries' jitter.
   std::vector<std::unique_ptr<Echo>> echoes_;
   sim::EventId timer_ = 0;
   sim::EventId watchdog_ = 0;

@@ -179,6 +179,8 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
   }
   health.stop();
   result.marks = bank::take_marks_for_this_thread();
+  for (auto& banker : bankers) result.banker_entry_started_ms.push_back(banker->entry_started_ms());
+  result.fault_entry_started_ms = faults.entry_started_ms();
 
   if (context.healed_at_ms) {
     std::int64_t recovered_ms = 0;

@@ -36,7 +36,11 @@ struct RunResult {
   std::vector<std::string> trace_lines;
   std::string log;
   std::string timeline_json;
-  bank::MarkCounts marks{};  // How often the run passed each of the server's coverage marks.
+  bank::MarkCounts marks{};
+  // When each entry of each plan began (world time; -1: never): per banker, and the fault plan's.
+  std::vector<std::vector<std::int64_t>> banker_entry_started_ms;
+  std::vector<std::int64_t>
+      fault_entry_started_ms;  // How often the run passed each of the server's coverage marks.
   bool passed() const { return !failure.has_value(); }
 };
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 
 namespace bank_sim {
@@ -17,6 +18,121 @@ constexpr std::uint64_t universes_per_candidate = 3;
 // cut_all_tails keeps k/fraction_steps of every list.
 constexpr std::size_t fraction_steps = 64;
 
+// The least queue sizes shrink_queues tries (what generate_plans draws at least).
+constexpr std::int64_t send_queue_bytes_least = 64;
+constexpr std::int64_t window_bytes_least = 16;
+
+// Which list of a plan ddmin_on_time works on: a banker's index, or this.
+constexpr std::size_t fault_list = SIZE_MAX;
+
+// Plan entries that count toward a plan's size, and sleeps, which hold time.
+bool counts(const Interaction& x) {
+  return x.op != BankerOp::sleep && x.op != BankerOp::pipeline;
+}
+bool counts(const Fault& x) {
+  return x.op != FaultOp::sleep;
+}
+bool is_sleep(const Interaction& x) {
+  return x.op == BankerOp::sleep;
+}
+bool is_sleep(const Fault& x) {
+  return x.op == FaultOp::sleep;
+}
+void add_sleep(Interaction& x, std::int64_t ms) {
+  x.sleep_ms += ms;
+}
+void add_sleep(Fault& x, std::int64_t ms) {
+  x.duration_ms += ms;
+}
+
+// The entries ddmin_on_time removes together: [begin, end) of a list. A
+// fault is a unit, a banker's interaction too, and so is a pipelined batch
+// (its mark, its requests and the sleeps the batch skips), so that removing a
+// unit never regroups the requests after it.
+struct Unit {
+  std::size_t begin;
+  std::size_t end;
+};
+std::vector<Unit> units_of(const std::vector<Fault>& faults) {
+  std::vector<Unit> units;
+  for (std::size_t i = 0; i < faults.size(); ++i)
+    if (counts(faults[i])) units.push_back({i, i + 1});
+  return units;
+}
+// How far the batch of the pipeline mark at `mark` reaches, as the banker
+// gathers it; the requests in it are `members`.
+std::size_t batch_end(const std::vector<Interaction>& items, std::size_t mark,
+                      std::vector<std::size_t>* members) {
+  std::size_t gathered = 0;
+  std::size_t i = mark + 1;
+  while (gathered < items[mark].count && i < items.size()) {
+    if (counts(items[i])) {
+      ++gathered;
+      if (members != nullptr) members->push_back(i);
+    }
+    ++i;
+  }
+  return i;
+}
+std::vector<Unit> units_of(const std::vector<Interaction>& items) {
+  std::vector<Unit> units;
+  for (std::size_t i = 0; i < items.size();) {
+    if (items[i].op == BankerOp::pipeline) {
+      std::vector<std::size_t> members;
+      const std::size_t end = batch_end(items, i, &members);
+      if (!members.empty()) units.push_back({i, end});
+      i = end;
+    } else {
+      if (counts(items[i])) units.push_back({i, i + 1});
+      ++i;
+    }
+  }
+  return units;
+}
+template <class Item>
+Item sleep_for(std::int64_t ms) {
+  Item item;
+  add_sleep(item, ms);  // A default entry is a sleep of 0 ms.
+  return item;
+}
+
+template <class Item>
+std::vector<Item> without_keeping_time(const std::vector<Item>& items, std::size_t begin, std::size_t end,
+                                       const std::vector<std::int64_t>& started, std::int64_t failed_at_ms) {
+  BANK_ASSERT(begin <= end && end <= items.size());
+  while (end < items.size() && is_sleep(items[end])) ++end;
+  std::int64_t took_ms = 0;
+  if (end < items.size() && started.size() == items.size() && started[begin] >= 0) {
+    // What follows never began in the failing run: it must not begin before the failure now.
+    took_ms = started[end] >= 0 ? started[end] - started[begin] : failed_at_ms + 1 - started[begin];
+  }
+  std::vector<Item> out(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(begin));
+  if (took_ms > 0) {
+    if (!out.empty() && is_sleep(out.back())) {
+      add_sleep(out.back(), took_ms);
+    } else {
+      out.push_back(sleep_for<Item>(took_ms));
+    }
+  }
+  out.insert(out.end(), items.begin() + static_cast<std::ptrdiff_t>(end), items.end());
+  return out;
+}
+
+}  // namespace
+
+std::vector<Interaction> replaced_by_sleep(const std::vector<Interaction>& items, std::size_t begin,
+                                           std::size_t end, const std::vector<std::int64_t>& started,
+                                           std::int64_t failed_at_ms) {
+  return without_keeping_time(items, begin, end, started, failed_at_ms);
+}
+
+std::vector<Fault> replaced_by_sleep(const std::vector<Fault>& faults, std::size_t begin, std::size_t end,
+                                     const std::vector<std::int64_t>& started, std::int64_t failed_at_ms) {
+  return without_keeping_time(faults, begin, end, started, failed_at_ms);
+}
+
+namespace {
+
 class Shrinker {
  public:
   Shrinker(const std::string& invariant, std::size_t runs_max) : invariant_(invariant), runs_max_(runs_max) {}
@@ -25,44 +141,83 @@ class Shrinker {
   // interaction shifts every random draw after it (latencies, event order), so
   // a smaller plan that would fail often misses by luck alone: a candidate
   // also gets a few other universes (seeds for the world's randomness, the
-  // plans unchanged), and keeps the seed of the first one that fails.
+  // plans unchanged), and keeps the seed of the first one that fails. The
+  // timing of that failing run becomes the current plan's (every candidate
+  // that fails is kept).
   bool fails(Plans& plans) {
     const std::uint64_t seed = plans.knobs.seed;
-    for (std::uint64_t universe = 0; universe < universes_per_candidate && runs_ < runs_max_; ++universe) {
+    for (std::uint64_t universe = 0; universe < universes_ && runs_ < runs_max_; ++universe) {
       ++runs_;
       plans.knobs.seed = universe == 0 ? seed : sim::mix64(seed + universe);
       RunOptions options;
       options.log_level = bank::LogLevel::off;
-      const RunResult result = run_simulation(plans, options);
-      if (result.failure && result.failure->invariant == invariant_) return true;
+      RunResult result = run_simulation(plans, options);
+      if (result.failure && result.failure->invariant == invariant_) {
+        timing_.bankers = std::move(result.banker_entry_started_ms);
+        timing_.faults = std::move(result.fault_entry_started_ms);
+        timing_.failed_at_ms = result.failure->time_ms;
+        return true;
+      }
     }
     plans.knobs.seed = seed;
     return false;
   }
 
-  // Delta debugging over one list of a plan, chunks first, then one by one.
+  // Delta debugging over the units of one list (see Unit), chunks first,
+  // then one by one. A removed chunk leaves a
+  // sleep as long as it took in the last failing run, so that what follows it
+  // keeps its timing: a failure that needs a crash to strike while a write is
+  // syncing, or a read to land between a restart and a power loss, survives
+  // the removal of everything around it. `list` is a banker's index, or
+  // fault_list.
   template <class Item>
-  bool ddmin(Plans& plans, std::vector<Item>& items) {
+  bool ddmin_on_time(Plans& plans, std::vector<Item>& items, std::size_t list, std::size_t parts_max) {
     bool shrunk = false;
-    std::size_t parts = 2;
-    while (!items.empty() && runs_ < runs_max_) {
-      const std::size_t chunk = (items.size() + parts - 1) / parts;
-      bool removed = false;
-      for (std::size_t start = 0; start < items.size() && runs_ < runs_max_; start += chunk) {
-        std::vector<Item> kept = items;
-        kept.erase(kept.begin() + static_cast<std::ptrdiff_t>(start),
-                   kept.begin() + static_cast<std::ptrdiff_t>(std::min(items.size(), start + chunk)));
+    const std::size_t count = units_of(items).size();
+    const std::size_t finest = std::max<std::size_t>(1, (count + parts_max - 1) / parts_max);
+    std::size_t chunk = (count + 1) / 2;
+    while (chunk >= finest && chunk > 0 && runs_ < runs_max_) {
+      // One pass at this chunk size; after a removal the pass goes on from
+      // where it was (what lies before was tried at this size already).
+      for (std::size_t first = 0; runs_ < runs_max_;) {
+        const std::vector<Unit> units = units_of(items);
+        if (first >= units.size()) break;
+        const std::size_t last = std::min(units.size(), first + chunk) - 1;
+        std::vector<Item> kept = replaced_by_sleep(items, units[first].begin, units[last].end, list);
         std::swap(items, kept);
         if (fails(plans)) {
-          removed = shrunk = true;
-          parts = std::max<std::size_t>(parts - 1, 2);
-          break;
+          shrunk = true;
+        } else {
+          std::swap(items, kept);
+          first += chunk;
         }
-        std::swap(items, kept);
       }
-      if (!removed) {
-        if (parts >= items.size()) break;
-        parts = std::min(items.size(), parts * 2);
+      chunk = chunk == finest ? 0 : std::max(finest, (chunk + 1) / 2);
+    }
+    return shrunk;
+  }
+
+  // Removes requests from pipelined batches one at a time, the rest of each
+  // batch still sent together at the same moment.
+  bool thin_batches(Plans& plans, std::size_t banker) {
+    bool shrunk = false;
+    for (std::size_t mark = 0; mark < plans.bankers[banker].interactions.size() && runs_ < runs_max_;
+         ++mark) {
+      if (plans.bankers[banker].interactions[mark].op != BankerOp::pipeline) continue;
+      for (std::size_t nth = 0; runs_ < runs_max_;) {
+        if (plans.bankers[banker].interactions[mark].op != BankerOp::pipeline) break;  // Down to one.
+        std::vector<std::size_t> members;
+        batch_end(plans.bankers[banker].interactions, mark, &members);
+        if (nth >= members.size() || members.size() < 2) break;
+        const bool removed = attempt(plans, [banker, mark, at = members[nth]](Plans& p) {
+          auto& items = p.bankers[banker].interactions;
+          items.erase(items.begin() + static_cast<std::ptrdiff_t>(at));
+          // A batch of one is a plain request (and a plan file says so).
+          if (--items[mark].count < 2) items.erase(items.begin() + static_cast<std::ptrdiff_t>(mark));
+          return true;
+        });
+        shrunk |= removed;
+        if (!removed) ++nth;
       }
     }
     return shrunk;
@@ -121,43 +276,64 @@ class Shrinker {
     return plan_size(plans) < plan_size(all);
   }
 
-  // Delta debugging over the bankers: whole halves first, then fewer at a time.
-  bool drop_banker_groups(Plans& plans) {
+  // Delta debugging over the busy bankers: whole halves first, then fewer at
+  // a time. A banker removed here stays as an idle one (no interactions),
+  // so that every other keeps its name, and with it its streams of
+  // randomness and the faults aimed at it; drop_idle_bankers removes the
+  // idle ones at the end. Faults aimed at it go (they take no time).
+  bool idle_banker_groups(Plans& plans) {
     bool shrunk = false;
     std::size_t parts = 2;
-    while (plans.bankers.size() > 1 && runs_ < runs_max_) {
-      const std::size_t count = plans.bankers.size();
-      const std::size_t chunk = (count + parts - 1) / parts;
+    for (;;) {
+      std::vector<std::size_t> busy;
+      for (std::size_t b = 0; b < plans.bankers.size(); ++b)
+        if (!units_of(plans.bankers[b].interactions).empty()) busy.push_back(b);
+      if (busy.size() <= 1 || runs_ >= runs_max_) break;
+      const std::size_t chunk = (busy.size() + parts - 1) / parts;
       bool removed = false;
-      for (std::size_t start = 0; start < count && runs_ < runs_max_; start += chunk) {
-        const std::size_t end = std::min(count, start + chunk);
-        if (end - start == count) continue;  // Keep at least one banker.
-        removed = attempt(plans, [start, end](Plans& p) {
-          p.bankers.erase(p.bankers.begin() + static_cast<std::ptrdiff_t>(start),
-                          p.bankers.begin() + static_cast<std::ptrdiff_t>(end));
-          p.knobs.banker_count = static_cast<std::uint32_t>(p.bankers.size());
-          std::vector<Fault> faults;
-          for (Fault f : p.faults.faults) {
-            if (f.target >= static_cast<std::int64_t>(start) && f.target < static_cast<std::int64_t>(end))
-              continue;
-            if (f.target >= static_cast<std::int64_t>(end))
-              f.target -= static_cast<std::int64_t>(end - start);
-            faults.push_back(f);
-          }
-          p.faults.faults = std::move(faults);
+      for (std::size_t start = 0; start < busy.size() && runs_ < runs_max_ && !removed; start += chunk) {
+        const std::size_t end = std::min(busy.size(), start + chunk);
+        if (end - start == busy.size()) continue;  // Keep at least one banker busy.
+        const std::vector<std::size_t> idled(busy.begin() + static_cast<std::ptrdiff_t>(start),
+                                             busy.begin() + static_cast<std::ptrdiff_t>(end));
+        removed = attempt(plans, [&idled](Plans& p) {
+          for (const std::size_t b : idled) p.bankers[b].interactions.clear();
+          std::erase_if(p.faults.faults, [&idled](const Fault& f) {
+            return f.target >= 0 &&
+                   std::find(idled.begin(), idled.end(), static_cast<std::size_t>(f.target)) != idled.end();
+          });
           return true;
         });
-        if (removed) break;
       }
       if (removed) {
         shrunk = true;
         parts = std::max<std::size_t>(parts - 1, 2);
       } else {
-        if (parts >= count) break;
-        parts = std::min(count, parts * 2);
+        if (parts >= busy.size()) break;
+        parts = std::min(busy.size(), parts * 2);
       }
     }
     return shrunk;
+  }
+
+  // Removes the idle bankers, if the failure stays without them (the others
+  // renamed draw from other streams).
+  void drop_idle_bankers(Plans& plans) {
+    attempt(plans, [](Plans& p) {
+      std::vector<std::int64_t> new_index(p.bankers.size(), -1);
+      std::vector<BankerPlan> kept;
+      for (std::size_t b = 0; b < p.bankers.size(); ++b) {
+        if (p.bankers[b].interactions.empty()) continue;
+        new_index[b] = static_cast<std::int64_t>(kept.size());
+        kept.push_back(std::move(p.bankers[b]));
+      }
+      if (kept.size() == p.bankers.size() || kept.empty()) return false;
+      p.bankers = std::move(kept);
+      p.knobs.banker_count = static_cast<std::uint32_t>(p.bankers.size());
+      for (Fault& f : p.faults.faults)
+        if (f.target >= 0) f.target = new_index[static_cast<std::size_t>(f.target)];
+      return true;
+    });
   }
 
   // Tries one change to a copy; keeps it if the failure stays.
@@ -167,6 +343,25 @@ class Shrinker {
     if (!fails(candidate)) return false;
     plans = std::move(candidate);
     return true;
+  }
+
+  // Smaller queues in the world: a story that needs a full send queue (a
+  // slow reader of LIST replies) then needs fewer transactions to fill it.
+  bool shrink_queues(Plans& plans) {
+    bool shrunk = false;
+    shrunk |= attempt(plans, [](Plans& p) {
+      std::int64_t& bytes = p.knobs.parameters.send_queue_bytes_max;
+      if (bytes <= send_queue_bytes_least) return false;
+      bytes = std::max(send_queue_bytes_least, bytes / 4);
+      return true;
+    });
+    shrunk |= attempt(plans, [](Plans& p) {
+      std::int64_t& bytes = p.knobs.parameters.window_bytes;
+      if (bytes <= window_bytes_least) return false;
+      bytes = std::max(window_bytes_least, bytes / 4);
+      return true;
+    });
+    return shrunk;
   }
 
   bool simplify(Plans& plans) {
@@ -209,37 +404,93 @@ class Shrinker {
   }
 
   std::size_t runs() const { return runs_; }
+  void more_universes() { universes_ *= 4; }
+  // The budget's reserve, for one last candidate in the first few universes.
+  void last_runs(std::size_t runs_max) {
+    runs_max_ = runs_max;
+    universes_ = std::min(universes_, runs_max_ - std::min(runs_max_, runs_));
+  }
+
+  // The timing of the current plans: run once, at the start.
+  void time(Plans& plans) { (void)fails(plans); }
 
  private:
+  template <class Item>
+  std::vector<Item> replaced_by_sleep(const std::vector<Item>& items, std::size_t begin, std::size_t end,
+                                      std::size_t list) const {
+    const std::vector<std::int64_t>& started = list == fault_list              ? timing_.faults
+                                               : list < timing_.bankers.size() ? timing_.bankers[list]
+                                                                               : timing_.none;
+    return bank_sim::replaced_by_sleep(items, begin, end, started, timing_.failed_at_ms);
+  }
+
+  struct Timing {
+    std::vector<std::vector<std::int64_t>> bankers;
+    std::vector<std::int64_t> faults;
+    std::int64_t failed_at_ms = 0;
+    std::vector<std::int64_t> none;  // A list with no timing: its entries are removed, not replaced.
+  };
+
   std::string invariant_;
   std::size_t runs_max_;
   std::size_t runs_ = 0;
+  std::uint64_t universes_ = universes_per_candidate;
+  Timing timing_;
 };
 
 }  // namespace
 
 ShrinkResult shrink(const Plans& failing, const std::string& invariant, std::size_t runs_max) {
-  Shrinker shrinker(invariant, runs_max);
+  // The last few runs of the budget are kept for removing idle bankers.
+  const std::size_t reserved = runs_max > 2 * universes_per_candidate ? universes_per_candidate : 0;
+  Shrinker shrinker(invariant, runs_max - reserved);
   Plans plans = failing;
+  shrinker.time(plans);
   // Simplifying (shorter sleeps, rounder amounts) rarely enables a removal:
   // it gets a bounded number of rounds, so the budget goes to removals.
   std::size_t simplify_rounds_left = 2;
+  // Coarse to fine over every list: a round cuts each list into at most
+  // `parts` chunks, and only a round without progress cuts finer. One by one
+  // over the first banker while the others are still large spends the budget
+  // on removals the others' later shrinking would have made cheap.
+  std::size_t parts = 8;
+  std::size_t escalations_left = 2;
   for (bool progress = true; progress && shrinker.runs() < runs_max;) {
-    progress = shrinker.cut_all_tails(plans);
-    progress |= shrinker.drop_banker_groups(plans);
-    progress |= shrinker.cut_tail(plans, plans.faults.faults);
+    // A round counts as progress when the plans got smaller (a cut that
+    // takes only sleeps does not): rounds that only shuffle spend the budget.
+    const std::size_t before = plan_size(plans);
+    shrinker.shrink_queues(plans);
+    shrinker.cut_all_tails(plans);
+    shrinker.idle_banker_groups(plans);
+    shrinker.cut_tail(plans, plans.faults.faults);
+    for (std::size_t b = 0; b < plans.bankers.size(); ++b)
+      shrinker.cut_tail(plans, plans.bankers[b].interactions);
+    shrinker.ddmin_on_time(plans, plans.faults.faults, fault_list, parts);
     for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
-      progress |= shrinker.cut_tail(plans, plans.bankers[b].interactions);
+      shrinker.ddmin_on_time(plans, plans.bankers[b].interactions, b, parts);
+      shrinker.thin_batches(plans, b);
     }
-    progress |= shrinker.ddmin(plans, plans.faults.faults);
-    for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
-      progress |= shrinker.ddmin(plans, plans.bankers[b].interactions);
+    progress = plan_size(plans) < before;
+    if (!progress && parts < plan_size(plans)) {
+      parts *= 4;
+      progress = true;
+      continue;
     }
     if (!progress && simplify_rounds_left > 0) {
       --simplify_rounds_left;
       progress = shrinker.simplify(plans);
     }
+    if (!progress && escalations_left > 0) {
+      // A fixed point in a few universes: what is left is timing-bound, and
+      // a removal that keeps the failure in one universe of ten is still a
+      // removal. Try each candidate in more universes.
+      --escalations_left;
+      shrinker.more_universes();
+      progress = true;
+    }
   }
+  shrinker.last_runs(runs_max);
+  shrinker.drop_idle_bankers(plans);
   plans.knobs.interactions_per_banker = interactions_per_banker_of(plans);
   ShrinkResult result;
   result.runs = shrinker.runs();

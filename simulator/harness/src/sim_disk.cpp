@@ -10,7 +10,8 @@ namespace {
 // Operations on one open file complete one at a time, in issue order.
 class SimFile final : public bank::DiskFile {
  public:
-  SimFile(SimDisk& disk, std::string name, SimFileState& state) : disk_(disk), name_(std::move(name)), state_(state) {}
+  SimFile(SimDisk& disk, std::string name, SimFileState& state)
+      : disk_(disk), name_(std::move(name)), state_(state) {}
   ~SimFile() override {
     if (event_ != 0) disk_.world().cancel(event_);
   }
@@ -51,10 +52,11 @@ class SimFile final : public bank::DiskFile {
     const DiskConfig& config = disk_.config();
     std::int64_t delay_ms = 0;
     if (ops_.front().is_append) {
-      delay_ms = world.rng().range(0, config.append_latency_ms_max);
-      if (disk_.faults().slow_syncs_until_ms > world.now_ms()) delay_ms += disk_.faults().slow_sync_extra_ms / 4;
+      delay_ms = disk_.rng().range(0, config.append_latency_ms_max);
+      if (disk_.faults().slow_syncs_until_ms > world.now_ms())
+        delay_ms += disk_.faults().slow_sync_extra_ms / 4;
     } else {
-      delay_ms = world.rng().range(config.sync_latency_ms_min, config.sync_latency_ms_max);
+      delay_ms = disk_.rng().range(config.sync_latency_ms_min, config.sync_latency_ms_max);
       if (disk_.faults().slow_syncs_until_ms > world.now_ms()) delay_ms += disk_.faults().slow_sync_extra_ms;
     }
     event_ = world.schedule_after(delay_ms, [this] {
@@ -89,7 +91,7 @@ class SimFile final : public bank::DiskFile {
         status.error_code = nth_error != 0 ? nth_error : faults.error_code;
         ++disk_.appends_failed;
         // Part of a failed write may have reached the page cache.
-        state_.cached += op.bytes.substr(0, world.rng().below(op.bytes.size() + 1));
+        state_.cached += op.bytes.substr(0, disk_.rng().below(op.bytes.size() + 1));
       } else if (!disk_.take_misdirected_append(state_, op.bytes)) {
         state_.cached += op.bytes;
       }
@@ -134,11 +136,12 @@ void SimDisk::sync_failed(SimFileState& state) {
   // Linux marks the pages of a failed writeback clean: no later sync writes
   // them. Whether reads still see them depends on the file system.
   if (state.dirty_from < state.cached.size()) {
-    if (world_.rng().chance(1, 2)) {
+    if (rng().chance(1, 2)) {
       ++failed_ranges_kept;
     } else {
       ++failed_ranges_dropped;
-      std::fill(state.cached.begin() + static_cast<std::ptrdiff_t>(state.dirty_from), state.cached.end(), '\0');
+      std::fill(state.cached.begin() + static_cast<std::ptrdiff_t>(state.dirty_from), state.cached.end(),
+                '\0');
     }
   }
   state.dirty_from = state.cached.size();
@@ -181,7 +184,7 @@ std::uint64_t SimDisk::power_loss() {
     }
     // The kernel may have written back any prefix of the dirty bytes.
     const std::string tail = disk_tail(state);
-    const std::size_t kept = world_.rng().below(tail.size() + 1);
+    const std::size_t kept = rng().below(tail.size() + 1);
     lost += state.cached.size() - state.durable.size() - kept;
     state.durable.append(tail, 0, kept);
     state.cached = state.durable;
@@ -228,7 +231,8 @@ bool SimDisk::take_misdirected_append(SimFileState& state, const std::string& by
   patches_.push_back(Patch{misdirect_file_, end, bytes});
   state.cached.replace(offset, overwritten, bytes.substr(0, overwritten));
   state.cached.resize(end + bytes.size(), '\0');
-  if (overwritten < bytes.size()) state.cached.replace(end, bytes.size() - overwritten, bytes.substr(overwritten));
+  if (overwritten < bytes.size())
+    state.cached.replace(end, bytes.size() - overwritten, bytes.substr(overwritten));
   // The damage below the durable end is on the disk already; the rest is dirty.
   state.dirty_from = std::min(state.dirty_from, std::max(offset, state.durable.size()));
   if (offset < state.durable.size()) {

@@ -28,11 +28,15 @@ struct SimConnectionState {
   std::string nodes[2];
   SimEndpoint* endpoints[2] = {nullptr, nullptr};
   bool finished[2] = {false, false};
-  bool vanished[2] = {false, false};  // That side is gone without a word: bytes to it are lost.
+  bool vanished[2] = {false, false};           // That side is gone without a word: bytes to it are lost.
   std::int64_t last_delivered_ms[2] = {0, 0};  // Per direction: when its last bytes (or its start) arrived.
   std::optional<SimNetwork::CloseView> closed_view[2];  // What each side had heard when it closed.
   bool reset_pending = false;
   Pipe pipes[2];
+  // This connection's own stream: how its writes are cut and delayed, and
+  // how its pieces coalesce. Seeded by its two nodes and how many
+  // connections the first has opened to the second before.
+  MomentRng rng{0};
 };
 
 class SimEndpoint final : public bank::Connection {
@@ -59,7 +63,7 @@ class SimEndpoint final : public bank::Connection {
   void send(std::string_view bytes) override {
     if (state_->finished[side_] || close_requested_ || bytes.empty()) return;
     Pipe& pipe = state_->pipes[side_];
-    Rng& rng = network_.world_.rng();
+    Rng& rng = state_->rng.at(network_.world_.now_ms());
     // Cut the write into up to pieces_per_send_max pieces of random sizes: the
     // reader sees frames split across reads (and, where pieces coalesce,
     // several in one read) at a bounded cost per send.
@@ -69,7 +73,8 @@ class SimEndpoint final : public bank::Connection {
       const std::size_t piece_bytes =
           pieces <= 1 ? bytes.size() : 1 + rng.below(std::max<std::size_t>(1, bytes.size() * 2 / pieces));
       const std::size_t taken = std::min(piece_bytes, bytes.size());
-      const std::int64_t ready_ms = std::max(pipe.last_ready_ms, network_.world_.now_ms() + network_.latency());
+      const std::int64_t ready_ms =
+          std::max(pipe.last_ready_ms, network_.world_.now_ms() + network_.latency(rng));
       pipe.pieces.push_back(Piece{std::string(bytes.substr(0, taken)), ready_ms});
       pipe.last_ready_ms = ready_ms;
       pipe.bytes += taken;
@@ -110,7 +115,9 @@ class SimEndpoint final : public bank::Connection {
 
   bank::ConnectionHandler* handler() const { return handler_; }
   std::size_t undelivered_bytes() const { return state_->pipes[side_].bytes; }
-  const std::optional<SimNetwork::CloseView>& peer_close_view() const { return state_->closed_view[1 - side_]; }
+  const std::optional<SimNetwork::CloseView>& peer_close_view() const {
+    return state_->closed_view[1 - side_];
+  }
   bool paused() const { return paused_; }
   void detach_handler() { handler_ = nullptr; }
 
@@ -152,7 +159,8 @@ class SimNetwork::NodeNetwork final : public bank::Network {
     if (network_.listeners_.contains({name_, port})) {
       return bank::Error{fmt::format("address in use: {}:{}", name_, port)};
     }
-    return std::unique_ptr<bank::Listener>(std::make_unique<SimListener>(network_, name_, port, std::move(on_accept)));
+    return std::unique_ptr<bank::Listener>(
+        std::make_unique<SimListener>(network_, name_, port, std::move(on_accept)));
   }
 
  private:
@@ -179,7 +187,18 @@ bank::Network& SimNetwork::node(const std::string& name) {
   return *slot;
 }
 
-std::int64_t SimNetwork::latency() { return world_.rng().range(config_.latency_ms_min, config_.latency_ms_max); }
+std::int64_t SimNetwork::latency(Rng& rng) const {
+  return rng.range(config_.latency_ms_min, config_.latency_ms_max);
+}
+
+Rng& SimNetwork::connect_rng(const std::string& from, const std::string& to) {
+  auto it = connect_rngs_.find({from, to});
+  if (it == connect_rngs_.end())
+    it = connect_rngs_
+             .emplace(std::pair{from, to}, MomentRng(world_.stream_seed("connect " + from + " " + to)))
+             .first;
+  return it->second.at(world_.now_ms());
+}
 
 SimNetwork::LinkKey SimNetwork::link_key(const std::string& a, const std::string& b) {
   return a < b ? LinkKey{a, b} : LinkKey{b, a};
@@ -209,7 +228,9 @@ void SimNetwork::connect(const std::string& from, const std::string& to, std::ui
     });
     return;
   }
-  world_.schedule_after(latency(), [this, from, to, port, on_done = std::move(on_done)] {
+  Rng& rng = connect_rng(from, to);
+  const std::uint64_t ordinal = rng.next();  // Names this connection's own stream.
+  world_.schedule_after(latency(rng), [this, from, to, port, ordinal, on_done = std::move(on_done)] {
     auto it = listeners_.find({to, port});
     if (down_.contains(to) || down_.contains(from) || it == listeners_.end()) {
       on_done(bank::Error{fmt::format("connect to {}:{} refused", to, port)});
@@ -217,6 +238,7 @@ void SimNetwork::connect(const std::string& from, const std::string& to, std::ui
     }
     auto state = std::make_shared<SimConnectionState>();
     state->id = connection_id_next_++;
+    state->rng = MomentRng(ordinal);
     state->nodes[0] = from;
     state->nodes[1] = to;
     state->last_delivered_ms[0] = state->last_delivered_ms[1] = world_.now_ms();
@@ -276,7 +298,8 @@ void SimNetwork::pump(const std::shared_ptr<SimConnectionState>& state, int dire
     // Deliver the head piece, coalescing with ready followers now and then.
     std::string bytes = std::move(pipe.pieces.front().bytes);
     pipe.pieces.pop_front();
-    while (!pipe.pieces.empty() && pipe.pieces.front().ready_ms <= world_.now_ms() && world_.rng().chance(1, 2)) {
+    while (!pipe.pieces.empty() && pipe.pieces.front().ready_ms <= world_.now_ms() &&
+           state->rng.at(world_.now_ms()).chance(1, 2)) {
       bytes += pipe.pieces.front().bytes;
       pipe.pieces.pop_front();
     }
@@ -299,7 +322,8 @@ void SimNetwork::pump(const std::shared_ptr<SimConnectionState>& state, int dire
   schedule_pump(state, direction);
 }
 
-void SimNetwork::notify_closed(const std::shared_ptr<SimConnectionState>& state, int side, bank::CloseReason reason) {
+void SimNetwork::notify_closed(const std::shared_ptr<SimConnectionState>& state, int side,
+                               bank::CloseReason reason) {
   if (state->finished[side]) return;
   state->finished[side] = true;
   SimEndpoint* endpoint = state->endpoints[side];
@@ -369,7 +393,8 @@ void SimNetwork::partition_one_way(const std::string& from, const std::string& t
   // The blocked sender's retransmissions time out as in a partition.
   world_.schedule_after(config_.partition_reset_ms, [this, from, to, epoch] {
     const Link* current = find_link(from, to);
-    if (current == nullptr || current->one_way_blocked_sender != from || current->partition_epoch != epoch) return;
+    if (current == nullptr || current->one_way_blocked_sender != from || current->partition_epoch != epoch)
+      return;
     std::vector<std::shared_ptr<SimConnectionState>> crossing;
     for (auto& [id, state] : connections_) {
       if (link_key(state->nodes[0], state->nodes[1]) == link_key(from, to)) crossing.push_back(state);
@@ -406,8 +431,12 @@ std::uint64_t SimNetwork::bytes_in_flight() const {
   return bytes;
 }
 
-void SimNetwork::set_up(const std::string& name) { down_.erase(name); }
-bool SimNetwork::is_up(const std::string& name) const { return !down_.contains(name); }
+void SimNetwork::set_up(const std::string& name) {
+  down_.erase(name);
+}
+bool SimNetwork::is_up(const std::string& name) const {
+  return !down_.contains(name);
+}
 
 void SimNetwork::partition(const std::string& a, const std::string& b) {
   Link& link = links_[link_key(a, b)];

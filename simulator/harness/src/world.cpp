@@ -3,9 +3,15 @@
 namespace sim {
 
 World::World(std::uint64_t seed, std::int64_t start_ms, std::int64_t step_ms)
-    : now_ms_(start_ms), start_ms_(start_ms), step_ms_(step_ms), rng_(seed) {
+    : now_ms_(start_ms), start_ms_(start_ms), step_ms_(step_ms), seed_(seed) {
   BANK_ASSERT(step_ms > 0);
   BANK_ASSERT(start_ms >= 0);
+}
+
+std::uint64_t World::stream_seed(std::string_view name) const {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a of the name, mixed with the run's seed.
+  for (const char c : name) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return mix64(seed_ ^ mix64(hash));
 }
 
 EventId World::schedule_after(std::int64_t delay_ms, std::function<void()> callback) {
@@ -30,7 +36,13 @@ EventId World::schedule_after(std::int64_t delay_ms, std::function<void()> callb
   slot.callback = std::move(callback);
   slot.live = true;
   const EventId id = make_id(index, slot.generation);
-  queue_.push(Entry{due_ms, rng_.next(), id});
+  if (scheduling_at_ms_ != now_ms_) {
+    scheduling_at_ms_ = now_ms_;
+    scheduled_at_this_ms_ = 0;
+  }
+  const std::uint64_t order =
+      mix64(seed_ ^ mix64(mix64(static_cast<std::uint64_t>(now_ms_)) + scheduled_at_this_ms_++));
+  queue_.push(Entry{due_ms, order, id});
   return id;
 }
 
@@ -86,7 +98,8 @@ void World::trace(std::string_view line) {
     trace_hash_ ^= byte;
     trace_hash_ *= 0x100000001b3ULL;
   };
-  for (int i = 0; i < 8; ++i) fold(static_cast<unsigned char>(static_cast<std::uint64_t>(now_ms_) >> (8 * i)));
+  for (int i = 0; i < 8; ++i)
+    fold(static_cast<unsigned char>(static_cast<std::uint64_t>(now_ms_) >> (8 * i)));
   for (char c : line) fold(static_cast<unsigned char>(c));
   fold(0);
   trace_lines_.push_back(std::to_string(now_ms_) + " " + std::string(line));

@@ -80,4 +80,26 @@ class Rng {
   std::uint64_t s_[4];
 };
 
+// A stream of randomness whose draws at one moment of simulated time depend
+// on its seed, the moment and the draws made earlier at that moment only:
+// what was drawn at other moments does not shift them. One actor's or one
+// connection's randomness stays put when, in a shrunk plan, something before
+// it no longer happens.
+class MomentRng {
+ public:
+  explicit MomentRng(std::uint64_t seed) : seed_(seed), rng_(seed) {}
+  Rng& at(std::int64_t now_ms) {
+    if (now_ms != at_ms_) {
+      at_ms_ = now_ms;
+      rng_ = Rng(mix64(seed_ ^ mix64(static_cast<std::uint64_t>(now_ms))));
+    }
+    return rng_;
+  }
+
+ private:
+  std::uint64_t seed_;
+  std::int64_t at_ms_ = -1;
+  Rng rng_;
+};
+
 }  // namespace sim

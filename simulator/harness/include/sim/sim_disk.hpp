@@ -33,10 +33,12 @@ struct DiskFaults {
   std::int64_t fail_appends_until_ms = 0;
   std::int64_t fail_syncs_until_ms = 0;
   std::int64_t fail_reads_until_ms = 0;  // An unreadable sector: opening (reading) a file fails.
-  int error_code = 0;  // EIO or ENOSPC.
+  int error_code = 0;                    // EIO or ENOSPC.
   std::int64_t slow_syncs_until_ms = 0;  // Appends are slowed too, by a quarter as much.
   std::int64_t slow_sync_extra_ms = 0;
-  bool errors_active(std::int64_t now_ms) const { return fail_appends_until_ms > now_ms || fail_syncs_until_ms > now_ms; }
+  bool errors_active(std::int64_t now_ms) const {
+    return fail_appends_until_ms > now_ms || fail_syncs_until_ms > now_ms;
+  }
 };
 
 // One file. Appends only grow it, so the durable bytes are a prefix of what
@@ -51,7 +53,8 @@ struct SimFileState {
 
 class SimDisk final : public bank::Disk {
  public:
-  SimDisk(World& world, DiskConfig config) : world_(world), config_(config) {}
+  SimDisk(World& world, DiskConfig config)
+      : world_(world), config_(config), rng_(world.stream_seed("disk")) {}
 
   bank::Result<bank::OpenedFile> open(const std::string& name) override;
   bank::IoStatus sync_directory() override;
@@ -94,6 +97,7 @@ class SimDisk final : public bank::Disk {
   // Sets a file's bytes as both durable and cached, with a durable entry.
   void put_file_for_test(const std::string& name, std::string bytes);
   World& world() { return world_; }
+  Rng& rng() { return rng_.at(world_.now_ms()); }  // Latencies, torn writes, what a power loss keeps.
   const DiskConfig& config() const { return config_; }
 
   // The Linux rules for a failed sync, applied to one file.
@@ -111,6 +115,7 @@ class SimDisk final : public bank::Disk {
  private:
   World& world_;
   DiskConfig config_;
+  MomentRng rng_;
   DiskFaults faults_;
   std::uint64_t operations_ = 0;
   std::uint64_t fail_operation_number_ = 0;

@@ -110,7 +110,10 @@ class SimNetwork {
   void reset_later(const std::shared_ptr<SimConnectionState>& state);
   void notify_closed(const std::shared_ptr<SimConnectionState>& state, int side, bank::CloseReason reason);
   void forget_if_done(const std::shared_ptr<SimConnectionState>& state);
-  std::int64_t latency();
+  std::int64_t latency(Rng& rng) const;
+  // The stream of connects from one node to another: their latencies, and
+  // the seed of each connection's own stream.
+  Rng& connect_rng(const std::string& from, const std::string& to);
 
   World& world_;
   NetworkConfig config_;
@@ -122,6 +125,7 @@ class SimNetwork {
   std::map<std::string, std::int64_t> accepts_failing_until_ms_;
   std::map<std::uint64_t, std::shared_ptr<SimConnectionState>> connections_;
   std::uint64_t connection_id_next_ = 1;
+  std::map<std::pair<std::string, std::string>, MomentRng> connect_rngs_;
   std::uint64_t bytes_delivered_ = 0;
 };
 

@@ -31,7 +31,11 @@ class World {
   std::int64_t start_ms() const { return start_ms_; }
   std::int64_t step_ms() const { return step_ms_; }
   std::uint64_t steps() const { return static_cast<std::uint64_t>((now_ms_ - start_ms_) / step_ms_); }
-  Rng& rng() { return rng_; }
+  // The seed of an independent stream of randomness named `name` (a disk, a
+  // link, a connection, an actor). Each source of randomness draws from its
+  // own stream, so that what one actor does (or, when a plan is shrunk, no
+  // longer does) does not reshuffle what every other one draws.
+  std::uint64_t stream_seed(std::string_view name) const;
 
   // Runs callback at the first step boundary at or after now + delay_ms; a
   // delay of 0 runs it later in the current step, never inline.
@@ -57,7 +61,7 @@ class World {
  private:
   struct Entry {
     std::int64_t due_ms;
-    std::uint64_t order;  // Drawn from the seed: shuffles events due at one step.
+    std::uint64_t order;  // Drawn from the seed: shuffles events due at one step (see schedule_after).
     EventId id;
     bool operator>(const Entry& other) const {
       if (due_ms != other.due_ms) return due_ms > other.due_ms;
@@ -69,7 +73,12 @@ class World {
   std::int64_t now_ms_;
   std::int64_t start_ms_;
   std::int64_t step_ms_;
-  Rng rng_;
+  std::uint64_t seed_;
+  // Events scheduled so far at the current time: with the time, names an
+  // event's order draw, so that what is scheduled at one moment does not
+  // shift the draws of every later moment.
+  std::int64_t scheduling_at_ms_ = -1;
+  std::uint64_t scheduled_at_this_ms_ = 0;
   // Callbacks live in slots reused through a free list; an EventId is the
   // slot's index plus its generation, so a stale id never cancels a newer event.
   // Generations start at 1: no event has id 0, which callers use for "none".
