@@ -141,6 +141,57 @@ TEST_CASE("writes that arrive together share one sync (group commit)") {
   CHECK(bank.disk.syncs_done == bank.server->stats().syncs + 1);  // One more: recovery syncs what it read.
 }
 
+TEST_CASE(
+    "writes pipelined on one connection share one sync; replies keep request order; reads see own writes") {
+  sim::NetworkConfig network;
+  network.latency_ms_min = network.latency_ms_max = 5;
+  network.pieces_per_send_max = 1;
+  SimBank bank(1, 1'745'529'640'464, SimBank::default_config(), network);
+  REQUIRE(bank.start().ok());
+  auto& c = bank.connect();
+  // Thirty-two creates sent at once, then a read and a void of the first, then HEALTH.
+  for (int i = 1; i <= 32; ++i) {
+    c.send_frame("CREATE_TRANSACTION");
+    c.send_frame(std::to_string(i));
+  }
+  c.send_frame("GET_BALANCE");
+  c.send_frame("VOID_TRANSACTION");
+  c.send_frame("1");
+  c.send_frame("GET_TRANSACTION");
+  c.send_frame("33");
+  c.send_frame("HEALTH");
+  REQUIRE(bank.run_until([&] { return c.replies.size() == 64 + 1 + 2 + 2 + 1; }));
+  for (int i = 1; i <= 32; ++i) {
+    INFO("create " << i);
+    CHECK(c.replies[static_cast<std::size_t>(2 * i - 2)] == "Enter the transaction amount:");
+    CHECK_THAT(c.replies[static_cast<std::size_t>(2 * i - 1)],
+               Catch::StartsWith("id=" + std::to_string(i) + " ") &&
+                   Catch::EndsWith("amount=$" + std::to_string(i) + ".00"));
+  }
+  CHECK(c.replies[64] == "$528.00");  // 1 + 2 + ... + 32: the balance sees every write before it.
+  CHECK(c.replies[65] == "Enter the transaction ID:");
+  CHECK_THAT(c.replies[66], Catch::StartsWith("id=33 ") && Catch::EndsWith("amount=$-1.00 voids=1"));
+  CHECK(c.replies[67] == "Enter the transaction ID:");
+  CHECK_THAT(c.replies[68], Catch::StartsWith("id=33 "));
+  CHECK(c.replies[69] == "healthy");
+  // One connection's thirty-two writes took one or two syncs, not thirty-two; the void, one more.
+  CHECK(bank.server->stats().syncs <= 3);
+}
+
+TEST_CASE("a CLOSE pipelined behind a write closes once the write is answered") {
+  SimBank bank;
+  REQUIRE(bank.start().ok());
+  auto& c = bank.connect();
+  c.send_frame("CREATE_TRANSACTION");
+  c.send_frame("5");
+  c.send_frame("CLOSE");
+  REQUIRE(bank.run_until([&] { return c.closed; }));
+  CHECK(c.close_reason == bank::CloseReason::peer_closed);
+  REQUIRE(c.replies.size() == 2);
+  CHECK_THAT(c.replies[1], Catch::StartsWith("id=1 "));
+  CHECK(bank.server->ledger().durable_count() == 1);
+}
+
 TEST_CASE("created_at never decreases when the server's clock steps back") {
   SimBank bank;
   REQUIRE(bank.start().ok());

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
+#include <optional>
 
 #include "bank/coverage.hpp"
 #include "bank/planted_bugs.hpp"
@@ -36,7 +38,23 @@ class BankServer::Client final : public ConnectionHandler {
   Session session_;
   const bool refused_;  // Over the connection limit: told so and being closed.
   const std::string peer_;
-  bool awaiting_write_ = false;
+  // Answers in request order; the first is always one still waiting for a
+  // sync (ready ones at the front leave at once).
+  struct Slot {
+    bool ready = false;
+    bool close = false;  // Close the connection here (after a CLOSE, or an oversized frame).
+    std::string payload;
+  };
+  std::deque<Slot> replies_;
+  std::uint64_t first_slot_ = 0;  // The slot number of replies_.front().
+  std::size_t replies_held_bytes_ = 0;
+  bool close_requested_ = false;  // Nothing more is read; closed once the replies before it are sent.
+  // A read or a void that arrived behind this connection's own writes still
+  // syncing: it runs once they are durable, so that it sees them (requests of
+  // one connection take effect in order, pipelined or not). Creates do not
+  // wait: they join the next group commit.
+  std::optional<SessionAction> deferred_;
+  bool busy() const { return !replies_.empty() || deferred_.has_value(); }
   bool closing_ = false;
   bool reading_paused_ = false;
   std::int64_t last_activity_ms_ = 0;
@@ -119,7 +137,7 @@ void BankServer::on_accept(std::unique_ptr<Connection> connection) {
 }
 
 void BankServer::on_client_data(Client& client, std::string_view bytes) {
-  if (client.refused_ || client.closing_) return;  // Nothing more is read from it.
+  if (client.refused_ || client.closing_ || client.close_requested_) return;  // Nothing more is read from it.
   client.last_activity_ms_ = env_.clock.monotonic_ms();
   client.decoder_.feed(bytes);
   pump(client);
@@ -143,17 +161,24 @@ void BankServer::on_client_closed(std::uint64_t client_id, CloseReason reason) {
 
 void BankServer::pump(Client& client) {
   const std::uint64_t client_id = client.id_;
-  while (!client.closing_ && !client.awaiting_write_ && !shutting_down_ &&
-         client.connection_->send_queued_bytes() < config_.send_queue_bytes_max) {
+  if (client.deferred_ && client.replies_.empty() && !client.closing_) {
+    SessionAction action = std::move(*client.deferred_);
+    client.deferred_.reset();
+    perform(client, std::move(action));
+  }
+  while (!client.closing_ && !client.close_requested_ && !client.deferred_ && !shutting_down_ &&
+         client.replies_.size() < config_.requests_in_flight_max &&
+         client.connection_->send_queued_bytes() + client.replies_held_bytes_ <
+             config_.send_queue_bytes_max) {
     const FrameDecoder::Next next = client.decoder_.next();
     if (next.status == FrameDecoder::Status::need_more) break;
     if (next.status == FrameDecoder::Status::too_large) {
       mark(Mark::frame_too_large);
       env_.log.warn("connection {} from {}: frame larger than {} bytes; closing", client_id, client.peer_,
                     config_.frame_bytes_max);
-      send_frame(client, error_reply(fmt::format("frame too large (the limit is {} bytes)",
-                                                 config_.frame_bytes_max)));
-      close_client(client);
+      reply(client,
+            error_reply(fmt::format("frame too large (the limit is {} bytes)", config_.frame_bytes_max)));
+      close_after_replies(client);
       return;
     }
     ++stats_.requests;
@@ -166,11 +191,12 @@ void BankServer::update_reading(Client& client) {
   if (client.closing_) return;
   // Read only while frames can be handled: this bounds what one connection can
   // make us hold to one read's worth of input and one frame's worth of replies.
-  const bool should_pause = client.awaiting_write_ || shutting_down_ ||
-                            client.connection_->send_queued_bytes() >= config_.send_queue_bytes_max;
+  const bool backpressure =
+      client.connection_->send_queued_bytes() + client.replies_held_bytes_ >= config_.send_queue_bytes_max;
+  const bool should_pause = client.close_requested_ || client.deferred_ || shutting_down_ || backpressure ||
+                            client.replies_.size() >= config_.requests_in_flight_max;
   if (should_pause && !client.reading_paused_) {
-    if (client.connection_->send_queued_bytes() >= config_.send_queue_bytes_max)
-      mark(Mark::reading_paused_for_backpressure);
+    if (backpressure) mark(Mark::reading_paused_for_backpressure);
     client.reading_paused_ = true;
     client.connection_->pause_reading();
   } else if (!should_pause && client.reading_paused_) {
@@ -186,6 +212,53 @@ void BankServer::send_frame(Client& client, std::string_view payload) {
   client.connection_->send(bytes);
 }
 
+void BankServer::reply(Client& client, std::string payload) {
+  if (client.replies_.empty()) {
+    send_frame(client, payload);
+    return;
+  }
+  client.replies_held_bytes_ += payload.size();
+  client.replies_.push_back(Client::Slot{true, false, std::move(payload)});
+}
+
+std::uint64_t BankServer::hold_reply(Client& client) {
+  client.replies_.push_back(Client::Slot{});
+  return client.first_slot_ + client.replies_.size() - 1;
+}
+
+void BankServer::fill_reply(Client& client, std::uint64_t slot, std::string payload) {
+  BANK_ASSERT(slot >= client.first_slot_ && slot - client.first_slot_ < client.replies_.size());
+  Client::Slot& held = client.replies_[slot - client.first_slot_];
+  BANK_ASSERT(!held.ready);
+  held.ready = true;
+  client.replies_held_bytes_ += payload.size();
+  held.payload = std::move(payload);
+  send_ready_replies(client);
+}
+
+void BankServer::send_ready_replies(Client& client) {
+  while (!client.replies_.empty() && client.replies_.front().ready) {
+    Client::Slot slot = std::move(client.replies_.front());
+    client.replies_.pop_front();
+    ++client.first_slot_;
+    client.replies_held_bytes_ -= slot.payload.size();
+    if (slot.close) {
+      close_client(client);
+      continue;
+    }
+    if (!client.closing_) send_frame(client, slot.payload);
+  }
+}
+
+void BankServer::close_after_replies(Client& client) {
+  client.close_requested_ = true;
+  if (client.replies_.empty()) {
+    close_client(client);
+    return;
+  }
+  client.replies_.push_back(Client::Slot{true, true, {}});
+}
+
 void BankServer::close_client(Client& client) {
   if (client.closing_) return;
   client.closing_ = true;
@@ -195,23 +268,36 @@ void BankServer::close_client(Client& client) {
 void BankServer::handle_frame(Client& client, std::string_view frame) {
   using Kind = SessionAction::Kind;
   SessionAction action = client.session_.handle_frame(frame);
+  const bool reads_the_ledger = action.kind == Kind::list || action.kind == Kind::balance ||
+                                action.kind == Kind::get || action.kind == Kind::void_;
+  if (reads_the_ledger && !client.replies_.empty()) {
+    mark(Mark::request_waits_for_own_write);
+    client.deferred_ = std::move(action);
+    return;
+  }
+  perform(client, std::move(action));
+}
+
+void BankServer::perform(Client& client, SessionAction action) {
+  using Kind = SessionAction::Kind;
   switch (action.kind) {
     case Kind::reply:
-      send_frame(client, action.reply);
+      reply(client, std::move(action.reply));
       return;
+    // Reads answer from durable state as it is now; behind a write of this
+    // connection still syncing, the answer waits for that write's.
     case Kind::list:
       ++stats_.ledger_replies;
-      send_frame(client, ledger_.list_text());
+      reply(client, ledger_.list_text());
       return;
     case Kind::balance:
       ++stats_.ledger_replies;
-      send_frame(client, "$" + format_money(ledger_.balance()));
+      reply(client, "$" + format_money(ledger_.balance()));
       return;
     case Kind::get: {
       ++stats_.ledger_replies;
       const Transaction* transaction = ledger_.get(action.id);
-      send_frame(client,
-                 transaction != nullptr ? format_transaction(*transaction) : std::string(reply_not_found));
+      reply(client, transaction != nullptr ? format_transaction(*transaction) : std::string(reply_not_found));
       return;
     }
     case Kind::create:
@@ -220,12 +306,11 @@ void BankServer::handle_frame(Client& client, std::string_view frame) {
       return;
     case Kind::close:
       env_.log.debug("connection {} from {}: CLOSE", client.id_, client.peer_);
-      close_client(client);
+      close_after_replies(client);
       return;
     case Kind::exit:
       if (!config_.allow_remote_exit || !on_exit_requested_) {
-        send_frame(client,
-                   error_reply("remote shutdown is disabled (start the server with --allow-remote-exit)"));
+        reply(client, error_reply("remote shutdown is disabled (start the server with --allow-remote-exit)"));
         return;
       }
       env_.log.warn("EXIT from connection {} ({}): shutting down", client.id_, client.peer_);
@@ -237,13 +322,13 @@ void BankServer::handle_frame(Client& client, std::string_view frame) {
 
 void BankServer::handle_write(Client& client, const SessionAction& action) {
   if (shutting_down_) {
-    send_frame(client, error_reply("server is shutting down; nothing was recorded"));
+    reply(client, error_reply("server is shutting down; nothing was recorded"));
     return;
   }
   if (writes_disabled_) {
     mark(Mark::write_refused_writes_disabled);
-    send_frame(client, error_reply("writes are disabled after a disk failure until the server restarts; "
-                                   "nothing was recorded"));
+    reply(client, error_reply("writes are disabled after a disk failure until the server restarts; "
+                              "nothing was recorded"));
     return;
   }
   const bool is_create = action.kind == SessionAction::Kind::create;
@@ -256,22 +341,22 @@ void BankServer::handle_write(Client& client, const SessionAction& action) {
       // The refusal may rest on writes not yet durable ("already voided by"
       // a reversal still syncing): it waits for them, so that it never
       // reveals a write that a crash could still take back.
-      client.awaiting_write_ = true;
-      waiters_.push_back(Waiter{client.id_, ledger_.staged_last_id(), error_reply(staged.error().message)});
+      waiters_.push_back(Waiter{client.id_, ledger_.staged_last_id(), error_reply(staged.error().message),
+                                hold_reply(client)});
       return;
     }
-    send_frame(client, error_reply(staged.error().message));
+    reply(client, error_reply(staged.error().message));
     return;
   }
   if (staged->id == 0) {
-    send_frame(client, reply_not_found);
+    reply(client, std::string(reply_not_found));
     return;
   }
   if (ledger_.is_durable(staged->id)) {
     // A retry whose key was recorded before: answer with that transaction.
     BANK_ASSERT(staged->replayed_by_key);
     ++stats_.ledger_replies;
-    send_frame(client, format_transaction(*ledger_.get(staged->id)));
+    reply(client, format_transaction(*ledger_.get(staged->id)));
     return;
   }
   if (staged->replayed_by_key) mark(Mark::key_replayed_while_syncing);
@@ -279,8 +364,8 @@ void BankServer::handle_write(Client& client, const SessionAction& action) {
     ++stats_.writes_staged;
     encode_record(batch_, *ledger_.get_any(staged->id));
   }
-  client.awaiting_write_ = true;
-  waiters_.push_back(Waiter{client.id_, staged->id, {}});
+  if (!client.replies_.empty()) mark(Mark::write_pipelined);
+  waiters_.push_back(Waiter{client.id_, staged->id, {}, hold_reply(client)});
   maybe_flush();
 }
 
@@ -333,11 +418,10 @@ void BankServer::on_durable(std::uint64_t through_id) {
       continue;
     }
     Client& client = *it->second;
-    BANK_ASSERT(client.awaiting_write_);
-    client.awaiting_write_ = false;
     ++stats_.ledger_replies;
-    send_frame(client, waiter.refusal.empty() ? format_transaction(*ledger_.get(waiter.transaction_id))
-                                              : waiter.refusal);
+    fill_reply(
+        client, waiter.reply_slot,
+        waiter.refusal.empty() ? format_transaction(*ledger_.get(waiter.transaction_id)) : waiter.refusal);
   }
   for (const Waiter& waiter : ready) {
     auto it = clients_.find(waiter.client_id);
@@ -362,15 +446,14 @@ void BankServer::on_disk_failure(std::string_view operation, IoStatus status) {
       journal_.file_name(), operation, describe(status), waiters_.size());
   std::vector<Waiter> failed;
   failed.swap(waiters_);
-  const std::string reply =
+  const std::string unknown_outcome =
       error_reply(fmt::format("journal {} failed ({}): the outcome of this request is unknown; the server "
                               "refuses writes until it restarts",
                               operation, describe(status)));
   for (const Waiter& waiter : failed) {
     auto it = clients_.find(waiter.client_id);
     if (it == clients_.end()) continue;
-    it->second->awaiting_write_ = false;
-    send_frame(*it->second, reply);
+    fill_reply(*it->second, waiter.reply_slot, unknown_outcome);
   }
   for (const Waiter& waiter : failed) {
     auto it = clients_.find(waiter.client_id);
@@ -407,7 +490,7 @@ void BankServer::on_idle_timer(std::uint64_t client_id) {
   client.idle_timer_ = 0;
   if (client.closing_) return;
   const std::int64_t idle_ms = env_.clock.monotonic_ms() - client.last_activity_ms_;
-  if (client.awaiting_write_ || client.reading_paused_ || idle_ms < config_.idle_timeout_ms) {
+  if (client.busy() || client.reading_paused_ || idle_ms < config_.idle_timeout_ms) {
     // Not idle, or not by its own doing (a write syncing, reading paused):
     // look again when it could be, and never spin while it stays busy.
     const bool busy = idle_ms >= config_.idle_timeout_ms;

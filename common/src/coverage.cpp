@@ -38,6 +38,10 @@ std::string_view describe(Mark mark) {
       return "write_refused_by_rules";
     case Mark::frame_too_large:
       return "frame_too_large";
+    case Mark::write_pipelined:
+      return "write_pipelined";
+    case Mark::request_waits_for_own_write:
+      return "request_waits_for_own_write";
     case Mark::connection_refused_at_limit:
       return "connection_refused_at_limit";
     case Mark::count_:

@@ -309,6 +309,7 @@ void Banker::begin_batch(std::vector<Interaction> interactions) {
   BANK_ASSERT(interactions.size() <= pipeline_requests_max);
   for (const Interaction& interaction : interactions) batch_.push_back(build(interaction));
   attempts_ = 0;
+  own_acked_high_id_ = 0;
   send_batch();
 }
 
@@ -516,6 +517,7 @@ void Banker::handle_reply(std::string reply) {
     bank::append_frame(bytes, "CLOSE");
     connection_->send(bytes);
     last_send_ms_ = context_.world.now_ms();
+    polite_close_sent_ = true;
   }
   if (request.replies.size() == request.replies_expected) finish_request(request);
 }
@@ -529,14 +531,34 @@ void Banker::finish_request(Request& request) {
     context_.recorder->end_request(name_, short_reply(reply), context_.world.now_ms());
   Model& model = context_.model;
   request.done = true;
+  if (request.interaction.hang_up) polite_close_sent_ = false;  // The write before the CLOSE is answered.
+  // Requests of one connection take effect in order, pipelined or not: a
+  // read behind this batch's own acknowledged writes must see them.
+  const std::uint64_t own = own_acked_high_id_;
+  const auto misses_own_write = [&](std::string_view what) {
+    model.fail(
+        "requests of one connection take effect in order", name_,
+        fmt::format("{} answered `{}`, but transaction {}, written earlier in the same pipelined batch, "
+                    "was acknowledged before this reply {}",
+                    frames_text(request.frames), short_reply(reply), own, what));
+  };
   switch (request.interaction.op) {
     case BankerOp::list:
+      if (own > 0 && !reply.starts_with(fmt::format("id={} ", own)) &&
+          reply.find(fmt::format("\nid={} ", own)) == std::string::npos) {
+        misses_own_write("(and the list lacks it)");
+        break;
+      }
       model.check_list(name_, reply, request.generation, host_.durable_count());
       break;
     case BankerOp::balance:
-      model.check_balance(name_, reply, request.generation, host_.durable_count());
+      model.check_balance(name_, reply, request.generation, host_.durable_count(), own);
       break;
     case BankerOp::get:
+      if (own >= request.id && reply == bank::reply_not_found) {
+        misses_own_write("(ids are given in order, so this one existed)");
+        break;
+      }
       model.check_get(name_, request.id, reply, request.generation, host_.durable_count());
       break;
     case BankerOp::garbage:
@@ -551,6 +573,8 @@ void Banker::finish_request(Request& request) {
       const bool is_void = request.interaction.op == BankerOp::void_;
       if (reply.starts_with("id=")) {
         model.write_acked(name_, request.model_key, reply, request.clock);
+        if (const auto acked = parse_transaction_line(reply))
+          own_acked_high_id_ = std::max(own_acked_high_id_, acked->id);
         break;
       }
       if (reply.starts_with("ERROR journal ") || reply.starts_with("ERROR writes are disabled")) {
@@ -577,6 +601,10 @@ void Banker::finish_request(Request& request) {
         break;
       }
       if (is_void && reply == bank::reply_not_found) {
+        if (own >= request.id) {
+          misses_own_write("(ids are given in order, so this one existed)");
+          break;
+        }
         model.check_not_found(name_, request.id, "VOID_TRANSACTION", request.generation);
         model.write_refused(request.model_key);
         break;
@@ -674,6 +702,16 @@ void Banker::on_closed(bank::CloseReason reason) {
   connecting_ = false;
   const bool waiting =
       std::any_of(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
+  const bool closed_after_close = polite_close_sent_ && reason == bank::CloseReason::peer_closed;
+  polite_close_sent_ = false;
+  if (closed_after_close && waiting) {
+    // Frames are handled in order: the write before the CLOSE is answered
+    // before the connection closes (a crash resets it instead).
+    context_.model.fail(
+        "protocol", name_,
+        "the server closed the connection after CLOSE without answering the write sent before it");
+    return;
+  }
   if (waiting) retry_batch(fmt::format("connection {}", bank::describe(reason)));
 }
 

@@ -101,7 +101,10 @@ class Banker final : public bank::ConnectionHandler {
   std::uint64_t connection_generation_ = 0;
   bank::FrameDecoder decoder_;
   std::vector<std::int64_t> entry_started_ms_;
-  sim::MomentRng backoff_rng_;  // This banker's own stream: its retries' jitter.
+  std::uint64_t own_acked_high_id_ = 0;
+  bool polite_close_sent_ = false;  // On the current connection, behind a write still unanswered.  // The
+                                    // highest id this batch's own writes were acknowledged with.
+  sim::MomentRng backoff_rng_;      // This banker's own stream: its retries' jitter.
   std::vector<std::unique_ptr<Echo>> echoes_;
   sim::EventId timer_ = 0;
   sim::EventId watchdog_ = 0;

@@ -626,13 +626,13 @@ void Model::check_get(const std::string& actor, std::uint64_t id, std::string_vi
 }
 
 void Model::check_balance(const std::string& actor, std::string_view reply, std::uint64_t generation,
-                          std::uint64_t durable_high) {
+                          std::uint64_t durable_high, std::uint64_t own_high_id) {
   const auto cents = parse_dollars(reply);
   if (!cents) {
     fail("reply format", actor, fmt::format("GET_BALANCE was answered `{}`", reply));
     return;
   }
-  const std::uint64_t id_low = highest_confirmed_id(generation);
+  const std::uint64_t id_low = std::max(highest_confirmed_id(generation), own_high_id);
   if (durable_high < id_low) {
     fail("durability", actor,
          fmt::format(

@@ -87,8 +87,10 @@ class Model {
                  std::uint64_t durable_high = UINT64_MAX);
   // durable_high: how many transactions the host held durable when the reply
   // arrived, the most the balance may include.
+  // own_high_id: the highest id the reader's own connection had acknowledged
+  // before this request took effect (pipelined behind it); the balance includes it.
   void check_balance(const std::string& actor, std::string_view reply, std::uint64_t generation,
-                     std::uint64_t durable_high);
+                     std::uint64_t durable_high, std::uint64_t own_high_id = 0);
   // The final audit, once every request has resolved: the whole ledger.
   void audit(const std::string& actor, std::string_view list_reply, std::string_view balance_reply);
 

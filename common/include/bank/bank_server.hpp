@@ -30,8 +30,14 @@ struct BankServerConfig {
   std::size_t connections_max = 1024;
   // A connection that sends nothing for this long is told so and closed; 0 disables.
   std::int64_t idle_timeout_ms = 300'000;
-  // A connection whose unsent replies exceed this is not read from until they drain.
+  // A connection whose unsent replies (sent but not yet taken by the network,
+  // and held behind a write that syncs) exceed this is not read from until
+  // they drain.
   std::size_t send_queue_bytes_max = 1024 * 1024;
+  // Requests of one connection handled and not yet answered (pipelined behind
+  // writes that sync): past this many, the connection is not read from until
+  // the oldest is answered.
+  std::size_t requests_in_flight_max = 256;
   // How long shutdown waits for connections to drain before it gives up on them.
   std::int64_t shutdown_grace_ms = 5'000;
   bool allow_remote_exit = false;
@@ -82,6 +88,7 @@ class BankServer {
     std::uint64_t client_id;
     std::uint64_t transaction_id;  // Answered once this transaction is durable.
     std::string refusal;           // The answer when not empty; else the transaction's line.
+    std::uint64_t reply_slot;      // Where its answer goes in the client's replies, in request order.
   };
 
   BankServer(BankEnvironment environment, BankServerConfig config, Journal journal, Ledger ledger);
@@ -92,8 +99,16 @@ class BankServer {
   void pump(Client& client);
   void update_reading(Client& client);
   void handle_frame(Client& client, std::string_view frame);
+  void perform(Client& client, SessionAction action);
   void handle_write(Client& client, const SessionAction& action);
   void send_frame(Client& client, std::string_view payload);
+  // Replies leave in request order: reply() sends at once unless an earlier
+  // request is still waiting for its sync, then it waits behind it.
+  void reply(Client& client, std::string payload);
+  std::uint64_t hold_reply(Client& client);  // A slot for an answer that comes later.
+  void fill_reply(Client& client, std::uint64_t slot, std::string payload);
+  void send_ready_replies(Client& client);
+  void close_after_replies(Client& client);
   void close_client(Client& client);
   void arm_idle_timer(Client& client, std::int64_t delay_ms);
   void on_idle_timer(std::uint64_t client_id);

@@ -28,6 +28,8 @@ enum class Mark : std::uint8_t {
   write_refused_by_rules,         // A write was refused: already voided, a reversal, an overflow.
   frame_too_large,                // A frame passed the size limit: the connection was closed.
   connection_refused_at_limit,    // A connection past the limit was told so and closed.
+  write_pipelined,                // A write was staged behind its connection's own write still syncing.
+  request_waits_for_own_write,    // A read or void waited for its connection's earlier writes.
   count_,
 };
 
