@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Our server against redis-server from Debian, on loopback, at the same
 # concurrency, in one go: HEALTH vs PING, GET_BALANCE vs GET, and a durable
-# CREATE vs SET with appendonly yes and appendfsync always. Prints each ratio
-# (ours / redis; above 1.0 we are faster) and the syncs per create.
+# CREATE vs SET with appendonly yes and appendfsync always, each at several
+# connections x requests in flight per connection (pipelining). Prints each
+# ratio (ours / redis; above 1.0 we are faster) and the syncs per create.
 #
 #   bench/compare_redis.sh [REQUESTS]      (after ./dev test or a release build)
+#
+# BASELINE_SERVER=path/to/an/older/dst_demo_server adds a column with that
+# server's figures, measured in the same run (a before and after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-20000}
@@ -16,7 +20,9 @@ done
 [ -x "$bin/bench/dst_demo_bench" ] || { cmake --preset release >/dev/null && cmake --build --preset release -j "$(nproc)" >/dev/null; }
 
 work=$(mktemp -d)
-cleanup() { kill "$redis_pid" "$bank_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+baseline=${BASELINE_SERVER:-}
+base_pid=
+cleanup() { kill "$redis_pid" "$bank_pid" $base_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 redis-server --port 0 --bind 127.0.0.1 --port 6399 --dir "$work" --appendonly yes --appendfsync always \
@@ -30,25 +36,36 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/bank.out")
+if [ -n "$baseline" ]; then
+  "$baseline" --addr 127.0.0.1 --port 0 --data-dir "$work/base" --log-level info --max-connections 10000 \
+    >"$work/base.out" 2>"$work/base.log" &
+  base_pid=$!
+  for _ in $(seq 100); do grep -q listening "$work/base.out" 2>/dev/null && break; sleep 0.1; done
+  base_port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/base.out")
+fi
 redis-cli -p 6399 set balance 0 >/dev/null
 
-rps_redis() {  # test, clients
-  redis-benchmark -p 6399 -c "$2" -n "$requests" -t "$1" -P 1 -q 2>/dev/null | tr '\r' '\n' |
+rps_redis() {  # test, clients, in flight per connection
+  redis-benchmark -p 6399 -c "$2" -n "$requests" -t "$1" -P "$3" -q 2>/dev/null | tr '\r' '\n' |
     sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1
 }
-rps_ours() {  # mix, clients
-  "$bin/bench/dst_demo_bench" "127.0.0.1:$port" -c "$2" -P 1 -n "$requests" --mix "$1" -q |
+rps_ours() {  # mix, clients, in flight per connection[, port]
+  "$bin/bench/dst_demo_bench" "127.0.0.1:${4:-$port}" -c "$2" -P "$3" -n "$requests" --mix "$1" -q |
     sed -n 's/.* s: \([0-9.]*\) exchanges\/s.*/\1/p'
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $requests requests per cell"
-printf '%-34s %12s %12s %12s %8s\n' "" connections "ours/s" "redis/s" ratio
-for clients in 1 16 64; do
+printf '%-34s %14s %12s %12s %8s%s\n' "" "conns x flight" "ours/s" "redis/s" ratio "${baseline:+      before/s}"
+for cell in 1x1 16x1 64x1 64x4 16x16; do
+  clients=${cell%x*}
+  flight=${cell#*x}
   for pair in "HEALTH vs PING:health=1:ping" "GET_BALANCE vs GET:balance=1:get" "durable CREATE vs SET (fsync always):create=1:set"; do
     IFS=: read -r label mix test <<<"$pair"
-    ours=$(rps_ours "$mix" "$clients")
-    theirs=$(rps_redis "$test" "$clients")
-    printf '%-34s %12s %12.0f %12.0f %8.2f\n' "$label" "$clients" "$ours" "$theirs" "$(echo "$ours / $theirs" | bc -l)"
+    ours=$(rps_ours "$mix" "$clients" "$flight")
+    theirs=$(rps_redis "$test" "$clients" "$flight")
+    before=
+    [ -n "$baseline" ] && before=$(printf ' %14.0f' "$(rps_ours "$mix" "$clients" "$flight" "$base_port")")
+    printf '%-34s %14s %12.0f %12.0f %8.2f%s\n' "$label" "$cell" "$ours" "$theirs" "$(echo "$ours / $theirs" | bc -l)" "$before"
   done
 done
 kill -TERM "$bank_pid"; wait "$bank_pid" 2>/dev/null || true
