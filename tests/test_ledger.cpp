@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
+#include <map>
 
+#include "bank/key_index.hpp"
 #include "bank/ledger.hpp"
 
 using bank::Ledger;
@@ -126,4 +128,33 @@ TEST_CASE("keys are validated") {
   CHECK_FALSE(bank::validate_key("").ok());
   CHECK_FALSE(bank::validate_key(std::string(65, 'k')).ok());
   CHECK_FALSE(bank::validate_key("a b").ok());
+}
+
+TEST_CASE("key index: finds, refuses duplicates and forgets keys like a map, through growth and erasures") {
+  // Keys live outside the index, as in the ledger: by id.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 5000; ++i) keys.push_back("banker" + std::to_string(i % 15) + "-" + std::to_string(i));
+  const bank::KeyIndex::KeyOf key_of{&keys, [](const void* all, std::uint64_t id) -> std::string_view {
+                                       return (*static_cast<const std::vector<std::string>*>(all))[id - 1];
+                                     }};
+  bank::KeyIndex index;
+  std::map<std::string, std::uint64_t> reference;
+  std::uint64_t state = 12345;
+  auto next = [&state] { return state = state * 6364136223846793005ULL + 1442695040888963407ULL; };
+  for (int step = 0; step < 40000; ++step) {
+    const std::uint64_t id = next() % keys.size() + 1;
+    const std::string& key = keys[id - 1];
+    if (next() % 3 == 0) {
+      CHECK(index.erase(key, key_of) == (reference.erase(key) == 1));
+    } else {
+      const bool fresh = reference.emplace(key, id).second;
+      CHECK(index.insert(key, id, key_of) == fresh);
+    }
+    REQUIRE(index.size() == reference.size());
+  }
+  for (std::uint64_t id = 1; id <= keys.size(); ++id) {
+    auto it = reference.find(keys[id - 1]);
+    CHECK(index.find(keys[id - 1], key_of) == (it == reference.end() ? 0 : it->second));
+  }
+  CHECK(index.find("no such key", key_of) == 0);
 }

@@ -63,7 +63,7 @@ std::int64_t Ledger::next_created_at(std::int64_t now_s) const {
   return std::max(created_at_s, created_at_last_s_);
 }
 
-void Ledger::append_staged(Transaction transaction) {
+void Ledger::append_staged(Transaction transaction, bool key_recorded) {
   BANK_ASSERT(transaction.id == transactions_.size() + 1);
   BANK_ASSERT(transaction.created_at_s >= created_at_last_s_);
   const auto balance = checked_add(balance_staged_, transaction.amount);
@@ -78,8 +78,8 @@ void Ledger::append_staged(Transaction transaction) {
       BANK_ASSERT(inserted);
     }
   }
-  if (!transaction.key.empty()) {
-    const bool inserted = keys_.emplace(transaction.key, transaction.id).second;
+  if (!transaction.key.empty() && !key_recorded) {
+    const bool inserted = keys_.insert(transaction.key, transaction.id, key_of());
     BANK_ASSERT(inserted);
   }
   transactions_.push_back(std::move(transaction));
@@ -88,7 +88,7 @@ void Ledger::append_staged(Transaction transaction) {
 Result<StagedWrite> Ledger::stage_create(Money amount, std::int64_t now_s, std::string_view key) {
   BANK_ASSERT(amount.cents >= -amount_cents_max && amount.cents <= amount_cents_max);
   if (!key.empty()) {
-    if (auto it = keys_.find(std::string(key)); it != keys_.end()) return StagedWrite{it->second, true};
+    if (const std::uint64_t id = keys_.find(key, key_of()); id != 0) return StagedWrite{id, true};
   }
   if (!checked_add(balance_staged_, amount)) {
     return Error{fmt::format("creating {} would overflow the balance", format_money(amount))};
@@ -120,7 +120,7 @@ Status Ledger::validate_void(std::uint64_t target_id) const {
 
 Result<StagedWrite> Ledger::stage_void(std::uint64_t target_id, std::int64_t now_s, std::string_view key) {
   if (!key.empty()) {
-    if (auto it = keys_.find(std::string(key)); it != keys_.end()) return StagedWrite{it->second, true};
+    if (const std::uint64_t id = keys_.find(key, key_of()); id != 0) return StagedWrite{id, true};
   }
   // A void may target a staged transaction only once it is durable: until then
   // the caller could not have learned its id from us.
@@ -161,7 +161,7 @@ void Ledger::discard_staged() {
   while (transactions_.size() > durable_count_) {
     const Transaction& transaction = transactions_.back();
     if (transaction.voids_id != 0) voided_by_.erase(transaction.voids_id);
-    if (!transaction.key.empty()) keys_.erase(transaction.key);
+    if (!transaction.key.empty()) keys_.erase(transaction.key, key_of());
     transactions_.pop_back();
   }
   balance_staged_ = balance_durable_;
@@ -171,9 +171,10 @@ void Ledger::discard_staged() {
 void Ledger::reserve(std::size_t transactions) {
   transactions_.reserve(transactions);
   list_text_.reserve(transactions * 48);  // A line is about 40 to 60 bytes.
+  keys_.reserve(transactions / 2);        // Grows if more carry a key.
 }
 
-Status Ledger::replay(const Transaction& transaction) {
+Status Ledger::replay(Transaction transaction) {
   BANK_ASSERT(durable_count_ == transactions_.size());
   if (transaction.id != transactions_.size() + 1) {
     return Error{fmt::format("transaction id {} where {} was expected", transaction.id, transactions_.size() + 1)};
@@ -187,9 +188,6 @@ Status Ledger::replay(const Transaction& transaction) {
   }
   if (!transaction.key.empty()) {
     if (auto status = validate_key(transaction.key); !status) return status.error();
-    if (keys_.contains(transaction.key)) {
-      return Error{fmt::format("transaction {} repeats an idempotency key", transaction.id)};
-    }
   }
   if (transaction.voids_id != 0) {
     if (transaction.voids_id >= transaction.id) {
@@ -204,8 +202,12 @@ Status Ledger::replay(const Transaction& transaction) {
   if (!checked_add(balance_staged_, transaction.amount)) {
     return Error{fmt::format("transaction {} overflows the balance", transaction.id)};
   }
-  append_staged(transaction);
-  mark_durable(transaction.id);
+  // Last check, and the key recorded by it: one lookup, not two.
+  if (!transaction.key.empty() && !keys_.insert(transaction.key, transaction.id, key_of())) {
+    return Error{fmt::format("transaction {} repeats an idempotency key", transaction.id)};
+  }
+  append_staged(std::move(transaction), /*key_recorded=*/true);
+  mark_durable(transactions_.size());
   if constexpr (planted_bugs::balance_not_rebuilt) {
     // PLANTED BUG (balance_not_rebuilt): recovery brings back the transactions
     // but not the balance, which starts again from zero.
@@ -255,9 +257,7 @@ void Ledger::check_invariants() const {
     }
     if (!transaction.key.empty()) {
       ++keyed;
-      auto it = keys_.find(transaction.key);
-      BANK_ASSERT(it != keys_.end());
-      BANK_ASSERT(it->second == transaction.id);
+      BANK_ASSERT(keys_.find(transaction.key, key_of()) == transaction.id);
     }
   }
   BANK_ASSERT(planted_bugs::void_twice || reversals == voided_by_.size());

@@ -11,13 +11,13 @@
 #include <cstdint>
 #include <limits>
 #include <map>
-#include <unordered_map>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "bank/key_index.hpp"
 #include "bank/money.hpp"
 #include "bank/result.hpp"
 
@@ -68,7 +68,7 @@ class Ledger {
   void reserve(std::size_t transactions);
   // Recovery: applies a transaction read back from the journal as durable.
   // Fails, naming the rule, when the record cannot follow the ledger so far.
-  Status replay(const Transaction& transaction);
+  Status replay(Transaction transaction);
 
   // Readers: durable state only.
   const Transaction* get(std::uint64_t id) const;
@@ -91,7 +91,8 @@ class Ledger {
  private:
   std::int64_t next_created_at(std::int64_t now_s) const;
   Status validate_void(std::uint64_t target_id) const;
-  void append_staged(Transaction transaction);
+  // key_recorded: keys_ holds its key already.
+  void append_staged(Transaction transaction, bool key_recorded = false);
 
   std::vector<Transaction> transactions_;  // transactions_[i].id == i + 1
   std::uint64_t durable_count_ = 0;
@@ -104,9 +105,13 @@ class Ledger {
   // Reversal id per voided transaction id. std::map, not unordered: nothing
   // here may depend on hash iteration order.
   std::map<std::uint64_t, std::uint64_t> voided_by_;
-  // Looked up, inserted and erased by key, never iterated: a hash map's order
-  // cannot leak out of it.
-  std::unordered_map<std::string, std::uint64_t> keys_;
+  KeyIndex keys_;
+  // The key of a transaction the index holds.
+  KeyIndex::KeyOf key_of() const {
+    return {this, [](const void* ledger, std::uint64_t id) -> std::string_view {
+              return static_cast<const Ledger*>(ledger)->transactions_[id - 1].key;
+            }};
+  }
   std::string list_text_;
 };
 
