@@ -2,7 +2,9 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -47,6 +49,40 @@ class SpdLogger final : public bank::Logger {
 };
 
 }  // namespace
+
+// Descriptors the server needs besides one per connection: stdio, the
+// journal, the listener, the loop's own, a spare, and room for a few more.
+constexpr rlim_t descriptors_reserved = 32;
+
+// Each connection holds a descriptor. Raise the soft open-files limit toward
+// the hard one so that --max-connections fits (as Redis does); if it cannot,
+// serve fewer connections and say so, rather than fail accepts later.
+void fit_connections_to_descriptors(bank::BankServerConfig& config, SpdLogger& log) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(config.connections_max) + descriptors_reserved;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    const rlim_t before = limit.rlim_cur;
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(limit.rlim_max, wanted);
+    if (raised.rlim_cur > before && ::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      limit = raised;
+      log.info("raised the open-files limit from {} to {}", before, limit.rlim_cur);
+    }
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    const std::size_t fits = limit.rlim_cur > descriptors_reserved
+                                 ? static_cast<std::size_t>(limit.rlim_cur - descriptors_reserved)
+                                 : 1;
+    log.warn(
+        "the open-files limit is {} (hard limit {}): serving at most {} connections instead of {}; raise it "
+        "with ulimit -n to serve more",
+        limit.rlim_cur,
+        limit.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(limit.rlim_max), fits,
+        config.connections_max);
+    config.connections_max = fits;
+  }
+}
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -114,11 +150,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  fit_connections_to_descriptors(config, log);
   config.address = address;
   config.port = static_cast<std::uint16_t>(port);
   config.idle_timeout_ms = idle_timeout_s * 1000;
 
   dst_demo::SystemRuntime runtime;
+  runtime.set_warning_sink([&log](const std::string& message) { log.warn("{}", message); });
   dst_demo::PosixDisk disk(data_dir, runtime);
   bank::BankEnvironment environment{runtime, runtime, runtime, disk, log};
   auto started = bank::BankServer::start(environment, config);
@@ -146,5 +184,12 @@ int main(int argc, char** argv) {
            stats.connections_accepted, stats.connections_refused, stats.requests, stats.writes_staged,
            stats.syncs);
   server.reset();
+  if (disk.abandoned_workers() > 0) {
+    // The disk is stuck in a sync: nothing it holds was acknowledged. Exit
+    // now rather than wait for it (threads stuck in the kernel end with us).
+    log.error("the disk did not finish a sync within the shutdown bound; exiting without waiting for it");
+    spdlog::shutdown();
+    std::_Exit(1);
+  }
   return 0;
 }

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -38,21 +40,38 @@ bank::IoStatus sync_fd(int fd) {
   return {};
 }
 
+// How long closing a file waits for its worker: a disk stuck in fdatasync
+// must not hang shutdown. Past this, the worker is abandoned (it never posts
+// again) and the process may exit; nothing it was doing had been answered.
+constexpr auto worker_stop_wait = std::chrono::seconds(2);
+
 class PosixFile final : public bank::DiskFile {
  public:
-  PosixFile(int fd, Poster& poster) : fd_(fd), poster_(poster), alive_(std::make_shared<bool>(true)) {
-    worker_ = std::thread([this] { work(); });
+  PosixFile(int fd, Poster& poster, std::shared_ptr<std::atomic<int>> abandoned_workers)
+      : state_(std::make_shared<State>()),
+        alive_(std::make_shared<bool>(true)),
+        abandoned_workers_(std::move(abandoned_workers)) {
+    state_->fd = fd;
+    state_->poster = &poster;
+    worker_ = std::thread([state = state_, alive = alive_] { work(*state, alive); });
   }
 
   ~PosixFile() override {
     *alive_ = false;  // Completions still queued on the loop are dropped.
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
+    std::unique_lock lock(state_->mutex);
+    state_->stopping = true;
+    state_->wake.notify_one();
+    if (state_->stopped_cv.wait_for(lock, worker_stop_wait, [this] { return state_->stopped; })) {
+      lock.unlock();
+      worker_.join();
+      ::close(state_->fd);
+      return;
     }
-    wake_.notify_one();
-    worker_.join();
-    ::close(fd_);
+    // Stuck in the disk: let it be. Its descriptor stays open until the process ends.
+    state_->abandoned = true;
+    lock.unlock();
+    worker_.detach();
+    ++*abandoned_workers_;
   }
 
   void append(std::string bytes, bank::IoCallback done) override {
@@ -60,11 +79,11 @@ class PosixFile final : public bank::DiskFile {
   }
   void sync(bank::IoCallback done) override { enqueue(Job{Job::Kind::sync, {}, std::move(done)}); }
 
-  bank::IoStatus sync_now() override { return sync_fd(fd_); }
+  bank::IoStatus sync_now() override { return sync_fd(state_->fd); }
 
   bank::IoStatus truncate_now(std::uint64_t size_bytes) override {
-    if (::ftruncate(fd_, static_cast<off_t>(size_bytes)) != 0) return bank::IoStatus{errno};
-    return sync_fd(fd_);
+    if (::ftruncate(state_->fd, static_cast<off_t>(size_bytes)) != 0) return bank::IoStatus{errno};
+    return sync_fd(state_->fd);
   }
 
  private:
@@ -74,35 +93,53 @@ class PosixFile final : public bank::DiskFile {
     std::string bytes;
     bank::IoCallback done;
   };
+  // Shared by the file and its worker, which may outlive it.
+  struct State {
+    int fd = -1;
+    Poster* poster = nullptr;
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::condition_variable stopped_cv;
+    std::deque<Job> jobs;
+    bool stopping = false;
+    bool stopped = false;
+    bool abandoned = false;  // The file is gone without waiting: post nothing more.
+  };
 
   void enqueue(Job job) {
     {
-      std::lock_guard lock(mutex_);
-      jobs_.push_back(std::move(job));
+      std::lock_guard lock(state_->mutex);
+      state_->jobs.push_back(std::move(job));
     }
-    wake_.notify_one();
+    state_->wake.notify_one();
   }
 
   // Takes every queued job at once and does them in order, then posts their
   // completions back to the loop as one handler: an append and the sync
   // issued right behind it cost one wake-up of the loop, not two.
-  void work() {
+  static void work(State& state, const std::shared_ptr<bool>& alive) {
     for (;;) {
       std::deque<Job> jobs;
       {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;  // Stopping, and nothing left to do.
-        jobs.swap(jobs_);
+        std::unique_lock lock(state.mutex);
+        state.wake.wait(lock, [&state] { return state.stopping || !state.jobs.empty(); });
+        if (state.jobs.empty() || state.abandoned) {
+          state.stopped = true;
+          state.stopped_cv.notify_all();
+          return;
+        }
+        jobs.swap(state.jobs);
       }
       std::vector<std::pair<bank::IoCallback, bank::IoStatus>> done;
       done.reserve(jobs.size());
       for (Job& job : jobs) {
         const bank::IoStatus status =
-            job.kind == Job::Kind::append ? write_all(fd_, job.bytes) : sync_fd(fd_);
+            job.kind == Job::Kind::append ? write_all(state.fd, job.bytes) : sync_fd(state.fd);
         done.emplace_back(std::move(job.done), status);
       }
-      poster_.post([alive = alive_, done = std::move(done)]() mutable {
+      std::lock_guard lock(state.mutex);
+      if (state.abandoned) return;  // The loop may be gone.
+      state.poster->post([alive, done = std::move(done)]() mutable {
         for (auto& [callback, status] : done) {
           if (!*alive) return;
           callback(status);
@@ -111,13 +148,9 @@ class PosixFile final : public bank::DiskFile {
     }
   }
 
-  int fd_;
-  Poster& poster_;
+  std::shared_ptr<State> state_;
   std::shared_ptr<bool> alive_;  // Read and written on the loop thread only.
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Job> jobs_;
-  bool stopping_ = false;
+  std::shared_ptr<std::atomic<int>> abandoned_workers_;
   std::thread worker_;
 };
 
@@ -159,7 +192,7 @@ bank::Result<bank::OpenedFile> PosixDisk::open(const std::string& name) {
     opened.contents.append(chunk.data(), static_cast<std::size_t>(got));
     offset += got;
   }
-  opened.file = std::make_unique<PosixFile>(fd, poster_);
+  opened.file = std::make_unique<PosixFile>(fd, poster_, abandoned_workers_);
   return opened;
 }
 

@@ -1,5 +1,11 @@
 #include "system_runtime.hpp"
 
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
 #include <asio/connect.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -7,11 +13,12 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
-#include <fmt/format.h>
-
-#include <array>
+#include <cerrno>
 #include <chrono>
 #include <map>
+
+#include "bank/framing.hpp"
+#include "bank/session.hpp"
 
 namespace dst_demo {
 
@@ -24,6 +31,17 @@ using asio::ip::tcp;
 // last reply before the peer reads it.
 constexpr auto linger_timeout = std::chrono::seconds(2);
 constexpr std::size_t read_chunk_bytes = 64 * 1024;
+// After an accept failed for want of descriptors, wait this long before the next.
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
+// Out-of-descriptor warnings: at most one in this long.
+constexpr auto descriptor_warning_interval = std::chrono::seconds(10);
+
+// One buffer that every connection reads into: reads wait for readability
+// and then read at once, on the loop's one thread, so an idle connection
+// holds no buffer of its own.
+struct ReadBuffer {
+  std::array<char, read_chunk_bytes> bytes;
+};
 
 std::string endpoint_name(const tcp::socket& socket) {
   asio::error_code ec;
@@ -35,44 +53,57 @@ std::string endpoint_name(const tcp::socket& socket) {
 // The state of one connection, shared with its pending operations so that it
 // outlives them; the Connection facade detaches it when destroyed.
 struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
-  explicit ConnectionState(tcp::socket s) : socket(std::move(s)), linger_timer(socket.get_executor()) {
+  ConnectionState(tcp::socket s, std::shared_ptr<ReadBuffer> buffer)
+      : socket(std::move(s)), linger_timer(socket.get_executor()), read_buffer(std::move(buffer)) {
     peer = endpoint_name(socket);
     asio::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    socket.non_blocking(true, ignored);
   }
 
   tcp::socket socket;
   asio::steady_timer linger_timer;
   bank::ConnectionHandler* handler = nullptr;
-  std::unique_ptr<std::array<char, read_chunk_bytes>> read_buffer = std::make_unique<std::array<char, read_chunk_bytes>>();
+  std::shared_ptr<ReadBuffer> read_buffer;
   std::string queued;
   std::string writing;
   std::string peer;
   bool started = false;
-  bool read_in_flight = false;
+  bool read_in_flight = false;  // Waiting for the socket to be readable.
   bool paused = false;
   bool write_in_flight = false;
   bool close_requested = false;
   bool finished = false;  // on_closed delivered, or the facade was destroyed.
 
+  // Reading waits for readability, then reads what is there: nothing is read
+  // (or delivered) while paused, as the seam's contract says.
   void start_read() {
     if (finished || close_requested || paused || read_in_flight || !started) return;
     read_in_flight = true;
-    socket.async_read_some(asio::buffer(*read_buffer),
-                           [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
-                             self->on_read(ec, n);
-                           });
+    socket.async_wait(tcp::socket::wait_read,
+                      [self = shared_from_this()](const asio::error_code& ec) { self->on_readable(ec); });
   }
 
-  void on_read(const asio::error_code& ec, std::size_t bytes) {
+  void on_readable(const asio::error_code& ec) {
     read_in_flight = false;
     if (finished) return;
     if (ec) {
-      finish(ec == asio::error::eof ? bank::CloseReason::peer_closed : bank::CloseReason::reset);
+      finish(bank::CloseReason::reset);
+      return;
+    }
+    if (paused || close_requested) return;  // resume_reading() waits again.
+    asio::error_code read_ec;
+    const std::size_t bytes = socket.read_some(asio::buffer(read_buffer->bytes), read_ec);
+    if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) {
+      start_read();
+      return;
+    }
+    if (read_ec) {
+      finish(read_ec == asio::error::eof ? bank::CloseReason::peer_closed : bank::CloseReason::reset);
       return;
     }
     auto self = shared_from_this();  // on_data may destroy the facade.
-    if (handler != nullptr && !close_requested) handler->on_data(std::string_view(read_buffer->data(), bytes));
+    if (handler != nullptr) handler->on_data(std::string_view(read_buffer->bytes.data(), bytes));
     start_read();
   }
 
@@ -86,8 +117,9 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
     writing.swap(queued);
     queued.clear();
     write_in_flight = true;
-    asio::async_write(socket, asio::buffer(writing),
-                      [self = shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
+    asio::async_write(
+        socket, asio::buffer(writing),
+        [self = shared_from_this()](const asio::error_code& ec, std::size_t) { self->on_write(ec); });
   }
 
   void on_write(const asio::error_code& ec) {
@@ -130,15 +162,16 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   }
 
   void drain() {
-    socket.async_read_some(asio::buffer(*read_buffer),
-                           [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
-                             if (self->finished) return;
-                             if (ec) {
-                               self->finish(bank::CloseReason::local_close);
-                             } else {
-                               self->drain();
-                             }
-                           });
+    socket.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
+      if (self->finished) return;
+      asio::error_code read_ec;
+      if (!ec) self->socket.read_some(asio::buffer(self->read_buffer->bytes), read_ec);
+      if (ec || (read_ec && read_ec != asio::error::would_block && read_ec != asio::error::try_again)) {
+        self->finish(bank::CloseReason::local_close);
+      } else {
+        self->drain();
+      }
+    });
   }
 
   void finish(bank::CloseReason reason) {
@@ -174,7 +207,7 @@ class AsioConnection final : public bank::Connection {
   }
   void send(std::string_view bytes) override { state_->send(bytes); }
   std::size_t send_queued_bytes() const override { return state_->queued.size() + state_->writing.size(); }
-  void pause_reading() override { state_->paused = true; }
+  void pause_reading() override { state_->paused = true; }  // No read is made while paused.
   void resume_reading() override {
     state_->paused = false;
     state_->start_read();
@@ -187,20 +220,82 @@ class AsioConnection final : public bank::Connection {
 };
 
 struct AcceptorState : std::enable_shared_from_this<AcceptorState> {
-  explicit AcceptorState(asio::io_context& io) : acceptor(io) {}
+  AcceptorState(asio::io_context& io, std::shared_ptr<ReadBuffer> buffer,
+                std::function<void(const std::string&)> warn_sink)
+      : acceptor(io), backoff(io), read_buffer(std::move(buffer)), warn(std::move(warn_sink)) {
+    spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  ~AcceptorState() {
+    if (spare_fd >= 0) ::close(spare_fd);
+  }
   tcp::acceptor acceptor;
+  asio::steady_timer backoff;
+  std::shared_ptr<ReadBuffer> read_buffer;
+  std::function<void(const std::string&)> warn;
   bank::AcceptCallback on_accept;
   bool closed = false;
+  // A descriptor held in reserve: when accepts fail for want of descriptors,
+  // it is let go so that one waiting client can be told why, then taken back.
+  int spare_fd = -1;
+  std::uint64_t refused_for_descriptors = 0;
+  std::chrono::steady_clock::time_point warned_at{};
 
   void accept_next() {
     acceptor.async_accept([self = shared_from_this()](const asio::error_code& ec, tcp::socket socket) {
       if (self->closed) return;
       if (!ec) {
-        self->on_accept(std::make_unique<AsioConnection>(std::make_shared<ConnectionState>(std::move(socket))));
+        self->on_accept(std::make_unique<AsioConnection>(
+            std::make_shared<ConnectionState>(std::move(socket), self->read_buffer)));
+        self->accept_next();
+        return;
       }
-      // Errors such as EMFILE are transient: keep accepting.
-      if (!self->closed) self->accept_next();
+      if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory) {
+        // Out of descriptors: never spin on a listen queue that stays full.
+        // Tell the waiting clients, then wait a little before accepting again.
+        self->refuse_waiting(ec);
+        self->backoff.expires_after(accept_backoff);
+        self->backoff.async_wait([self](const asio::error_code& wait_ec) {
+          if (!wait_ec && !self->closed) self->accept_next();
+        });
+        return;
+      }
+      self->accept_next();  // A client that gave up before its accept (ECONNABORTED): go on.
     });
+  }
+
+  // Tells every client waiting in the listen queue why, and closes it: with
+  // the spare descriptor let go, each accepted one is closed before the next.
+  void refuse_waiting(const asio::error_code& ec) {
+    if (spare_fd >= 0) {
+      ::close(spare_fd);
+      spare_fd = -1;
+    }
+    std::string notice;
+    bank::append_frame(notice, fmt::format("{} (the server is out of file descriptors); try again later",
+                                           bank::notice_too_many_connections));
+    for (;;) {
+      const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) break;
+      // Read what the client already sent: closing with unread input would
+      // reset the connection, and the reset could destroy the notice.
+      std::array<char, 4096> discard{};
+      while (::recv(fd, discard.data(), discard.size(), MSG_DONTWAIT) > 0) {
+      }
+      [[maybe_unused]] const ssize_t sent =
+          ::send(fd, notice.data(), notice.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::close(fd);
+      ++refused_for_descriptors;
+    }
+    spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const auto now = std::chrono::steady_clock::now();
+    if (warn && now - warned_at >= descriptor_warning_interval) {
+      warned_at = now;
+      warn(
+          fmt::format("accepting a connection failed: {}; {} client(s) told so and closed so far; raise the "
+                      "open-files limit (ulimit -n) or lower --max-connections",
+                      ec.message(), refused_for_descriptors));
+    }
   }
 };
 
@@ -228,18 +323,22 @@ struct SystemRuntime::Impl {
   asio::signal_set signals{io};
   std::map<bank::TimerId, std::unique_ptr<asio::steady_timer>> timers;
   bank::TimerId timer_id_next = 1;
+  std::shared_ptr<ReadBuffer> read_buffer = std::make_shared<ReadBuffer>();
+  std::function<void(const std::string&)> warn;
 };
 
 SystemRuntime::SystemRuntime() : impl_(std::make_unique<Impl>()) {}
 SystemRuntime::~SystemRuntime() = default;
 
 std::int64_t SystemRuntime::realtime_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 std::int64_t SystemRuntime::monotonic_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -264,7 +363,8 @@ void SystemRuntime::cancel_timer(bank::TimerId id) {
   impl_->timers.erase(it);
 }
 
-bank::Result<std::unique_ptr<bank::Listener>> SystemRuntime::listen(const std::string& address, std::uint16_t port,
+bank::Result<std::unique_ptr<bank::Listener>> SystemRuntime::listen(const std::string& address,
+                                                                    std::uint16_t port,
                                                                     bank::AcceptCallback on_accept) {
   asio::error_code ec;
   tcp::endpoint endpoint;
@@ -274,10 +374,11 @@ bank::Result<std::unique_ptr<bank::Listener>> SystemRuntime::listen(const std::s
   } else {
     tcp::resolver resolver(impl_->io);
     auto results = resolver.resolve(address, std::to_string(port), tcp::resolver::passive, ec);
-    if (ec || results.empty()) return bank::Error{fmt::format("cannot resolve address '{}': {}", address, ec.message())};
+    if (ec || results.empty())
+      return bank::Error{fmt::format("cannot resolve address '{}': {}", address, ec.message())};
     endpoint = results.begin()->endpoint();
   }
-  auto state = std::make_shared<AcceptorState>(impl_->io);
+  auto state = std::make_shared<AcceptorState>(impl_->io, impl_->read_buffer, impl_->warn);
   state->on_accept = std::move(on_accept);
   auto& acceptor = state->acceptor;
   if (acceptor.open(endpoint.protocol(), ec); ec) return bank::Error{ec.message()};
@@ -288,7 +389,13 @@ bank::Result<std::unique_ptr<bank::Listener>> SystemRuntime::listen(const std::s
   return std::unique_ptr<bank::Listener>(std::make_unique<AsioListener>(std::move(state)));
 }
 
-void SystemRuntime::post(std::function<void()> work) { asio::post(impl_->io, std::move(work)); }
+void SystemRuntime::post(std::function<void()> work) {
+  asio::post(impl_->io, std::move(work));
+}
+
+void SystemRuntime::set_warning_sink(std::function<void(const std::string&)> warn) {
+  impl_->warn = std::move(warn);
+}
 
 void SystemRuntime::on_shutdown_signal(std::function<void(int)> on_signal) {
   impl_->signals.add(SIGINT);

@@ -31,6 +31,10 @@ class SystemRuntime final : public bank::Clock, public bank::Timers, public bank
                                                        bank::AcceptCallback on_accept) override;
   void post(std::function<void()> work) override;
 
+  // Where the runtime reports trouble an operator should hear of (accepts
+  // failing for want of descriptors). Unset: nowhere.
+  void set_warning_sink(std::function<void(const std::string&)> warn);
+
   // Calls on_signal(signal number) on the loop for each SIGINT or SIGTERM.
   void on_shutdown_signal(std::function<void(int)> on_signal);
   // Runs the loop until stop() or until no work is left.

@@ -3,7 +3,9 @@
 // Through every case a well-behaved client keeps being served.
 
 #include <sys/mount.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -51,6 +53,73 @@ TEST_CASE("hostile: binary garbage gets ERROR replies and the connection stays u
   CHECK(errors >= frames - 2);  // Only a lucky action word could be anything else.
   CHECK(c.request("HEALTH") == "healthy");
   require_served(server);
+}
+
+TEST_CASE("hostile: under a low open-files limit a flood gets answers or clear refusals, never silence") {
+  const auto dir = test_support::make_temp_dir();
+  // 64 descriptors: the server lowers its connection limit to fit (and says
+  // so); a flood past what the descriptors hold is told so, not left waiting.
+  ServerProcess server(dir + "/data", {}, 64);
+  std::vector<std::unique_ptr<TcpClient>> flood;
+  for (int i = 0; i < 300; ++i) {
+    flood.push_back(std::make_unique<TcpClient>(server.port()));
+    REQUIRE(flood.back()->connected());
+    REQUIRE(flood.back()->send_frame("HEALTH"));
+  }
+  std::size_t served = 0;
+  std::size_t refused = 0;
+  for (auto& client : flood) {
+    const std::string reply = client->read_frame().value_or("<no reply>");
+    if (reply == "healthy") {
+      ++served;
+    } else {
+      INFO("reply: " << reply);
+      CHECK(reply.starts_with("ERROR too many connections"));
+      ++refused;
+    }
+  }
+  CHECK(served + refused == 300);
+  CHECK(served >= 1);
+  CHECK(refused >= 200);
+  flood.clear();
+  // Once the flood is gone, new clients are served.
+  for (int i = 0; i < 5; ++i) {
+    TcpClient later(server.port());
+    CHECK(later.request("HEALTH") == "healthy");
+  }
+  const std::string log = test_support::read_file(dir + "/server.log");
+  CHECK_THAT(log, Catch::Contains("the open-files limit is 64"));
+  CHECK_THAT(log, Catch::Contains("serving at most 32 connections"));
+}
+
+TEST_CASE("hostile: idle connections cost a few KiB each, not a read buffer each") {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr long budget_bytes_each = 32 * 1024;  // AddressSanitizer's redzones and shadow memory.
+#else
+  constexpr long budget_bytes_each = 8 * 1024;  // The README's per-connection budget for an idle one.
+#endif
+  // This test holds the client side of every connection: as many as its
+  // open-files limit lets it, up to 2000.
+  rlimit limit{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 2100);
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
+  const int connections = static_cast<int>(std::min<rlim_t>(2000, limit.rlim_cur - 100));
+  REQUIRE(connections >= 500);
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(dir + "/data");
+  TcpClient first(server.port());
+  REQUIRE(first.request("HEALTH") == "healthy");
+  const long before_kib = server.rss_kib();
+  std::vector<std::unique_ptr<TcpClient>> idle;
+  for (int i = 0; i < connections; ++i) {
+    idle.push_back(std::make_unique<TcpClient>(server.port()));
+    REQUIRE(idle.back()->request("HEALTH") == "healthy");
+  }
+  const long grown_bytes = (server.rss_kib() - before_kib) * 1024;
+  INFO("RSS grew by " << grown_bytes / 1024 << " KiB for " << connections << " idle connections");
+  CHECK(grown_bytes < connections * budget_bytes_each);
 }
 
 TEST_CASE("hostile: a flood of connections past the limit is refused clearly, and the server recovers") {

@@ -114,10 +114,17 @@ inline int wait_exit(pid_t pid) {
 
 class ServerProcess {
  public:
-  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra = {})
+  // open_files_limit > 0: the server starts under `ulimit -n` of that many.
+  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra = {}, int open_files_limit = 0)
       : data_dir_(std::move(data_dir)) {
-    std::vector<std::string> args = {DST_DEMO_SERVER_PATH, "--port",     "0",      "--addr",
-                                     "127.0.0.1",          "--data-dir", data_dir_};
+    std::vector<std::string> args;
+    if (open_files_limit > 0) {
+      args = {"/bin/sh", "-c", "ulimit -n " + std::to_string(open_files_limit) + " && exec \"$0\" \"$@\""};
+    }
+    for (const std::string& a :
+         {std::string(DST_DEMO_SERVER_PATH), std::string("--port"), std::string("0"), std::string("--addr"),
+          std::string("127.0.0.1"), std::string("--data-dir"), data_dir_})
+      args.push_back(a);
     for (auto& e : extra) args.push_back(e);
     // The server's log goes beside its data dir, for a failing test to show.
     const auto spawned =

@@ -27,7 +27,7 @@ struct BankServerConfig {
   std::uint16_t port = 3000;
   std::string journal_file = "bank.journal";
   std::size_t frame_bytes_max = frame_bytes_max_default;
-  std::size_t connections_max = 1024;
+  std::size_t connections_max = 10'000;
   // A connection that sends nothing for this long is told so and closed; 0 disables.
   std::int64_t idle_timeout_ms = 300'000;
   // A connection whose unsent replies (sent but not yet taken by the network,
