@@ -16,8 +16,10 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include "bank/journal.hpp"
 #include "bank/money.hpp"
 #include "support/process.hpp"
 
@@ -59,7 +61,7 @@ TEST_CASE("hostile: under a low open-files limit a flood gets answers or clear r
   const auto dir = test_support::make_temp_dir();
   // 64 descriptors: the server lowers its connection limit to fit (and says
   // so); a flood past what the descriptors hold is told so, not left waiting.
-  ServerProcess server(dir + "/data", {}, 64);
+  ServerProcess server(dir + "/data", {}, "ulimit -n 64");
   std::vector<std::unique_ptr<TcpClient>> flood;
   for (int i = 0; i < 300; ++i) {
     flood.push_back(std::make_unique<TcpClient>(server.port()));
@@ -390,4 +392,122 @@ TEST_CASE("hostile: a full disk refuses writes, keeps reads, loses nothing, and 
   for (std::size_t i = 0; i < acknowledged.size(); ++i) CHECK(list[i] == acknowledged[i]);
   REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
   CHECK(c.request("3.00").rfind("id=", 0) == 0);
+}
+
+// The real binary's commit path, watched from outside: an LD_PRELOAD shim
+// records the journal's writes and fdatasyncs and every send, in order, and
+// injects a failing or a stuck fdatasync.
+namespace {
+std::string shim_setup(const std::string& log_path, const std::string& injection) {
+  return "export LD_PRELOAD=" DST_DEMO_IO_SHIM_PATH " BANK_SHIM_LOG=" + log_path +
+         " ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" +
+         (injection.empty() ? "" : " " + injection);
+}
+}  // namespace
+
+TEST_CASE(
+    "hostile: the real server answers a write only after an fdatasync covers its record, pipelined or not") {
+  const auto dir = test_support::make_temp_dir();
+  const std::string log_path = dir + "/io.log";
+  ServerProcess server(dir + "/data", {}, shim_setup(log_path, ""));
+  TcpClient a(server.port());
+  TcpClient b(server.port());
+  // Two clients pipeline 32 creates each in one send; then one at a time.
+  std::string burst;
+  for (int i = 1; i <= 32; ++i) {
+    bank::append_frame(burst, "CREATE_TRANSACTION");
+    bank::append_frame(burst, std::to_string(i) + ".00");
+  }
+  REQUIRE(a.send_raw(burst));
+  REQUIRE(b.send_raw(burst));
+  int acks = 0;
+  for (TcpClient* client : {&a, &b}) {
+    for (int i = 0; i < 64; ++i) acks += client->read_frame().value_or("").starts_with("id=");
+  }
+  for (int i = 0; i < 8; ++i) {
+    REQUIRE(a.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+    acks += a.request("1.00").starts_with("id=");
+  }
+  REQUIRE(acks == 72);
+  // Where each record ends in the journal.
+  const std::string journal = test_support::read_file(dir + "/data/bank.journal");
+  std::map<std::uint64_t, std::size_t> record_end;
+  for (std::size_t at = 0; at < journal.size();) {
+    const auto record = bank::decode_record(std::string_view(journal).substr(at));
+    REQUIRE(record.outcome == bank::DecodeOutcome::ok);
+    at += record.record_bytes;
+    record_end[record.transaction.id] = at;
+  }
+  REQUIRE(record_end.size() == 72);
+  // Replay the log: every acknowledgement must come after a sync that covers its record.
+  std::vector<std::size_t> written_through;  // Journal bytes after each write.
+  std::size_t synced = 0;
+  int checked = 0;
+  int syncs = 0;
+  std::istringstream lines(test_support::read_file(log_path));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("W ")) {
+      written_through.push_back((written_through.empty() ? 0 : written_through.back()) +
+                                std::stoul(line.substr(2)));
+    } else if (line.starts_with("S ")) {
+      const std::size_t writes = std::stoul(line.substr(2));
+      REQUIRE(writes <= written_through.size());
+      synced = writes == 0 ? 0 : written_through[writes - 1];
+      ++syncs;
+    } else if (line.starts_with("R ")) {
+      std::istringstream frames(line.substr(line.find(' ', 2) + 1));
+      for (std::string frame; std::getline(frames, frame, '|');) {
+        if (!frame.starts_with("id=")) continue;
+        const std::uint64_t id = std::stoull(frame.substr(3));
+        INFO("the acknowledgement `" << frame << "` was sent with " << synced
+                                     << " journal bytes synced; its record ends at " << record_end[id]);
+        CHECK(record_end[id] <= synced);
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked == 72);
+  // Pipelining shares syncs: far fewer than one per write.
+  INFO(syncs << " fdatasyncs for 72 writes");
+  CHECK(syncs < 72);
+}
+
+TEST_CASE(
+    "hostile: an fdatasync failing with EIO gives ERROR replies, disables writes and keeps reads (real "
+    "binary)") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(dir + "/data", {}, shim_setup(dir + "/io.log", "BANK_SHIM_FAIL_SYNC_AFTER_WRITES=2"));
+  TcpClient c(server.port());
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+    CHECK(c.request("5.00").starts_with("id="));
+  }
+  REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+  CHECK_THAT(c.request("7.00"), Catch::StartsWith("ERROR journal sync failed") && Catch::Contains("unknown"));
+  REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+  CHECK_THAT(c.request("8.00"), Catch::StartsWith("ERROR writes are disabled"));
+  CHECK(c.request("GET_BALANCE") == "$10.00");
+  CHECK(test_support::split_lines(c.request("LIST_TRANSACTIONS")).size() == 2);
+}
+
+TEST_CASE(
+    "hostile: SIGTERM with the disk stuck in fdatasync exits within its bounds, acknowledging nothing "
+    "unsynced") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(dir + "/data", {}, shim_setup(dir + "/io.log", "BANK_SHIM_HANG_SYNC_AFTER_WRITES=1"));
+  TcpClient c(server.port());
+  REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+  REQUIRE(c.request("1.00").starts_with("id=1 "));
+  REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+  REQUIRE(c.send_frame("2.00"));  // Its sync never returns.
+  REQUIRE(test_support::wait_until(
+      [&] { return test_support::read_file(dir + "/io.log").find("\nH ") != std::string::npos; }, 20'000));
+  ::kill(server.pid(), SIGTERM);
+  // The shutdown grace (5 s) and the bound on the disk worker (2 s), with room.
+  const auto code = server.wait_for(30'000);
+  REQUIRE(code.has_value());
+  CHECK(*code == 1);
+  CHECK(c.read_frame(1'000) == std::nullopt);  // Never acknowledged; the connection is gone.
+  CHECK_THAT(test_support::read_file(dir + "/server.log"),
+             Catch::Contains("the disk did not finish a sync within the shutdown bound"));
 }

@@ -114,13 +114,13 @@ inline int wait_exit(pid_t pid) {
 
 class ServerProcess {
  public:
-  // open_files_limit > 0: the server starts under `ulimit -n` of that many.
-  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra = {}, int open_files_limit = 0)
+  // shell_setup, when not empty, runs in a shell that then execs the server:
+  // `ulimit -n 64`, or `export LD_PRELOAD=...`.
+  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra = {},
+                         std::string shell_setup = {})
       : data_dir_(std::move(data_dir)) {
     std::vector<std::string> args;
-    if (open_files_limit > 0) {
-      args = {"/bin/sh", "-c", "ulimit -n " + std::to_string(open_files_limit) + " && exec \"$0\" \"$@\""};
-    }
+    if (!shell_setup.empty()) args = {"/bin/sh", "-c", shell_setup + " && exec \"$0\" \"$@\""};
     for (const std::string& a :
          {std::string(DST_DEMO_SERVER_PATH), std::string("--port"), std::string("0"), std::string("--addr"),
           std::string("127.0.0.1"), std::string("--data-dir"), data_dir_})
@@ -160,6 +160,21 @@ class ServerProcess {
     const int code = wait_exit(pid_);
     pid_ = -1;
     return code;
+  }
+  // Waits at most timeout_ms for the process to exit by itself: its exit
+  // code, or nullopt (still running) on the deadline.
+  std::optional<int> wait_for(int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      int status = 0;
+      const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
   void kill9() {
     ::kill(pid_, SIGKILL);
