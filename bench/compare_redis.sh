@@ -45,27 +45,34 @@ if [ -n "$baseline" ]; then
 fi
 redis-cli -p 6399 set balance 0 >/dev/null
 
+# Each prints "requests/s p50_us p99_us".
 rps_redis() {  # test, clients, in flight per connection
-  redis-benchmark -p 6399 -c "$2" -n "$requests" -t "$1" -P "$3" -q 2>/dev/null | tr '\r' '\n' |
-    sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1
+  redis-benchmark -p 6399 -c "$2" -n "$requests" -t "$1" -P "$3" --csv 2>/dev/null | tail -1 | tr -d '"' |
+    awk -F, '{printf "%s %.0f %.0f\n", $2, $5 * 1000, $7 * 1000}'
 }
 rps_ours() {  # mix, clients, in flight per connection[, port]
   "$bin/bench/dst_demo_bench" "127.0.0.1:${4:-$port}" -c "$2" -P "$3" -n "$requests" --mix "$1" -q |
-    sed -n 's/.* s: \([0-9.]*\) exchanges\/s.*/\1/p'
+    sed -n 's/.* s: \([0-9.]*\) exchanges\/s, p50 \([0-9]*\) us, p99 \([0-9]*\) us.*/\1 \2 \3/p'
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $requests requests per cell"
-printf '%-34s %14s %12s %12s %8s%s\n' "" "conns x flight" "ours/s" "redis/s" ratio "${baseline:+      before/s}"
+echo "(latency: p50/p99 in microseconds, as each client measures it)"
+printf '%-34s %14s %10s %13s %10s %13s %7s%s\n' "" "conns x flight" "ours/s" "p50/p99" "redis/s" "p50/p99" ratio \
+  "${baseline:+   before/s}"
 for cell in 1x1 16x1 64x1 64x4 16x16; do
   clients=${cell%x*}
   flight=${cell#*x}
   for pair in "HEALTH vs PING:health=1:ping" "GET_BALANCE vs GET:balance=1:get" "durable CREATE vs SET (fsync always):create=1:set"; do
     IFS=: read -r label mix test <<<"$pair"
-    ours=$(rps_ours "$mix" "$clients" "$flight")
-    theirs=$(rps_redis "$test" "$clients" "$flight")
+    read -r ours ours_p50 ours_p99 < <(rps_ours "$mix" "$clients" "$flight")
+    read -r theirs theirs_p50 theirs_p99 < <(rps_redis "$test" "$clients" "$flight")
     before=
-    [ -n "$baseline" ] && before=$(printf ' %14.0f' "$(rps_ours "$mix" "$clients" "$flight" "$base_port")")
-    printf '%-34s %14s %12.0f %12.0f %8.2f%s\n' "$label" "$cell" "$ours" "$theirs" "$(echo "$ours / $theirs" | bc -l)" "$before"
+    if [ -n "$baseline" ]; then
+      read -r before_rps _ < <(rps_ours "$mix" "$clients" "$flight" "$base_port")
+      before=$(printf ' %11.0f' "$before_rps")
+    fi
+    printf '%-34s %14s %10.0f %13s %10.0f %13s %7.2f%s\n' "$label" "$cell" "$ours" "$ours_p50/$ours_p99" "$theirs" \
+      "$theirs_p50/$theirs_p99" "$(echo "$ours / $theirs" | bc -l)" "$before"
   done
 done
 kill -TERM "$bank_pid"; wait "$bank_pid" 2>/dev/null || true
