@@ -3,7 +3,6 @@
 // GET_BALANCE, GET_TRANSACTION and CREATE_TRANSACTION, and reports throughput
 // and p50/p99/p99.9 latency, with a progress line on a terminal.
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -12,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -59,7 +59,8 @@ int connect_to(const std::string& host, const std::string& port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"dst_demo_bench: load for dst_demo_server; prints throughput and latency percentiles", "dst_demo_bench"};
+  CLI::App app{"dst_demo_bench: load for dst_demo_server; prints throughput and latency percentiles",
+               "dst_demo_bench"};
   std::string address = "127.0.0.1:3000";
   int connections = 16;
   int pipeline = 1;
@@ -67,8 +68,12 @@ int main(int argc, char** argv) {
   std::string mix = "health=1,balance=1,get=1,create=1";
   bool quiet = false;
   app.add_option("address", address, "Server HOST:PORT")->capture_default_str();
-  app.add_option("-c,--connections", connections, "Connections")->check(CLI::Range(1, 10'000))->capture_default_str();
-  app.add_option("-P,--pipeline", pipeline, "Exchanges in flight per connection")->check(CLI::Range(1, 1'000))->capture_default_str();
+  app.add_option("-c,--connections", connections, "Connections")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
+  app.add_option("-P,--pipeline", pipeline, "Exchanges in flight per connection")
+      ->check(CLI::Range(1, 1'000))
+      ->capture_default_str();
   app.add_option("-n,--exchanges", exchanges, "Exchanges in all (a CREATE is one exchange of two frames)")
       ->capture_default_str();
   app.add_option("--mix", mix, "Weights of health, balance, get and create")->capture_default_str();
@@ -90,8 +95,9 @@ int main(int argc, char** argv) {
       }
     }
     if (!known) {
-      std::fprintf(stderr, "dst_demo_bench: --mix: '%s' is not NAME=WEIGHT with NAME health, balance, get or create\n",
-                   part.c_str());
+      std::fprintf(
+          stderr, "dst_demo_bench: --mix: '%s' is not NAME=WEIGHT with NAME health, balance, get or create\n",
+          part.c_str());
       return 2;
     }
     at = comma + 1;
@@ -131,8 +137,12 @@ int main(int argc, char** argv) {
     for (int acc = weights[0]; pick >= acc; acc += weights[++kind]) {
     }
     switch (kind) {
-      case 0: bank::append_frame(c.out, "HEALTH"); break;
-      case 1: bank::append_frame(c.out, "GET_BALANCE"); break;
+      case 0:
+        bank::append_frame(c.out, "HEALTH");
+        break;
+      case 1:
+        bank::append_frame(c.out, "GET_BALANCE");
+        break;
       case 2:
         bank::append_frame(c.out, "GET_TRANSACTION");
         bank::append_frame(c.out, std::to_string(1 + random() % 1000));
@@ -201,12 +211,14 @@ int main(int argc, char** argv) {
   if (progress) std::fprintf(stderr, "\r\033[K");
   std::sort(latencies_us.begin(), latencies_us.end());
   auto pct = [&](double p) {
-    return latencies_us[std::min(latencies_us.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies_us.size())))];
+    return latencies_us[std::min(latencies_us.size() - 1,
+                                 static_cast<std::size_t>(p * static_cast<double>(latencies_us.size())))];
   };
-  std::printf("%s: %llu exchanges on %d connections (pipeline %d) in %.2f s: %.0f exchanges/s, p50 %u us, p99 %u us, "
-              "p99.9 %u us, %llu errors\n",
-              mix.c_str(), static_cast<unsigned long long>(completed), connections, pipeline, seconds,
-              static_cast<double>(completed) / seconds, pct(0.50), pct(0.99), pct(0.999),
-              static_cast<unsigned long long>(errors));
+  std::printf(
+      "%s: %llu exchanges on %d connections (pipeline %d) in %.2f s: %.0f exchanges/s, p50 %u us, p99 %u us, "
+      "p99.9 %u us, %llu errors\n",
+      mix.c_str(), static_cast<unsigned long long>(completed), connections, pipeline, seconds,
+      static_cast<double>(completed) / seconds, pct(0.50), pct(0.99), pct(0.999),
+      static_cast<unsigned long long>(errors));
   return errors == 0 ? 0 : 1;
 }

@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const bank::SessionAction action = session.handle_frame(next.frame);
       now_s += 1;
       if (action.kind == bank::SessionAction::Kind::create) {
-        if (ledger.stage_create(action.amount, now_s, action.key).ok()) ledger.mark_durable(ledger.staged_last_id());
+        if (ledger.stage_create(action.amount, now_s, action.key).ok())
+          ledger.mark_durable(ledger.staged_last_id());
       } else if (action.kind == bank::SessionAction::Kind::void_) {
         auto staged = ledger.stage_void(action.id, now_s, action.key);
         if (staged.ok() && staged->id != 0) ledger.mark_durable(ledger.staged_last_id());

@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <vector>
 
 #include "bank/framing.hpp"
@@ -26,7 +25,8 @@ TEST_CASE("many frames in one read come out in order") {
 }
 
 TEST_CASE("frames split into one-byte reads reassemble exactly") {
-  const std::string stream = std::string("GET_TRANSACTION") + '\0' + "42" + '\0' + '\0' + "LIST_TRANSACTIONS" + '\0';
+  const std::string stream =
+      std::string("GET_TRANSACTION") + '\0' + "42" + '\0' + '\0' + "LIST_TRANSACTIONS" + '\0';
   FrameDecoder decoder;
   std::vector<std::string> frames;
   for (char byte : stream) {
@@ -37,7 +37,8 @@ TEST_CASE("frames split into one-byte reads reassemble exactly") {
 }
 
 TEST_CASE("every split point of a stream gives the same frames") {
-  const std::string stream = std::string("HEALTH") + '\0' + "VOID_TRANSACTION" + '\0' + "7 key=k" + '\0' + "tail";
+  const std::string stream =
+      std::string("HEALTH") + '\0' + "VOID_TRANSACTION" + '\0' + "7 key=k" + '\0' + "tail";
   for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
     FrameDecoder decoder;
     decoder.feed(std::string_view(stream).substr(0, cut));

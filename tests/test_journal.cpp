@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <cerrno>
 #include <map>
 #include <set>
@@ -198,11 +197,13 @@ TEST_CASE("crc32c gives the standard check value, in one piece or in parts") {
   CHECK(bank::crc32c("123456789") == 0xE3069283u);
   CHECK(bank::crc32c("") == 0u);
   const std::string long_text(1000, 'x');
-  CHECK(bank::crc32c(std::string_view(long_text).substr(500), bank::crc32c(std::string_view(long_text).substr(0, 500))) ==
-        bank::crc32c(long_text));
+  CHECK(bank::crc32c(std::string_view(long_text).substr(500),
+                     bank::crc32c(std::string_view(long_text).substr(0, 500))) == bank::crc32c(long_text));
 }
 
-TEST_CASE("recovery makes what it read durable before trusting it: a power loss after a process crash loses nothing served") {
+TEST_CASE(
+    "recovery makes what it read durable before trusting it: a power loss after a process crash loses "
+    "nothing served") {
   test_support::SimBank bank;
   std::string bytes;
   for (const auto& t : sample()) bank::encode_record(bytes, t);
@@ -232,7 +233,9 @@ TEST_CASE("a journal created just now has a durable directory entry: a power los
   CHECK(bank.server->ledger().durable_count() == 1);
 }
 
-TEST_CASE("after a failed sync the server cuts what it covered: no restart serves it, whatever the page cache kept") {
+TEST_CASE(
+    "after a failed sync the server cuts what it covered: no restart serves it, whatever the page cache "
+    "kept") {
   for (std::uint64_t seed = 1; seed <= 8; ++seed) {
     INFO("seed " << seed);
     test_support::SimBank bank(seed);

@@ -9,9 +9,16 @@ TEST_CASE("amounts parse exactly, per PROTOCOL.md") {
     const char* text;
     std::int64_t cents;
   };
-  const Case cases[] = {{"12", 1200},       {"-0.5", -50},     {"12.50", 1250},  {"+3.07", 307},
-                        {"0", 0},           {"-0", 0},         {"0.01", 1},      {"007.10", 710},
-                        {"100000000000.99", 10000000000099}, {"999999999999999.99", bank::amount_cents_max}};
+  const Case cases[] = {{"12", 1200},
+                        {"-0.5", -50},
+                        {"12.50", 1250},
+                        {"+3.07", 307},
+                        {"0", 0},
+                        {"-0", 0},
+                        {"0.01", 1},
+                        {"007.10", 710},
+                        {"100000000000.99", 10000000000099},
+                        {"999999999999999.99", bank::amount_cents_max}};
   for (const auto& c : cases) {
     INFO("amount text: " << c.text);
     auto parsed = bank::parse_amount(c.text);

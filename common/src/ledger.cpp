@@ -41,7 +41,8 @@ std::string format_transaction(const Transaction& transaction) {
 Status validate_key(std::string_view key) {
   if (key.empty()) return Error{"idempotency key is empty; write key=<text>"};
   if (key.size() > key_bytes_max) {
-    return Error{fmt::format("idempotency key is longer than {} bytes: {}", key_bytes_max, quote_for_error(key))};
+    return Error{
+        fmt::format("idempotency key is longer than {} bytes: {}", key_bytes_max, quote_for_error(key))};
   }
   for (char c : key) {
     const auto byte = static_cast<unsigned char>(c);
@@ -106,8 +107,8 @@ Status Ledger::validate_void(std::uint64_t target_id) const {
   const Transaction* target = get_any(target_id);
   BANK_ASSERT(target != nullptr);
   if (target->voids_id != 0) {
-    return Error{fmt::format("transaction {} is a reversal of {} and cannot be voided", target_id,
-                             target->voids_id)};
+    return Error{
+        fmt::format("transaction {} is a reversal of {} and cannot be voided", target_id, target->voids_id)};
   }
   if (auto it = voided_by_.find(target_id); it != voided_by_.end()) {
     // PLANTED BUG (void_twice): the check that a transaction is voided once is skipped.
@@ -177,7 +178,8 @@ void Ledger::reserve(std::size_t transactions) {
 Status Ledger::replay(Transaction transaction) {
   BANK_ASSERT(durable_count_ == transactions_.size());
   if (transaction.id != transactions_.size() + 1) {
-    return Error{fmt::format("transaction id {} where {} was expected", transaction.id, transactions_.size() + 1)};
+    return Error{
+        fmt::format("transaction id {} where {} was expected", transaction.id, transactions_.size() + 1)};
   }
   if (transaction.created_at_s < created_at_last_s_) {
     return Error{fmt::format("transaction {} has created_at {} before the previous {}", transaction.id,
@@ -191,7 +193,8 @@ Status Ledger::replay(Transaction transaction) {
   }
   if (transaction.voids_id != 0) {
     if (transaction.voids_id >= transaction.id) {
-      return Error{fmt::format("transaction {} voids a later transaction {}", transaction.id, transaction.voids_id)};
+      return Error{
+          fmt::format("transaction {} voids a later transaction {}", transaction.id, transaction.voids_id)};
     }
     if (auto status = validate_void(transaction.voids_id); !status) return status.error();
     if (transaction.amount != checked_negate(transactions_[transaction.voids_id - 1].amount)) {

@@ -93,7 +93,8 @@ SessionAction Session::handle_argument(std::string_view argument) {
     action.id = *id;
     return action;
   }
-  if (auto status = split_key(argument, value, key); !status) return reply(error_reply(status.error().message));
+  if (auto status = split_key(argument, value, key); !status)
+    return reply(error_reply(status.error().message));
   if constexpr (planted_bugs::keys_ignored) {
     key = {};  // PLANTED BUG (keys_ignored): the key is parsed, then dropped, so a retry applies again.
   }

@@ -51,6 +51,8 @@ class [[nodiscard]] Result {
 // Result<void> in spirit: success carries nothing.
 struct Ok {};
 using Status = Result<Ok>;
-inline Status ok_status() { return Status(Ok{}); }
+inline Status ok_status() {
+  return Status(Ok{});
+}
 
 }  // namespace bank
