@@ -58,6 +58,13 @@ TEST_CASE("hostile: binary garbage gets ERROR replies and the connection stays u
 }
 
 TEST_CASE("hostile: under a low open-files limit a flood gets answers or clear refusals, never silence") {
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizers' own checks need descriptors (UndefinedBehaviorSanitizer
+  // probes memory through a pipe): a server that has run out of them gets
+  // false reports. Not a pass: ctest shows this test as skipped.
+  std::fprintf(stderr, "skipped: the sanitizers need the descriptors this test takes away\n");
+  std::_Exit(77);
+#endif
   const auto dir = test_support::make_temp_dir();
   // 128 descriptors: the server lowers its connection limit to fit (and says
   // so); a flood past what the descriptors hold is told so, not left waiting.
