@@ -93,8 +93,8 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
     }
     if (paused || close_requested) return;  // resume_reading() waits again.
     asio::error_code read_ec;
-    const std::size_t bytes = socket.read_some(asio::buffer(read_buffer->bytes), read_ec);
-    if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) {
+    const std::size_t bytes = read_now(read_ec);
+    if (!read_ec && bytes == 0) {  // Readable, yet nothing there after all.
       start_read();
       return;
     }
@@ -105,6 +105,14 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
     auto self = shared_from_this();  // on_data may destroy the facade.
     if (handler != nullptr) handler->on_data(std::string_view(read_buffer->bytes.data(), bytes));
     start_read();
+  }
+
+  // Reads what the socket holds now into the shared buffer: the bytes read,
+  // 0 (with no error) when nothing was there after all.
+  std::size_t read_now(asio::error_code& ec) {
+    const std::size_t bytes = socket.read_some(asio::buffer(read_buffer->bytes), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
+    return bytes;
   }
 
   void send(std::string_view bytes) {
@@ -165,8 +173,8 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
     socket.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
       if (self->finished) return;
       asio::error_code read_ec;
-      if (!ec) self->socket.read_some(asio::buffer(self->read_buffer->bytes), read_ec);
-      if (ec || (read_ec && read_ec != asio::error::would_block && read_ec != asio::error::try_again)) {
+      if (!ec) self->read_now(read_ec);
+      if (ec || read_ec) {
         self->finish(bank::CloseReason::local_close);
       } else {
         self->drain();

@@ -212,13 +212,13 @@ void BankServer::send_frame(Client& client, std::string_view payload) {
   client.connection_->send(bytes);
 }
 
-void BankServer::reply(Client& client, std::string payload) {
+void BankServer::reply(Client& client, std::string_view payload) {
   if (client.replies_.empty()) {
     send_frame(client, payload);
     return;
   }
   client.replies_held_bytes_ += payload.size();
-  client.replies_.push_back(Client::Slot{true, false, std::move(payload)});
+  client.replies_.push_back(Client::Slot{true, false, std::string(payload)});
 }
 
 std::uint64_t BankServer::hold_reply(Client& client) {
@@ -282,7 +282,7 @@ void BankServer::perform(Client& client, SessionAction action) {
   using Kind = SessionAction::Kind;
   switch (action.kind) {
     case Kind::reply:
-      reply(client, std::move(action.reply));
+      reply(client, action.reply);
       return;
     // Reads answer from durable state as it is now; behind a write of this
     // connection still syncing, the answer waits for that write's.
@@ -349,7 +349,7 @@ void BankServer::handle_write(Client& client, const SessionAction& action) {
     return;
   }
   if (staged->id == 0) {
-    reply(client, std::string(reply_not_found));
+    reply(client, reply_not_found);
     return;
   }
   if (ledger_.is_durable(staged->id)) {

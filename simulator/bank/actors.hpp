@@ -54,9 +54,8 @@ struct RunContext {
   // within calm_answer_ms.
   std::int64_t disturbed_until_ms = 0;
   std::int64_t calm_answer_ms = 10'000;
-  std::int64_t latency_ms_max = 10;
-  std::int64_t progress_at_ms = 0;  // When a banker's request last completed.  // The network's longest
-                                    // one-way trip when nothing disturbs it.
+  std::int64_t latency_ms_max = 10;  // The network's longest one-way trip when nothing disturbs it.
+  std::int64_t progress_at_ms = 0;   // When a banker's request last completed.
   void disturb(std::int64_t until_ms) { disturbed_until_ms = std::max(disturbed_until_ms, until_ms); }
   TraceRecorder* recorder = nullptr;  // Set when the run is recorded as a timeline.
 };

@@ -192,11 +192,11 @@ void Banker::next() {
   std::vector<Interaction> batch;
   if (interaction.op == BankerOp::pipeline) {
     // The next requests of the plan go out together; sleeps between them are skipped.
-    while (batch.size() < interaction.count && next_interaction_ < plan_.interactions.size()) {
+    std::vector<std::size_t> members;
+    const std::size_t end = pipeline_batch_end(plan_.interactions, next_interaction_ - 1, members);
+    for (; next_interaction_ < end; ++next_interaction_)
       entry_started_ms_[next_interaction_] = context_.world.now_ms();
-      const Interaction& following = plan_.interactions[next_interaction_++];
-      if (following.op != BankerOp::sleep && following.op != BankerOp::pipeline) batch.push_back(following);
-    }
+    for (const std::size_t member : members) batch.push_back(plan_.interactions[member]);
     if (batch.empty()) {
       timer_ = context_.world.schedule_after(0, [this] { next(); });
       return;

@@ -577,6 +577,18 @@ std::uint32_t interactions_per_banker_of(const Plans& plans) {
   return most;
 }
 
+std::size_t pipeline_batch_end(const std::vector<Interaction>& items, std::size_t mark,
+                               std::vector<std::size_t>& members) {
+  BANK_ASSERT(items[mark].op == BankerOp::pipeline);
+  std::size_t at = mark + 1;
+  for (std::size_t gathered = 0; gathered < items[mark].count && at < items.size(); ++at) {
+    if (items[at].op == BankerOp::sleep || items[at].op == BankerOp::pipeline) continue;
+    members.push_back(at);
+    ++gathered;
+  }
+  return at;
+}
+
 std::size_t count_faults(const Plans& plans) {
   std::size_t count = 0;
   for (const auto& f : plans.faults.faults) count += f.op != FaultOp::sleep;

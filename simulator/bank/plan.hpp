@@ -199,6 +199,11 @@ std::size_t count_interactions(const Plans& plans);  // Banker interactions othe
 // The knob a plan's bankers match: the most entries other than sleeps in one
 // banker's plan (what draw_knobs drew for a generated plan).
 std::uint32_t interactions_per_banker_of(const Plans& plans);
+// The batch of the pipeline mark at items[mark], as a banker gathers it: the
+// next `count` requests, skipping the sleeps and marks between them. Returns
+// where the batch ends; the requests' indices go to members.
+std::size_t pipeline_batch_end(const std::vector<Interaction>& items, std::size_t mark,
+                               std::vector<std::size_t>& members);
 std::size_t count_faults(const Plans& plans);  // Faults other than sleeps.
 
 }  // namespace bank_sim

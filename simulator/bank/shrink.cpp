@@ -59,27 +59,12 @@ std::vector<Unit> units_of(const std::vector<Fault>& faults) {
     if (counts(faults[i])) units.push_back({i, i + 1});
   return units;
 }
-// How far the batch of the pipeline mark at `mark` reaches, as the banker
-// gathers it; the requests in it are `members`.
-std::size_t batch_end(const std::vector<Interaction>& items, std::size_t mark,
-                      std::vector<std::size_t>* members) {
-  std::size_t gathered = 0;
-  std::size_t i = mark + 1;
-  while (gathered < items[mark].count && i < items.size()) {
-    if (counts(items[i])) {
-      ++gathered;
-      if (members != nullptr) members->push_back(i);
-    }
-    ++i;
-  }
-  return i;
-}
 std::vector<Unit> units_of(const std::vector<Interaction>& items) {
   std::vector<Unit> units;
   for (std::size_t i = 0; i < items.size();) {
     if (items[i].op == BankerOp::pipeline) {
       std::vector<std::size_t> members;
-      const std::size_t end = batch_end(items, i, &members);
+      const std::size_t end = pipeline_batch_end(items, i, members);
       if (!members.empty()) units.push_back({i, end});
       i = end;
     } else {
@@ -97,8 +82,8 @@ Item sleep_for(std::int64_t ms) {
 }
 
 template <class Item>
-std::vector<Item> without_keeping_time(const std::vector<Item>& items, std::size_t begin, std::size_t end,
-                                       const std::vector<std::int64_t>& started, std::int64_t failed_at_ms) {
+std::vector<Item> replace_by_sleep(const std::vector<Item>& items, std::size_t begin, std::size_t end,
+                                   const std::vector<std::int64_t>& started, std::int64_t failed_at_ms) {
   BANK_ASSERT(begin <= end && end <= items.size());
   while (end < items.size() && is_sleep(items[end])) ++end;
   std::int64_t took_ms = 0;
@@ -123,12 +108,12 @@ std::vector<Item> without_keeping_time(const std::vector<Item>& items, std::size
 std::vector<Interaction> replaced_by_sleep(const std::vector<Interaction>& items, std::size_t begin,
                                            std::size_t end, const std::vector<std::int64_t>& started,
                                            std::int64_t failed_at_ms) {
-  return without_keeping_time(items, begin, end, started, failed_at_ms);
+  return replace_by_sleep(items, begin, end, started, failed_at_ms);
 }
 
 std::vector<Fault> replaced_by_sleep(const std::vector<Fault>& faults, std::size_t begin, std::size_t end,
                                      const std::vector<std::int64_t>& started, std::int64_t failed_at_ms) {
-  return without_keeping_time(faults, begin, end, started, failed_at_ms);
+  return replace_by_sleep(faults, begin, end, started, failed_at_ms);
 }
 
 namespace {
@@ -171,8 +156,7 @@ class Shrinker {
   // the removal of everything around it. `list` is a banker's index, or
   // fault_list.
   template <class Item>
-  bool ddmin_on_time(Plans& plans, std::vector<Item>& items, std::size_t list, std::size_t parts_max) {
-    bool shrunk = false;
+  void ddmin_on_time(Plans& plans, std::vector<Item>& items, std::size_t list, std::size_t parts_max) {
     const std::size_t count = units_of(items).size();
     const std::size_t finest = std::max<std::size_t>(1, (count + parts_max - 1) / parts_max);
     std::size_t chunk = (count + 1) / 2;
@@ -185,29 +169,25 @@ class Shrinker {
         const std::size_t last = std::min(units.size(), first + chunk) - 1;
         std::vector<Item> kept = replaced_by_sleep(items, units[first].begin, units[last].end, list);
         std::swap(items, kept);
-        if (fails(plans)) {
-          shrunk = true;
-        } else {
+        if (!fails(plans)) {
           std::swap(items, kept);
           first += chunk;
         }
       }
       chunk = chunk == finest ? 0 : std::max(finest, (chunk + 1) / 2);
     }
-    return shrunk;
   }
 
   // Removes requests from pipelined batches one at a time, the rest of each
   // batch still sent together at the same moment.
-  bool thin_batches(Plans& plans, std::size_t banker) {
-    bool shrunk = false;
+  void thin_batches(Plans& plans, std::size_t banker) {
     for (std::size_t mark = 0; mark < plans.bankers[banker].interactions.size() && runs_ < runs_max_;
          ++mark) {
       if (plans.bankers[banker].interactions[mark].op != BankerOp::pipeline) continue;
       for (std::size_t nth = 0; runs_ < runs_max_;) {
         if (plans.bankers[banker].interactions[mark].op != BankerOp::pipeline) break;  // Down to one.
         std::vector<std::size_t> members;
-        batch_end(plans.bankers[banker].interactions, mark, &members);
+        pipeline_batch_end(plans.bankers[banker].interactions, mark, members);
         if (nth >= members.size() || members.size() < 2) break;
         const bool removed = attempt(plans, [banker, mark, at = members[nth]](Plans& p) {
           auto& items = p.bankers[banker].interactions;
@@ -216,18 +196,16 @@ class Shrinker {
           if (--items[mark].count < 2) items.erase(items.begin() + static_cast<std::ptrdiff_t>(mark));
           return true;
         });
-        shrunk |= removed;
         if (!removed) ++nth;
       }
     }
-    return shrunk;
   }
 
   // Cuts the end of a list at once: what happens after the failure cannot
   // matter to it, yet one by one it would cost a run per item. Binary search
   // for the shortest prefix that still fails.
   template <class Item>
-  bool cut_tail(Plans& plans, std::vector<Item>& items) {
+  void cut_tail(Plans& plans, std::vector<Item>& items) {
     std::size_t low = 0;              // Prefixes this long or shorter were not tried, or passed.
     std::size_t high = items.size();  // A prefix this long fails.
     const std::vector<Item> all = items;
@@ -241,12 +219,11 @@ class Shrinker {
       }
     }
     items.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(high));
-    return high < all.size();
   }
 
   // cut_tail for every list at once: each keeps the same fraction of itself.
   // One binary search over the fraction instead of one per list.
-  bool cut_all_tails(Plans& plans) {
+  void cut_all_tails(Plans& plans) {
     const Plans all = plans;
     std::size_t low = 0;
     std::size_t high = fraction_steps;  // Keeping everything fails.
@@ -273,7 +250,6 @@ class Shrinker {
         low = middle;
       }
     }
-    return plan_size(plans) < plan_size(all);
   }
 
   // Delta debugging over the busy bankers: whole halves first, then fewer at
@@ -281,8 +257,7 @@ class Shrinker {
   // so that every other keeps its name, and with it its streams of
   // randomness and the faults aimed at it; drop_idle_bankers removes the
   // idle ones at the end. Faults aimed at it go (they take no time).
-  bool idle_banker_groups(Plans& plans) {
-    bool shrunk = false;
+  void idle_banker_groups(Plans& plans) {
     std::size_t parts = 2;
     for (;;) {
       std::vector<std::size_t> busy;
@@ -306,14 +281,12 @@ class Shrinker {
         });
       }
       if (removed) {
-        shrunk = true;
         parts = std::max<std::size_t>(parts - 1, 2);
       } else {
         if (parts >= busy.size()) break;
         parts = std::min(busy.size(), parts * 2);
       }
     }
-    return shrunk;
   }
 
   // Removes the idle bankers, if the failure stays without them (the others
@@ -347,21 +320,19 @@ class Shrinker {
 
   // Smaller queues in the world: a story that needs a full send queue (a
   // slow reader of LIST replies) then needs fewer transactions to fill it.
-  bool shrink_queues(Plans& plans) {
-    bool shrunk = false;
-    shrunk |= attempt(plans, [](Plans& p) {
+  void shrink_queues(Plans& plans) {
+    attempt(plans, [](Plans& p) {
       std::int64_t& bytes = p.knobs.parameters.send_queue_bytes_max;
       if (bytes <= send_queue_bytes_least) return false;
       bytes = std::max(send_queue_bytes_least, bytes / 4);
       return true;
     });
-    shrunk |= attempt(plans, [](Plans& p) {
+    attempt(plans, [](Plans& p) {
       std::int64_t& bytes = p.knobs.parameters.window_bytes;
       if (bytes <= window_bytes_least) return false;
       bytes = std::max(window_bytes_least, bytes / 4);
       return true;
     });
-    return shrunk;
   }
 
   bool simplify(Plans& plans) {
@@ -404,6 +375,7 @@ class Shrinker {
   }
 
   std::size_t runs() const { return runs_; }
+  bool spent() const { return runs_ >= runs_max_; }
   void more_universes() { universes_ *= 4; }
   // The budget's reserve, for one last candidate in the first few universes.
   void last_runs(std::size_t runs_max) {
@@ -455,7 +427,7 @@ ShrinkResult shrink(const Plans& failing, const std::string& invariant, std::siz
   // on removals the others' later shrinking would have made cheap.
   std::size_t parts = 8;
   std::size_t escalations_left = 2;
-  for (bool progress = true; progress && shrinker.runs() < runs_max;) {
+  for (bool progress = true; progress && !shrinker.spent();) {
     // A round counts as progress when the plans got smaller (a cut that
     // takes only sleeps does not): rounds that only shuffle spend the budget.
     const std::size_t before = plan_size(plans);

@@ -104,7 +104,8 @@ class BankServer {
   void send_frame(Client& client, std::string_view payload);
   // Replies leave in request order: reply() sends at once unless an earlier
   // request is still waiting for its sync, then it waits behind it.
-  void reply(Client& client, std::string payload);
+  // (A LIST reply is sent from the ledger's cached text, copied only when it must wait.)
+  void reply(Client& client, std::string_view payload);
   std::uint64_t hold_reply(Client& client);  // A slot for an answer that comes later.
   void fill_reply(Client& client, std::uint64_t slot, std::string payload);
   void send_ready_replies(Client& client);
