@@ -44,6 +44,12 @@ std::string short_reply(std::string_view reply) {
                      std::count(reply.begin(), reply.end(), '\n'));
 }
 
+// A void refused because of what the ledger holds (Model::void_rejected checks which).
+bool is_void_refusal(std::string_view reply) {
+  return reply.find("is already voided by") != std::string_view::npos ||
+         reply.find("is a reversal of") != std::string_view::npos;
+}
+
 bool is_write(BankerOp op) {
   return op == BankerOp::create || op == BankerOp::void_;
 }
@@ -94,8 +100,7 @@ class Banker::Echo final : public bank::ConnectionHandler {
       Model& model = banker_.context_.model;
       if (void_target_ != 0 && reply == bank::reply_not_found) {
         model.write_refused(key_);
-      } else if (void_target_ != 0 && (reply.find("is already voided by") != std::string::npos ||
-                                       reply.find("is a reversal of") != std::string::npos)) {
+      } else if (void_target_ != 0 && is_void_refusal(reply)) {
         model.void_rejected(banker_.name_ + "-rival", key_, void_target_, reply,
                             banker_.host_.durable_count());
       } else if (reply.starts_with("id=")) {
@@ -609,8 +614,7 @@ void Banker::finish_request(Request& request) {
         model.write_refused(request.model_key);
         break;
       }
-      if (is_void && (reply.find("is already voided by") != std::string::npos ||
-                      reply.find("is a reversal of") != std::string::npos)) {
+      if (is_void && is_void_refusal(reply)) {
         model.void_rejected(name_, request.model_key, request.id, reply, host_.durable_count());
         break;
       }
