@@ -1,6 +1,7 @@
 #include "plan.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -530,24 +531,27 @@ std::string describe_fault(const Fault& f) {
   return "?";
 }
 
+std::vector<std::string> swarm_kinds(const Swarm& swarm) {
+  std::vector<std::string> kinds;
+  const std::pair<bool, const char*> all[] = {{swarm.crashes, "crashes"},
+                                              {swarm.power_losses, "power_losses"},
+                                              {swarm.partitions, "partitions"},
+                                              {swarm.clogs, "clogs"},
+                                              {swarm.disk_errors, "disk_errors"},
+                                              {swarm.slow_disk, "slow_disk"},
+                                              {swarm.clock_steps, "clock_steps"},
+                                              {swarm.corruption, "corruption"},
+                                              {swarm.network_corners, "network_corners"}};
+  for (const auto& [on, name] : all) {
+    if (on) kinds.emplace_back(name);
+  }
+  return kinds;
+}
+
 std::string describe_swarm(const Swarm& swarm) {
   if (swarm.calm()) return "calm (no faults)";
-  std::string out;
-  auto add = [&out](bool on, const char* name) {
-    if (!on) return;
-    if (!out.empty()) out += ",";
-    out += name;
-  };
-  add(swarm.crashes, "crashes");
-  add(swarm.power_losses, "power_losses");
-  add(swarm.partitions, "partitions");
-  add(swarm.clogs, "clogs");
-  add(swarm.disk_errors, "disk_errors");
-  add(swarm.slow_disk, "slow_disk");
-  add(swarm.clock_steps, "clock_steps");
-  add(swarm.corruption, "corruption");
-  add(swarm.network_corners, "network_corners");
-  return fmt::format("{} (a fault every <={} ms)", out, swarm.fault_gap_ms_max);
+  return fmt::format("{} (a fault every <={} ms)", fmt::join(swarm_kinds(swarm), ","),
+                     swarm.fault_gap_ms_max);
 }
 
 std::string describe_parameters(const Parameters& p) {

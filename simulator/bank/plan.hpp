@@ -194,6 +194,7 @@ std::string describe(Garbage garbage);
 std::string describe_interaction(const Interaction& interaction);
 std::string describe_fault(const Fault& fault);
 std::string describe_swarm(const Swarm& swarm);
+std::vector<std::string> swarm_kinds(const Swarm& swarm);  // The fault kinds a run has on, in a fixed order.
 std::string describe_parameters(const Parameters& parameters);
 std::size_t count_interactions(const Plans& plans);  // Banker interactions other than sleeps.
 // The knob a plan's bankers match: the most entries other than sleeps in one

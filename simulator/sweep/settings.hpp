@@ -1,0 +1,66 @@
+#pragma once
+// What a sweep was asked to do: read from flags and environment variables by
+// main.cpp, used by the sweep driver.
+//
+// simulator/sweep/ is the driver around the runs: it forks a child process
+// per run, measures wall time, handles SIGINT and writes files. It is the one
+// part of simulator/ (with main.cpp) that touches the real world; each run
+// inside stays a pure function of its plans.
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include "bank/log.hpp"
+#include "plan.hpp"
+#include "shrink.hpp"
+
+namespace bank_sim::sweep {
+
+// Shard `index` of `count` takes the runs whose index is congruent to it
+// modulo `count`: N shards together run exactly the runs of one sweep.
+struct Shard {
+  std::uint64_t index = 0;
+  std::uint64_t count = 1;
+  std::string source;  // Where it was read from: "--shard", "SLURM_ARRAY_TASK_ID", ...
+};
+
+inline constexpr std::uint64_t runs_max = 100'000'000'000ULL;  // --runs; a campaign's bound.
+inline constexpr std::uint64_t shard_count_max = 1'000'000;    // --shard I/N.
+inline constexpr double progress_line_period_s = 30;           // Without a terminal.
+inline constexpr double progress_refresh_s = 0.25;             // On a terminal.
+
+struct Settings {
+  std::optional<std::uint64_t> seed;
+  KnobOverrides overrides;
+  std::uint64_t runs = 300;  // About a second on two cores: every coverage mark, most zoo bugs.
+  bool runs_bounded = true;  // False for a campaign without --runs: its budget ends it.
+  std::uint32_t max_parallel = 0;
+  bank::LogLevel log_level = bank::LogLevel::off;
+  bool check_determinism = false;
+  bool print_plan = false;
+  std::size_t failure_log_lines = 40;
+  bool shrink = true;
+  bool isolate = true;  // Each run in a child process, so that a crash ends that run alone.
+  bool quiet = false;   // Print the reports of failing runs only.
+  std::size_t shrink_budget = shrink_budget_default;
+  std::string failures_dir = "simulator_failures";
+  std::string save_plan;        // The first run's plan goes here.
+  std::string timeline;         // The first run's Perfetto trace goes here.
+  std::optional<Plans> replay;  // Run this plan instead of drawing one.
+  std::string replay_file;
+  std::string report_json;  // One JSON record per run, then the summary.
+  Shard shard;
+  std::optional<double> time_budget_s;          // Start no run after this much wall time.
+  std::optional<std::uint64_t> until_failures;  // Start no run after this many failures.
+  std::string program;                          // argv[0], for replay commands.
+};
+
+// Exit status when a file the user asked for (--save-plan, --trace,
+// --report-json, a shrunk failure) could not be written.
+inline constexpr int output_error_exit = 3;
+// Exit status of a sweep ended by SIGINT with no failing run.
+inline constexpr int interrupted_exit = 130;
+
+}  // namespace bank_sim::sweep
