@@ -169,3 +169,24 @@ TEST_CASE("campaign: Ctrl-C ends a campaign with the summary of the runs that fi
   CHECK(count_lines(records, "{\"type\":\"run\"") == std::stoul(runs[1].str()));
   CHECK_THAT(records, Catch::Contains("\"interrupted\":true"));
 }
+
+TEST_CASE(
+    "campaign: the Slurm recipe's array tasks and merge, run as Slurm would run them, equal one sweep") {
+  const std::string dir = test_support::make_temp_dir();
+  const std::string settings = "SIMULATOR=" + simulator + " SEED=8 RUNS=30 RECORDS=" + dir + "/records ";
+  // An array of tasks 1..3 (sbatch --array=1-3): the shard is the task's place in it.
+  for (int task = 1; task <= 3; ++task) {
+    const Ran r = run_shell("cd " + dir + " && SLURM_ARRAY_TASK_ID=" + std::to_string(task) +
+                            " SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=3 " + settings + "bash " +
+                            source_dir + "/deploy/slurm/sweep.sbatch");
+    INFO(r.out);
+    REQUIRE(r.exit_code == 0);
+  }
+  const Ran merged =
+      run_shell("cd " + dir + " && " + settings + "bash " + source_dir + "/deploy/slurm/merge.sbatch");
+  INFO(merged.out);
+  CHECK(merged.exit_code == 0);
+  CHECK_THAT(merged.out, Catch::Contains("merged 3 files: 30 runs"));
+  const Ran single = run_shell(simulator + " --seed 8 --runs 30 --quiet");
+  CHECK(summary_of(merged.out) == summary_of(single.out));
+}
