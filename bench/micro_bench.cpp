@@ -98,8 +98,8 @@ void event_queue(benchmark::State& state) {
   sim::World world(42, 1'000'000, 1);
   const auto pending = state.range(0);
   std::int64_t delay = 0;
-  std::function<void()> tick = [&] { world.schedule_after(1 + (delay++ % 7), tick); };
-  for (std::int64_t i = 0; i < pending; ++i) world.schedule_after(i % 5, tick);
+  std::function<void()> tick = [&] { world.schedule_after(1 + (delay++ % 7), "tick", tick); };
+  for (std::int64_t i = 0; i < pending; ++i) world.schedule_after(i % 5, "tick", tick);
   for (auto _ : state) world.run_next(INT64_MAX);
   state.SetItemsProcessed(state.iterations());
 }

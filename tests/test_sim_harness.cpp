@@ -34,7 +34,7 @@ TEST_CASE("sim: events at the same step run in an order drawn from the seed") {
   auto order_for = [](std::uint64_t seed) {
     sim::World world(seed, 0, 1);
     std::vector<int> order;
-    for (int i = 0; i < 8; ++i) world.schedule_after(5, [&order, i] { order.push_back(i); });
+    for (int i = 0; i < 8; ++i) world.schedule_after(5, "test", [&order, i] { order.push_back(i); });
     while (world.run_next(INT64_MAX)) {
     }
     return order;
@@ -52,10 +52,10 @@ TEST_CASE("sim: what happens at one moment does not reshuffle the draws of a lat
   auto later_order = [](bool extra_early_event) {
     sim::World world(7, 0, 1);
     std::vector<int> order;
-    world.schedule_after(1, [] {});
-    if (extra_early_event) world.schedule_after(3, [] {});
-    world.schedule_after(10, [&world, &order] {
-      for (int i = 0; i < 8; ++i) world.schedule_after(5, [&order, i] { order.push_back(i); });
+    world.schedule_after(1, "test", [] {});
+    if (extra_early_event) world.schedule_after(3, "test", [] {});
+    world.schedule_after(10, "test", [&world, &order] {
+      for (int i = 0; i < 8; ++i) world.schedule_after(5, "test", [&order, i] { order.push_back(i); });
     });
     while (world.run_next(INT64_MAX)) {
     }
@@ -79,7 +79,7 @@ TEST_CASE("sim: what happens at one moment does not reshuffle the draws of a lat
 TEST_CASE("sim: idle stretches are skipped, and time lands on step boundaries") {
   sim::World world(1, 1'000, 1);
   bool fired = false;
-  world.schedule_after(100'000, [&] { fired = true; });  // A 100-second sleep.
+  world.schedule_after(100'000, "test", [&] { fired = true; });  // A 100-second sleep.
   REQUIRE(world.run_next(INT64_MAX));
   CHECK(fired);
   CHECK(world.now_ms() == 101'000);
@@ -88,7 +88,7 @@ TEST_CASE("sim: idle stretches are skipped, and time lands on step boundaries") 
 
   sim::World coarse(1, 0, 3'600'000);  // An hour per step.
   std::int64_t at = -1;
-  coarse.schedule_after(1, [&] { at = coarse.now_ms(); });
+  coarse.schedule_after(1, "test", [&] { at = coarse.now_ms(); });
   coarse.run_next(INT64_MAX);
   CHECK(at == 3'600'000);
 }
@@ -96,7 +96,7 @@ TEST_CASE("sim: idle stretches are skipped, and time lands on step boundaries") 
 TEST_CASE("sim: time covers the original's whole epoch range without overflow") {
   sim::World world(7, 100'000'000'000'000, 6 * 3'600'000);  // Year 5138, six hours a step.
   int fired = 0;
-  for (int i = 0; i < 1000; ++i) world.schedule_after(i * 3'600'000LL, [&] { ++fired; });
+  for (int i = 0; i < 1000; ++i) world.schedule_after(i * 3'600'000LL, "test", [&] { ++fired; });
   while (world.run_next(INT64_MAX)) {
   }
   CHECK(fired == 1000);
@@ -106,7 +106,7 @@ TEST_CASE("sim: time covers the original's whole epoch range without overflow") 
 TEST_CASE("sim: cancelled events never run - zero-delay events are never inline") {
   sim::World world(1, 0, 1);
   bool ran = false;
-  const auto id = world.schedule_after(0, [&] { ran = true; });
+  const auto id = world.schedule_after(0, "test", [&] { ran = true; });
   CHECK_FALSE(ran);
   world.cancel(id);
   CHECK_FALSE(world.run_next(INT64_MAX));
@@ -343,7 +343,7 @@ TEST_CASE(
     saw_dropped = saw_dropped || !kept;
     // After the window a sync succeeds, writes only what came after, and the
     // failed range reaches the disk as zeros, whatever reads showed.
-    world.schedule_after(2'000, [] {});
+    world.schedule_after(2'000, "test", [] {});
     drain(world);
     opened->file->append("next", [](bank::IoStatus s) { REQUIRE(s.ok()); });
     int later_sync = -1;

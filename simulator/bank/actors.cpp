@@ -79,7 +79,7 @@ void Host::start() {
 
 void Host::schedule_start(std::int64_t after_ms) {
   if (restart_event_ != 0) context_.world.cancel(restart_event_);
-  restart_event_ = context_.world.schedule_after(after_ms, [this] { start(); });
+  restart_event_ = context_.world.schedule_after(after_ms, "host start", [this] { start(); });
 }
 
 void Host::stop_process(std::string_view what) {
@@ -131,7 +131,7 @@ HealthChecker::~HealthChecker() {
 }
 
 void HealthChecker::start() {
-  timer_ = context_.world.schedule_after(interval_ms_, [this] { tick(); });
+  timer_ = context_.world.schedule_after(interval_ms_, "health tick", [this] { tick(); });
 }
 
 void HealthChecker::stop() {
@@ -167,7 +167,7 @@ void HealthChecker::tick() {
   } else if (connection_ && !outstanding_since_ms_) {
     send_health();
   }
-  timer_ = context_.world.schedule_after(interval_ms_, [this] { tick(); });
+  timer_ = context_.world.schedule_after(interval_ms_, "health tick", [this] { tick(); });
 }
 
 void HealthChecker::send_health() {
@@ -241,7 +241,7 @@ void FaultInjector::next() {
   entry_started_ms_[next_fault_] = context_.world.now_ms();
   const Fault& fault = plan_.faults[next_fault_++];
   if (fault.op == FaultOp::sleep) {
-    timer_ = context_.world.schedule_after(fault.duration_ms, [this] { next(); });
+    timer_ = context_.world.schedule_after(fault.duration_ms, "fault next", [this] { next(); });
     return;
   }
   if ((fault.op == FaultOp::crash || fault.op == FaultOp::power_loss) && fault.when_unsynced) {
@@ -251,7 +251,7 @@ void FaultInjector::next() {
     return;
   }
   apply(fault);
-  timer_ = context_.world.schedule_after(0, [this] { next(); });
+  timer_ = context_.world.schedule_after(0, "fault next", [this] { next(); });
 }
 
 void FaultInjector::apply(const Fault& fault) {
@@ -281,7 +281,7 @@ void FaultInjector::apply(const Fault& fault) {
     case FaultOp::partition:
       for (const auto& node : targets(fault.target)) {
         context_.network.partition(bank_node, node);
-        heal_events_.push_back(world.schedule_after(fault.duration_ms, [this, node] {
+        heal_events_.push_back(world.schedule_after(fault.duration_ms, "fault heal", [this, node] {
           if (!healed_) context_.network.heal(bank_node, node);
         }));
       }
@@ -304,7 +304,7 @@ void FaultInjector::apply(const Fault& fault) {
       if (fault.disk_ops != DiskOps::appends) faults.fail_syncs_until_ms = until_ms;
       // After a failed write the server refuses writes until it restarts: an
       // operator restarts it once the disk works again.
-      heal_events_.push_back(world.schedule_after(fault.duration_ms, [this] {
+      heal_events_.push_back(world.schedule_after(fault.duration_ms, "fault heal", [this] {
         if (!healed_ && host_.writes_disabled()) {
           log_.info("the disk works again: restarting the host, which refuses writes");
           host_.crash(context_.step_ms);
@@ -330,7 +330,7 @@ void FaultInjector::apply(const Fault& fault) {
         } else {
           context_.network.partition_one_way(bank_node, node);
         }
-        heal_events_.push_back(world.schedule_after(fault.duration_ms, [this, node] {
+        heal_events_.push_back(world.schedule_after(fault.duration_ms, "fault heal", [this, node] {
           if (!healed_) context_.network.heal(bank_node, node);
         }));
       }
@@ -361,19 +361,19 @@ void FaultInjector::strike(const Fault& fault, std::int64_t waits_left) {
   if (healed_) return;
   if (waits_left > 0 && !host_.at_worst_moment()) {
     // Not the worst moment yet: look again next step.
-    timer_ = context_.world.schedule_after(context_.step_ms,
+    timer_ = context_.world.schedule_after(context_.step_ms, "fault wait",
                                            [this, fault, waits_left] { strike(fault, waits_left - 1); });
     return;
   }
   if (waits_left > 0) {
     // The worst moment: strike once the reply that showed the ledger has
     // reached its client, so that what it showed is on the record.
-    timer_ = context_.world.schedule_after(context_.latency_ms_max + context_.step_ms,
+    timer_ = context_.world.schedule_after(context_.latency_ms_max + context_.step_ms, "fault strike",
                                            [this, fault] { strike(fault, 0); });
     return;
   }
   apply(fault);
-  timer_ = context_.world.schedule_after(0, [this] { next(); });
+  timer_ = context_.world.schedule_after(0, "fault next", [this] { next(); });
 }
 
 void FaultInjector::heal_now() {
@@ -420,8 +420,8 @@ void Auditor::attempt() {
   replies_.clear();
   context_.network.connect("auditor", bank_node, bank_port, [this](auto result) {
     if (!result) {
-      timer_ =
-          context_.world.schedule_after(std::max<std::int64_t>(100, context_.step_ms), [this] { attempt(); });
+      timer_ = context_.world.schedule_after(std::max<std::int64_t>(100, context_.step_ms), "audit retry",
+                                             [this] { attempt(); });
       return;
     }
     connection_ = std::move(*result);
@@ -457,8 +457,8 @@ void Auditor::on_data(std::string_view bytes) {
 void Auditor::on_closed(bank::CloseReason) {
   connection_.reset();
   if (!done_)
-    timer_ =
-        context_.world.schedule_after(std::max<std::int64_t>(100, context_.step_ms), [this] { attempt(); });
+    timer_ = context_.world.schedule_after(std::max<std::int64_t>(100, context_.step_ms), "audit retry",
+                                           [this] { attempt(); });
 }
 
 }  // namespace bank_sim

@@ -145,7 +145,7 @@ Banker::Banker(RunContext& context, Host& host, std::uint32_t index, const Banke
       log_(context.world, name_, context.log_level, context.log),
       decoder_(reply_bytes_max),
       entry_started_ms_(plan.interactions.size(), -1),
-      backoff_rng_(context.world.stream_seed(name_ + " backoff")) {}
+      backoff_rng_(context.world.stream_seed(name_ + " backoff"), context.world.salt_source()) {}
 
 Banker::~Banker() {
   for (sim::EventId event : {timer_, watchdog_, resume_event_}) {
@@ -191,7 +191,7 @@ void Banker::next() {
   entry_started_ms_[next_interaction_] = context_.world.now_ms();
   const Interaction& interaction = plan_.interactions[next_interaction_++];
   if (interaction.op == BankerOp::sleep) {
-    timer_ = context_.world.schedule_after(interaction.sleep_ms, [this] { next(); });
+    timer_ = context_.world.schedule_after(interaction.sleep_ms, "banker sleep", [this] { next(); });
     return;
   }
   std::vector<Interaction> batch;
@@ -203,7 +203,7 @@ void Banker::next() {
       entry_started_ms_[next_interaction_] = context_.world.now_ms();
     for (const std::size_t member : members) batch.push_back(plan_.interactions[member]);
     if (batch.empty()) {
-      timer_ = context_.world.schedule_after(0, [this] { next(); });
+      timer_ = context_.world.schedule_after(0, "banker next", [this] { next(); });
       return;
     }
   } else {
@@ -397,7 +397,7 @@ void Banker::send_batch() {
   if (slow_read_ms > 0 && resume_event_ == 0) {
     // A slow reader: replies pile up on the server's side meanwhile.
     connection_->pause_reading();
-    resume_event_ = context_.world.schedule_after(slow_read_ms, [this] {
+    resume_event_ = context_.world.schedule_after(slow_read_ms, "banker resume reading", [this] {
       resume_event_ = 0;
       if (connection_) connection_->resume_reading();
     });
@@ -408,7 +408,7 @@ void Banker::send_batch() {
 // scheduling and cancelling a timeout for every request.
 void Banker::arm_watchdog(std::int64_t delay_ms) {
   if (watchdog_ != 0) return;
-  watchdog_ = context_.world.schedule_after(delay_ms, [this] {
+  watchdog_ = context_.world.schedule_after(delay_ms, "banker watchdog", [this] {
     watchdog_ = 0;
     auto waiting =
         std::find_if(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
@@ -654,7 +654,7 @@ void Banker::complete_batch() {
     first_completion_after_heal_ms_ = now_ms;
   }
   if (timer_ != 0) context_.world.cancel(timer_);
-  timer_ = context_.world.schedule_after(0, [this] { next(); });
+  timer_ = context_.world.schedule_after(0, "banker next", [this] { next(); });
 }
 
 void Banker::drop_connection() {
@@ -697,7 +697,7 @@ void Banker::retry_batch(std::string_view reason_view) {
   if (log_.enabled(bank::LogLevel::debug))
     log_.debug("retry {} request(s) in {} ms: {}", batch_.size(), delay_ms, reason);
   if (timer_ != 0) context_.world.cancel(timer_);
-  timer_ = context_.world.schedule_after(delay_ms, [this] { send_batch(); });
+  timer_ = context_.world.schedule_after(delay_ms, "banker retry", [this] { send_batch(); });
 }
 
 void Banker::on_closed(bank::CloseReason reason) {

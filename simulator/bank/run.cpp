@@ -19,18 +19,6 @@ struct AssertionBroken {
                                     message != nullptr ? fmt::format(" ({})", message) : std::string())};
 }
 
-// Installs throw_assertion for one run on its thread, and restores what was there.
-class AssertionsEndTheRun {
- public:
-  AssertionsEndTheRun() : previous_(bank::set_assert_handler_for_this_thread(&throw_assertion)) {}
-  ~AssertionsEndTheRun() { bank::set_assert_handler_for_this_thread(previous_); }
-  AssertionsEndTheRun(const AssertionsEndTheRun&) = delete;
-  AssertionsEndTheRun& operator=(const AssertionsEndTheRun&) = delete;
-
- private:
-  bank::AssertHandler previous_;
-};
-
 bank::BankServerConfig server_config(const Knobs& knobs) {
   bank::BankServerConfig config;
   config.address = "0.0.0.0";
@@ -54,14 +42,27 @@ sim::DiskConfig disk_config(const Parameters& p) {
 
 }  // namespace
 
-RunResult run_simulation(const Plans& plans, const RunOptions& options) {
-  const Knobs& knobs = plans.knobs;
-  RunResult result;
-  result.knobs = knobs;
-  result.liveness_deadline_ms = std::max<std::int64_t>(60'000, 100 * knobs.step_ms);
+const char* describe(Run::Phase phase) {
+  switch (phase) {
+    case Run::Phase::safety:
+      return "safety (faults injected)";
+    case Run::Phase::liveness:
+      return "liveness (healed; the bankers finish)";
+    case Run::Phase::audit:
+      return "audit (the whole ledger is read)";
+    case Run::Phase::over:
+      return "over";
+  }
+  return "?";
+}
 
-  sim::World world(sim::mix64(knobs.seed ^ 0x776f726c64ULL), knobs.epoch_offset_ms, knobs.step_ms);
-  world.keep_trace(options.keep_trace);
+Run::Run(const Plans& plans, const RunOptions& options) : plans_(plans), options_(options) {
+  const Knobs& knobs = plans_.knobs;
+  result_.knobs = knobs;
+  result_.liveness_deadline_ms = std::max<std::int64_t>(60'000, 100 * knobs.step_ms);
+  world_ = std::make_unique<sim::World>(sim::mix64(knobs.seed ^ 0x776f726c64ULL), knobs.epoch_offset_ms,
+                                        knobs.step_ms);
+  world_->keep_trace(options.keep_trace);
   sim::NetworkConfig network_config;
   network_config.latency_ms_min = knobs.parameters.latency_ms_min;
   network_config.latency_ms_max = knobs.parameters.latency_ms_max;
@@ -72,147 +73,173 @@ RunResult run_simulation(const Plans& plans, const RunOptions& options) {
       std::max<std::int64_t>(network_config.partition_reset_ms, 20 * knobs.step_ms);
   network_config.connect_timeout_ms =
       std::max<std::int64_t>(network_config.connect_timeout_ms, 10 * knobs.step_ms);
-  sim::SimNetwork network(world, network_config);
-  Model model(world);
-  RunContext context{world,
-                     network,
-                     model,
-                     result.stats,
-                     options.log_level,
-                     result.log,
-                     knobs.step_ms,
-                     result.liveness_deadline_ms,
-                     std::nullopt};
+  network_ = std::make_unique<sim::SimNetwork>(*world_, network_config);
+  model_ = std::make_unique<Model>(*world_);
+  context_ = std::make_unique<RunContext>(RunContext{*world_, *network_, *model_, result_.stats,
+                                                     options.log_level, result_.log, knobs.step_ms,
+                                                     result_.liveness_deadline_ms, std::nullopt});
   // Slow syncs, slow readers and backpressure stay well inside this; steps of hours stretch it.
-  context.calm_answer_ms = std::max<std::int64_t>(10'000, 50 * knobs.step_ms);
-  context.latency_ms_max = knobs.parameters.latency_ms_max;
-  SimLogger log(world, "run", options.log_level, result.log);
-  std::optional<TraceRecorder> recorder;
+  context_->calm_answer_ms = std::max<std::int64_t>(10'000, 50 * knobs.step_ms);
+  context_->latency_ms_max = knobs.parameters.latency_ms_max;
+  log_ = std::make_unique<SimLogger>(*world_, "run", options.log_level, result_.log);
   if (options.record_timeline) {
-    recorder.emplace(knobs.epoch_offset_ms);
-    context.recorder = &*recorder;
+    recorder_ = std::make_unique<TraceRecorder>(knobs.epoch_offset_ms);
+    context_->recorder = recorder_.get();
   }
-
-  Host host(context, server_config(knobs), disk_config(knobs.parameters));
-  std::vector<std::unique_ptr<Banker>> bankers;
+  host_ = std::make_unique<Host>(*context_, server_config(knobs), disk_config(knobs.parameters));
   for (std::uint32_t i = 0; i < knobs.banker_count; ++i) {
-    bankers.push_back(
-        std::make_unique<Banker>(context, host, i, plans.bankers[i], server_config(knobs).idle_timeout_ms));
+    bankers_.push_back(std::make_unique<Banker>(*context_, *host_, i, plans_.bankers[i],
+                                                server_config(knobs).idle_timeout_ms));
   }
-  HealthChecker health(context, plans.health_interval_ms);
-  FaultInjector faults(context, host, plans.faults, knobs.banker_count);
-  Auditor auditor(context);
-
-  AssertionsEndTheRun assertions_end_the_run;
+  health_ = std::make_unique<HealthChecker>(*context_, plans_.health_interval_ms);
+  faults_ = std::make_unique<FaultInjector>(*context_, *host_, plans_.faults, knobs.banker_count);
+  auditor_ = std::make_unique<Auditor>(*context_);
+  end_ms_ = knobs.duration_steps == 0
+                ? INT64_MAX
+                : knobs.epoch_offset_ms + static_cast<std::int64_t>(knobs.duration_steps) * knobs.step_ms;
+  // A broken assertion in the simulated server ends this run, not the sweep.
+  previous_assert_handler_ = bank::set_assert_handler_for_this_thread(&throw_assertion);
   bank::take_marks_for_this_thread();  // Marks of whatever ran before on this thread are not ours.
-  try {
-    host.start();
-    for (auto& banker : bankers) banker->start();
-    health.start();
-    faults.start();
+}
 
-    const std::int64_t end_ms =
-        knobs.duration_steps == 0
-            ? INT64_MAX
-            : knobs.epoch_offset_ms + static_cast<std::int64_t>(knobs.duration_steps) * knobs.step_ms;
-    bool main_phase_over = false;
-    bool liveness_checked = false;
-    bool audit_started = false;
-    while (!model.failed() && !auditor.done()) {
-      if (!main_phase_over && world.next_event_ms() > end_ms) {
-        // The step budget is spent: heal, let each banker finish what it started, audit.
-        main_phase_over = true;
-        result.duration_reached = true;
-        log.info("duration of {} steps reached: healing, then finishing the requests in flight",
-                 knobs.duration_steps);
-        faults.heal_now();
-        for (auto& banker : bankers) banker->stop_after_current();
-      }
-      if (!world.run_next(INT64_MAX)) {
-        model.fail("liveness", "run", "nothing is left to happen, yet the run has not finished");
-        break;
-      }
-      if (context.healed_at_ms && world.now_ms() >= std::max(*context.healed_at_ms, context.progress_at_ms) +
-                                                        3 * result.liveness_deadline_ms) {
-        // Long after the heal nothing has completed: the run stopped making
-        // progress, and it ends here rather than hanging.
-        std::string busy;
-        for (auto& banker : bankers) {
-          if (!banker->finished())
-            busy += (busy.empty() ? "" : "; ") + banker->name() + ": " + banker->describe_state();
-        }
-        model.fail(
-            "liveness", "run",
-            fmt::format("nothing completed for {} ms after every fault healed; {}",
-                        3 * result.liveness_deadline_ms,
-                        busy.empty() ? "every banker is done, the audit is not" : "still busy: " + busy));
-        break;
-      }
-      if (context.healed_at_ms && !liveness_checked &&
-          world.now_ms() >= *context.healed_at_ms + result.liveness_deadline_ms) {
-        liveness_checked = true;
-        for (auto& banker : bankers) {
-          if (banker->finished() || banker->first_completion_after_heal_ms()) continue;
-          model.fail("liveness", banker->name(),
-                     fmt::format("no interaction completed within {} ms after every fault healed (at +{} ms)",
-                                 result.liveness_deadline_ms, *context.healed_at_ms - knobs.epoch_offset_ms));
-        }
-        if (!health.first_success_after_heal_ms()) {
-          model.fail("liveness", "health",
-                     fmt::format("no HEALTH answered within {} ms after every fault healed",
-                                 result.liveness_deadline_ms));
-        }
-      }
-      if (!audit_started && context.healed_at_ms) {
-        bool all_finished = true;
-        for (auto& banker : bankers) all_finished = all_finished && banker->finished();
-        if (all_finished) {
-          audit_started = true;
-          auditor.start();
-        }
-      }
+Run::~Run() {
+  // The actors go first (they hold the world's events and the network's connections).
+  auditor_.reset();
+  faults_.reset();
+  health_.reset();
+  bankers_.clear();
+  host_.reset();
+  bank::set_assert_handler_for_this_thread(previous_assert_handler_);
+}
+
+bool Run::step() {
+  if (phase_ == Phase::over) return false;
+  try {
+    if (!started_) {
+      started_ = true;
+      host_->start();
+      for (auto& banker : bankers_) banker->start();
+      health_->start();
+      faults_->start();
+    }
+    if (phase_ == Phase::safety && world_->next_event_ms() > end_ms_) {
+      // The step budget is spent: heal, let each banker finish what it started, audit.
+      result_.duration_reached = true;
+      log_->info("duration of {} steps reached: healing, then finishing the requests in flight",
+                 plans_.knobs.duration_steps);
+      faults_->heal_now();
+      for (auto& banker : bankers_) banker->stop_after_current();
+    }
+    if (!world_->run_next(INT64_MAX)) {
+      model_->fail("liveness", "run", "nothing is left to happen, yet the run has not finished");
+    } else {
+      check_phases();
     }
   } catch (const AssertionBroken& broken) {
     // The simulated server (or the simulator) broke an invariant of its own:
     // the run ends here, and is reported, shrunk and replayed like any other.
-    model.fail("assertion", "host", broken.evidence);
+    model_->fail("assertion", "host", broken.evidence);
   }
-  health.stop();
-  result.marks = bank::take_marks_for_this_thread();
-  for (auto& banker : bankers) result.banker_entry_started_ms.push_back(banker->entry_started_ms());
-  result.fault_entry_started_ms = faults.entry_started_ms();
+  if (model_->failed() || auditor_->done()) phase_ = Phase::over;
+  return phase_ != Phase::over;
+}
 
-  if (context.healed_at_ms) {
+void Run::check_phases() {
+  if (phase_ == Phase::safety && context_->healed_at_ms) phase_ = Phase::liveness;
+  if (phase_ == Phase::safety) return;
+  end_if_stuck();
+  check_liveness_deadline();
+  if (phase_ == Phase::liveness) {
+    bool all_finished = true;
+    for (auto& banker : bankers_) all_finished = all_finished && banker->finished();
+    if (all_finished) {
+      phase_ = Phase::audit;
+      auditor_->start();
+    }
+  }
+}
+
+// Long after the heal nothing has completed: the run stopped making progress,
+// and it ends here rather than hanging.
+void Run::end_if_stuck() {
+  if (world_->now_ms() <
+      std::max(*context_->healed_at_ms, context_->progress_at_ms) + 3 * result_.liveness_deadline_ms) {
+    return;
+  }
+  std::string busy;
+  for (auto& banker : bankers_) {
+    if (!banker->finished())
+      busy += (busy.empty() ? "" : "; ") + banker->name() + ": " + banker->describe_state();
+  }
+  model_->fail("liveness", "run",
+               fmt::format("nothing completed for {} ms after every fault healed; {}",
+                           3 * result_.liveness_deadline_ms,
+                           busy.empty() ? "every banker is done, the audit is not" : "still busy: " + busy));
+}
+
+// Once the deadline after the heal has passed, every actor must have succeeded.
+void Run::check_liveness_deadline() {
+  if (liveness_checked_ || world_->now_ms() < *context_->healed_at_ms + result_.liveness_deadline_ms) return;
+  liveness_checked_ = true;
+  for (auto& banker : bankers_) {
+    if (banker->finished() || banker->first_completion_after_heal_ms()) continue;
+    model_->fail(
+        "liveness", banker->name(),
+        fmt::format("no interaction completed within {} ms after every fault healed (at +{} ms)",
+                    result_.liveness_deadline_ms, *context_->healed_at_ms - plans_.knobs.epoch_offset_ms));
+  }
+  if (!health_->first_success_after_heal_ms()) {
+    model_->fail("liveness", "health",
+                 fmt::format("no HEALTH answered within {} ms after every fault healed",
+                             result_.liveness_deadline_ms));
+  }
+}
+
+RunResult Run::finish() {
+  health_->stop();
+  RunResult result = std::move(result_);
+  result_ = RunResult{};
+  result.marks = bank::take_marks_for_this_thread();
+  for (auto& banker : bankers_) result.banker_entry_started_ms.push_back(banker->entry_started_ms());
+  result.fault_entry_started_ms = faults_->entry_started_ms();
+  if (context_->healed_at_ms) {
     std::int64_t recovered_ms = 0;
     bool known = true;
-    for (auto& banker : bankers) {
+    for (auto& banker : bankers_) {
       if (auto at = banker->first_completion_after_heal_ms())
-        recovered_ms = std::max(recovered_ms, *at - *context.healed_at_ms);
+        recovered_ms = std::max(recovered_ms, *at - *context_->healed_at_ms);
     }
-    if (auto at = health.first_success_after_heal_ms()) {
-      recovered_ms = std::max(recovered_ms, *at - *context.healed_at_ms);
+    if (auto at = health_->first_success_after_heal_ms()) {
+      recovered_ms = std::max(recovered_ms, *at - *context_->healed_at_ms);
     } else {
       known = false;
     }
     if (known) result.recovery_ms = recovered_ms;
   }
-  result.failure = model.failure();
-  if (recorder) {
+  result.failure = model_->failure();
+  if (recorder_) {
     if (result.failure) {
-      recorder->instant("checker", "FAIL: " + result.failure->invariant, result.failure->time_ms,
-                        result.failure->actor + ": " + result.failure->evidence);
+      recorder_->instant("checker", "FAIL: " + result.failure->invariant, result.failure->time_ms,
+                         result.failure->actor + ": " + result.failure->evidence);
     } else {
-      recorder->instant("checker", "PASS", world.now_ms());
+      recorder_->instant("checker", "PASS", world_->now_ms());
     }
-    result.timeline_json = recorder->json();
+    result.timeline_json = recorder_->json();
   }
-  result.steps = world.steps();
-  result.simulated_ms = world.now_ms() - world.start_ms();
-  result.events = world.events_run();
-  result.acknowledged_writes = model.acknowledged_writes();
-  result.trace_hash = world.trace_hash();
-  if (options.keep_trace) result.trace_lines = world.trace_lines();
+  result.steps = world_->steps();
+  result.simulated_ms = world_->now_ms() - world_->start_ms();
+  result.events = world_->events_run();
+  result.acknowledged_writes = model_->acknowledged_writes();
+  result.trace_hash = world_->trace_hash();
+  if (options_.keep_trace) result.trace_lines = world_->trace_lines();
   return result;
+}
+
+RunResult run_simulation(const Plans& plans, const RunOptions& options) {
+  Run run(plans, options);
+  while (run.step()) {
+  }
+  return run.finish();
 }
 
 }  // namespace bank_sim

@@ -3,6 +3,7 @@
 // knobs). Same plans, same bytes out.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "actors.hpp"
 #include "bank/coverage.hpp"
 #include "bank/log.hpp"
+#include "banker.hpp"
 #include "model.hpp"
 #include "plan.hpp"
 
@@ -43,6 +45,68 @@ struct RunResult {
       fault_entry_started_ms;  // How often the run passed each of the server's coverage marks.
   bool passed() const { return !failure.has_value(); }
 };
+
+// One run, as an object that can be stepped one event at a time (the
+// debugger does; run_simulation runs it to the end). It owns the world, the
+// network, the model and every actor, and moves through explicit phases:
+//   safety    faults are injected; every reply is checked;
+//   liveness  every fault has healed: each actor must succeed within the
+//             deadline, and the bankers finish their plans;
+//   audit     the auditor reads the whole ledger once, for the model;
+//   over      the run has ended (passed, or failed an invariant).
+class Run {
+ public:
+  enum class Phase { safety, liveness, audit, over };
+
+  Run(const Plans& plans, const RunOptions& options);
+  ~Run();
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+
+  // Runs one event (and the phase checks after it); false once the run is over.
+  bool step();
+  Phase phase() const { return phase_; }
+  // The results; call once the run is over (a run cut short reports what it reached).
+  RunResult finish();
+
+  // What the debugger shows.
+  const Plans& plans() const { return plans_; }
+  sim::World& world() { return *world_; }
+  sim::SimNetwork& network() { return *network_; }
+  Model& model() { return *model_; }
+  Host& host() { return *host_; }
+  const std::vector<std::unique_ptr<Banker>>& bankers() const { return bankers_; }
+  FaultInjector& faults() { return *faults_; }
+  const RunContext& context() const { return *context_; }
+  const std::string& log() const { return result_.log; }
+
+ private:
+  void check_phases();
+  void check_liveness_deadline();
+  void end_if_stuck();
+
+  Plans plans_;
+  RunOptions options_;
+  RunResult result_;
+  Phase phase_ = Phase::safety;
+  std::int64_t end_ms_ = INT64_MAX;
+  bool liveness_checked_ = false;
+  bool started_ = false;
+  std::unique_ptr<sim::World> world_;
+  std::unique_ptr<sim::SimNetwork> network_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<RunContext> context_;
+  std::unique_ptr<SimLogger> log_;
+  std::unique_ptr<TraceRecorder> recorder_;
+  std::unique_ptr<Host> host_;
+  std::vector<std::unique_ptr<Banker>> bankers_;
+  std::unique_ptr<HealthChecker> health_;
+  std::unique_ptr<FaultInjector> faults_;
+  std::unique_ptr<Auditor> auditor_;
+  bank::AssertHandler previous_assert_handler_ = nullptr;
+};
+
+const char* describe(Run::Phase phase);
 
 RunResult run_simulation(const Plans& plans, const RunOptions& options);
 

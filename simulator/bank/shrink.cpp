@@ -480,7 +480,9 @@ std::string tell_story(const RunResult& result) {
   std::string out;
   std::size_t number = 0;
   for (const std::string& line : result.trace_lines) {
-    // Trace lines are "<ms since the epoch> <what happened>".
+    // Trace lines are "<ms since the epoch> <what happened>"; the story
+    // leaves out the world's own "event N <ms> <kind>" lines.
+    if (line.starts_with("event ")) continue;
     const auto space = line.find(' ');
     const std::int64_t at_ms = std::stoll(line.substr(0, space)) - result.knobs.epoch_offset_ms;
     out += fmt::format("  {:>3}. +{}.{:03}s  {}\n", ++number, at_ms / 1000, at_ms % 1000,

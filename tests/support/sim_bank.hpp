@@ -128,7 +128,7 @@ class SimBank {
   // Runs everything due in the next delta_ms of simulated time.
   void advance_ms(std::int64_t delta_ms) {
     bool reached = false;
-    world.schedule_after(delta_ms, [&reached] { reached = true; });
+    world.schedule_after(delta_ms, "test", [&reached] { reached = true; });
     run_until([&reached] { return reached; }, UINT64_MAX);
   }
 

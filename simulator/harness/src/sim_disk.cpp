@@ -59,7 +59,7 @@ class SimFile final : public bank::DiskFile {
       delay_ms = disk_.rng().range(config.sync_latency_ms_min, config.sync_latency_ms_max);
       if (disk_.faults().slow_syncs_until_ms > world.now_ms()) delay_ms += disk_.faults().slow_sync_extra_ms;
     }
-    event_ = world.schedule_after(delay_ms, [this] {
+    event_ = world.schedule_after(delay_ms, "disk op", [this] {
       event_ = 0;
       complete_front();
     });

@@ -195,7 +195,8 @@ Rng& SimNetwork::connect_rng(const std::string& from, const std::string& to) {
   auto it = connect_rngs_.find({from, to});
   if (it == connect_rngs_.end())
     it = connect_rngs_
-             .emplace(std::pair{from, to}, MomentRng(world_.stream_seed("connect " + from + " " + to)))
+             .emplace(std::pair{from, to},
+                      MomentRng(world_.stream_seed("connect " + from + " " + to), world_.salt_source()))
              .first;
   return it->second.at(world_.now_ms());
 }
@@ -223,41 +224,43 @@ bool SimNetwork::flow_blocked(const std::string& from, const std::string& to) co
 void SimNetwork::connect(const std::string& from, const std::string& to, std::uint16_t port,
                          ConnectCallback on_done) {
   if (find_link(from, to) != nullptr && find_link(from, to)->partitioned) {
-    world_.schedule_after(config_.connect_timeout_ms, [on_done = std::move(on_done), to, port] {
-      on_done(bank::Error{fmt::format("connect to {}:{} timed out", to, port)});
-    });
+    world_.schedule_after(config_.connect_timeout_ms, "net connect timeout",
+                          [on_done = std::move(on_done), to, port] {
+                            on_done(bank::Error{fmt::format("connect to {}:{} timed out", to, port)});
+                          });
     return;
   }
   Rng& rng = connect_rng(from, to);
   const std::uint64_t ordinal = rng.next();  // Names this connection's own stream.
-  world_.schedule_after(latency(rng), [this, from, to, port, ordinal, on_done = std::move(on_done)] {
-    auto it = listeners_.find({to, port});
-    if (down_.contains(to) || down_.contains(from) || it == listeners_.end()) {
-      on_done(bank::Error{fmt::format("connect to {}:{} refused", to, port)});
-      return;
-    }
-    auto state = std::make_shared<SimConnectionState>();
-    state->id = connection_id_next_++;
-    state->rng = MomentRng(ordinal);
-    state->nodes[0] = from;
-    state->nodes[1] = to;
-    state->last_delivered_ms[0] = state->last_delivered_ms[1] = world_.now_ms();
-    connections_.emplace(state->id, state);
-    auto client = std::make_unique<SimEndpoint>(*this, state, 0);
-    if (auto failing = accepts_failing_until_ms_.find(to);
-        failing != accepts_failing_until_ms_.end() && failing->second > world_.now_ms()) {
-      // The kernel completed the handshake, the server's accept failed: nobody reads.
-      state->vanished[1] = true;
-      state->finished[1] = true;
-      reset_later(state);
-      on_done(std::unique_ptr<bank::Connection>(std::move(client)));
-      return;
-    }
-    auto server = std::make_unique<SimEndpoint>(*this, state, 1);
-    bank::AcceptCallback& accept = *it->second;
-    accept(std::move(server));
-    on_done(std::unique_ptr<bank::Connection>(std::move(client)));
-  });
+  world_.schedule_after(
+      latency(rng), "net connect", [this, from, to, port, ordinal, on_done = std::move(on_done)] {
+        auto it = listeners_.find({to, port});
+        if (down_.contains(to) || down_.contains(from) || it == listeners_.end()) {
+          on_done(bank::Error{fmt::format("connect to {}:{} refused", to, port)});
+          return;
+        }
+        auto state = std::make_shared<SimConnectionState>();
+        state->id = connection_id_next_++;
+        state->rng = MomentRng(ordinal, world_.salt_source());
+        state->nodes[0] = from;
+        state->nodes[1] = to;
+        state->last_delivered_ms[0] = state->last_delivered_ms[1] = world_.now_ms();
+        connections_.emplace(state->id, state);
+        auto client = std::make_unique<SimEndpoint>(*this, state, 0);
+        if (auto failing = accepts_failing_until_ms_.find(to);
+            failing != accepts_failing_until_ms_.end() && failing->second > world_.now_ms()) {
+          // The kernel completed the handshake, the server's accept failed: nobody reads.
+          state->vanished[1] = true;
+          state->finished[1] = true;
+          reset_later(state);
+          on_done(std::unique_ptr<bank::Connection>(std::move(client)));
+          return;
+        }
+        auto server = std::make_unique<SimEndpoint>(*this, state, 1);
+        bank::AcceptCallback& accept = *it->second;
+        accept(std::move(server));
+        on_done(std::unique_ptr<bank::Connection>(std::move(client)));
+      });
 }
 
 void SimNetwork::schedule_pump(const std::shared_ptr<SimConnectionState>& state, int direction) {
@@ -273,7 +276,7 @@ void SimNetwork::schedule_pump(const std::shared_ptr<SimConnectionState>& state,
   }
   const std::int64_t ready_ms = pipe.pieces.empty() ? world_.now_ms() : pipe.pieces.front().ready_ms;
   const std::int64_t delay_ms = std::max<std::int64_t>(0, ready_ms - world_.now_ms());
-  pipe.pump_event = world_.schedule_after(delay_ms, [this, state, direction] {
+  pipe.pump_event = world_.schedule_after(delay_ms, "net deliver", [this, state, direction] {
     state->pipes[direction].pump_event = 0;
     pump(state, direction);
   });
@@ -342,7 +345,7 @@ void SimNetwork::reset_connection(const std::shared_ptr<SimConnectionState>& sta
     pipe.fin = false;
   }
   // Each side learns of the reset from the loop, never inline.
-  world_.schedule_after(0, [this, state] {
+  world_.schedule_after(0, "net close", [this, state] {
     notify_closed(state, 0, bank::CloseReason::reset);
     notify_closed(state, 1, bank::CloseReason::reset);
     forget_if_done(state);
@@ -352,7 +355,7 @@ void SimNetwork::reset_connection(const std::shared_ptr<SimConnectionState>& sta
 void SimNetwork::reset_later(const std::shared_ptr<SimConnectionState>& state) {
   if (state->reset_pending) return;
   state->reset_pending = true;
-  world_.schedule_after(config_.partition_reset_ms, [this, state] {
+  world_.schedule_after(config_.partition_reset_ms, "net reset stalled", [this, state] {
     if (state->finished[0] && state->finished[1]) return;
     reset_connection(state);
   });
@@ -375,7 +378,7 @@ void SimNetwork::vanish(const std::string& name) {
     pipe.bytes = 0;
     pipe.fin = false;
     // Its own process learns the connection is gone, from the loop.
-    world_.schedule_after(0, [this, state, side] {
+    world_.schedule_after(0, "net reset", [this, state, side] {
       notify_closed(state, side, bank::CloseReason::reset);
       forget_if_done(state);
     });
@@ -391,7 +394,7 @@ void SimNetwork::partition_one_way(const std::string& from, const std::string& t
   link.one_way_blocked_sender = from;
   const std::uint64_t epoch = ++link.partition_epoch;
   // The blocked sender's retransmissions time out as in a partition.
-  world_.schedule_after(config_.partition_reset_ms, [this, from, to, epoch] {
+  world_.schedule_after(config_.partition_reset_ms, "net reset stalled", [this, from, to, epoch] {
     const Link* current = find_link(from, to);
     if (current == nullptr || current->one_way_blocked_sender != from || current->partition_epoch != epoch)
       return;
@@ -444,7 +447,7 @@ void SimNetwork::partition(const std::string& a, const std::string& b) {
   link.partitioned = true;
   const std::uint64_t epoch = ++link.partition_epoch;
   // Streams across a partition stall, then time out.
-  world_.schedule_after(config_.partition_reset_ms, [this, a, b, epoch] {
+  world_.schedule_after(config_.partition_reset_ms, "net reset stalled", [this, a, b, epoch] {
     const Link* current = find_link(a, b);
     if (current == nullptr || !current->partitioned || current->partition_epoch != epoch) return;
     std::vector<std::shared_ptr<SimConnectionState>> crossing;
@@ -467,7 +470,7 @@ void SimNetwork::heal(const std::string& a, const std::string& b) {
 void SimNetwork::clog(const std::string& a, const std::string& b, std::int64_t duration_ms) {
   Link& link = links_[link_key(a, b)];
   link.clogged_until_ms = std::max(link.clogged_until_ms, world_.now_ms() + duration_ms);
-  world_.schedule_after(duration_ms, [this, a, b] { kick_link(a, b); });
+  world_.schedule_after(duration_ms, "net unclog", [this, a, b] { kick_link(a, b); });
 }
 
 void SimNetwork::heal_all() {

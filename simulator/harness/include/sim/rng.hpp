@@ -87,17 +87,21 @@ class Rng {
 // it no longer happens.
 class MomentRng {
  public:
-  explicit MomentRng(std::uint64_t seed) : seed_(seed), rng_(seed) {}
+  // `salt`, when given, is read at each new moment: a world that branches
+  // into a new universe changes it (World::salt_source()).
+  explicit MomentRng(std::uint64_t seed, const std::uint64_t* salt = nullptr)
+      : seed_(seed), salt_(salt), rng_(seed) {}
   Rng& at(std::int64_t now_ms) {
     if (now_ms != at_ms_) {
       at_ms_ = now_ms;
-      rng_ = Rng(mix64(seed_ ^ mix64(static_cast<std::uint64_t>(now_ms))));
+      rng_ = Rng(mix64(seed_ ^ (salt_ != nullptr ? *salt_ : 0) ^ mix64(static_cast<std::uint64_t>(now_ms))));
     }
     return rng_;
   }
 
  private:
   std::uint64_t seed_;
+  const std::uint64_t* salt_;
   std::int64_t at_ms_ = -1;
   Rng rng_;
 };

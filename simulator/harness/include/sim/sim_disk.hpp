@@ -54,7 +54,7 @@ struct SimFileState {
 class SimDisk final : public bank::Disk {
  public:
   SimDisk(World& world, DiskConfig config)
-      : world_(world), config_(config), rng_(world.stream_seed("disk")) {}
+      : world_(world), config_(config), rng_(world.stream_seed("disk"), world.salt_source()) {}
 
   bank::Result<bank::OpenedFile> open(const std::string& name) override;
   bank::IoStatus sync_directory() override;

@@ -32,7 +32,7 @@ class SimTimers final : public bank::Timers {
   ~SimTimers() override { cancel_all(); }
   bank::TimerId start_timer(std::int64_t delay_ms, std::function<void()> callback) override {
     const bank::TimerId id = next_id_++;
-    const EventId event = world_.schedule_after(std::max<std::int64_t>(0, delay_ms),
+    const EventId event = world_.schedule_after(std::max<std::int64_t>(0, delay_ms), "server timer",
                                                 [this, id, callback = std::move(callback)] {
                                                   live_.erase(id);
                                                   callback();

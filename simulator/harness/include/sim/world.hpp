@@ -38,8 +38,10 @@ class World {
   std::uint64_t stream_seed(std::string_view name) const;
 
   // Runs callback at the first step boundary at or after now + delay_ms; a
-  // delay of 0 runs it later in the current step, never inline.
-  EventId schedule_after(std::int64_t delay_ms, std::function<void()> callback);
+  // delay of 0 runs it later in the current step, never inline. `kind` (a
+  // string literal: "net deliver", "disk sync", ...) names the event in the
+  // determinism hash and the event log.
+  EventId schedule_after(std::int64_t delay_ms, const char* kind, std::function<void()> callback);
   void cancel(EventId id);
 
   // Runs the next event if it is due at or before until_ms. Returns false when
@@ -48,21 +50,34 @@ class World {
   std::int64_t next_event_ms() const;
   std::uint64_t events_run() const { return events_run_; }
 
-  // The trace: every line an actor records is folded into a hash; when
-  // keep_trace is on, the lines are kept too, to name the first difference
-  // between two runs of one seed.
+  // The determinism hash: every event run (its time, its tie-break order
+  // and its kind) is folded in, always, at O(1) per event; so is every line
+  // an actor traces while tracing is on. When keep_trace is on, the events
+  // and lines are kept too (one text line each, events as "event N +T ms
+  // KIND"), to name the first difference between two runs.
   // Tracing is off unless kept: callers test tracing() before formatting a line.
   bool tracing() const { return keep_trace_; }
   void trace(std::string_view line);
   std::uint64_t trace_hash() const { return trace_hash_; }
   void keep_trace(bool on) { keep_trace_ = on; }
   const std::vector<std::string>& trace_lines() const { return trace_lines_; }
+  // The kind of the event running now (or last run).
+  const char* current_kind() const { return current_kind_; }
+
+  // A new universe from here on: every draw after this moment (event order,
+  // and every MomentRng made with salt_source()) mixes in `salt`.
+  void branch(std::uint64_t salt) { salt_ = mix64(salt ^ 0x6272616e6368ULL); }
+  const std::uint64_t* salt_source() const { return &salt_; }
+
+  // The events due, in the order they will run: (due time, kind), at most `limit`.
+  std::vector<std::pair<std::int64_t, const char*>> pending(std::size_t limit) const;
 
  private:
   struct Entry {
     std::int64_t due_ms;
     std::uint64_t order;  // Drawn from the seed: shuffles events due at one step (see schedule_after).
     EventId id;
+    const char* kind;
     bool operator>(const Entry& other) const {
       if (due_ms != other.due_ms) return due_ms > other.due_ms;
       if (order != other.order) return order > other.order;
@@ -74,6 +89,8 @@ class World {
   std::int64_t start_ms_;
   std::int64_t step_ms_;
   std::uint64_t seed_;
+  std::uint64_t salt_ = 0;  // Set by branch().
+  const char* current_kind_ = "none";
   // Events scheduled so far at the current time: with the time, names an
   // event's order draw, so that what is scheduled at one moment does not
   // shift the draws of every later moment.
@@ -99,6 +116,7 @@ class World {
   std::uint64_t trace_hash_ = 0xcbf29ce484222325ULL;
   bool keep_trace_ = false;
   std::vector<std::string> trace_lines_;
+  void fold(std::uint64_t value);
 };
 
 }  // namespace sim
