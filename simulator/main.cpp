@@ -16,6 +16,7 @@
 #include <random>
 #include <thread>
 
+#include "debug/tools.hpp"
 #include "dst_demo/cli.hpp"
 #include "plan_file.hpp"
 #include "sweep/run_one.hpp"
@@ -54,6 +55,12 @@ struct Texts {
   std::string shard;
   std::string time_budget;
   std::vector<std::string> merge;
+  std::vector<std::string> diff;
+  std::string likelihood;
+  std::string chart;
+  std::uint32_t branches = bank_sim::debug::likelihood_branches_default;
+  std::optional<std::uint64_t> dump_at;
+  bool debug = false;
   std::int64_t duration = 0;
   std::int64_t step = 0;
   std::int64_t epoch = 0;
@@ -141,6 +148,33 @@ void add_output_options(CLI::App& app, Settings& settings, Texts& t) {
       ->capture_default_str();
   app.add_option("--failures-dir", settings.failures_dir, "Where shrunk failures are saved")
       ->capture_default_str();
+}
+
+void add_debug_options(CLI::App& app, Settings& settings, Texts& t) {
+  app.add_flag(
+      "--debug", t.debug,
+      "Open the time-travel debugger on the plan of --replay FILE (or of the first run of --seed N): step, "
+      "back, goto, break, show, branch, save-plan; commands from a terminal or a pipe ('help' lists them)");
+  app.add_option(
+      "--dump-at", t.dump_at,
+      "Print the debugger's view of everything (clock, ledger, journal, connections, bankers, model, "
+      "events due) at simulated step STEP of --replay FILE or --seed N, and exit");
+  app.add_option(
+      "--likelihood", t.likelihood,
+      "For points along the run of the plan in FILE, branch --branches futures from each and report the "
+      "fraction that fail, a line per point and an SVG chart (--chart)");
+  app.add_option("--branches", t.branches, "Futures drawn from each point of --likelihood")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
+  app.add_option("--chart", t.chart,
+                 "Where --likelihood writes its SVG chart (default: FILE.likelihood.svg)");
+  app.add_option(
+         "--diff", t.diff,
+         "Compare two runs, each a plan FILE (run by this build) or an event log (--events, of any build), "
+         "and name the first event where they differ")
+      ->expected(2);
+  app.add_option("--events", settings.events_file,
+                 "Write the first run's event log (every event and actor line) to FILE, for --diff");
 }
 
 void add_campaign_options(CLI::App& app, Settings& settings, Texts& t) {
@@ -347,6 +381,7 @@ int main(int argc, char** argv) {
   add_knob_options(app, settings, t);
   add_output_options(app, settings, t);
   add_campaign_options(app, settings, t);
+  add_debug_options(app, settings, t);
   if (const auto exit_code = dst_demo::cli::parse(app, argc, argv)) return *exit_code;
   settings.program = argv[0];
   settings.shrink = !t.no_shrink;
@@ -361,6 +396,16 @@ int main(int argc, char** argv) {
     }
   }
   if (!t.merge.empty()) return bank_sim::sweep::merge_reports(t.merge, settings.report_json);
+  if (!t.diff.empty()) return bank_sim::debug::diff(t.diff[0], t.diff[1]);
+  if (!t.likelihood.empty()) {
+    if (!settings.replay_file.empty())
+      return usage_error("--likelihood takes its plan file itself; drop --replay");
+    settings.replay_file = t.likelihood;
+    if (t.chart.empty()) t.chart = t.likelihood + ".likelihood.svg";
+    if (const auto problem = bank_sim::sweep::output_path_problem(t.chart)) {
+      return usage_error(fmt::format("--chart: {}", *problem));
+    }
+  }
   if (auto problem = read_replay(settings, t)) return usage_error(*problem);
   const bool seed_given = !t.seed.empty();
   if (auto problem = read_seed(settings, t, argc, argv)) return usage_error(*problem);
@@ -374,6 +419,14 @@ int main(int argc, char** argv) {
                                    log_level.source));
   }
   settings.log_level = log_level.level;
+  if (!t.likelihood.empty()) return bank_sim::debug::likelihood(*settings.replay, t.branches, t.chart);
+  if (t.debug || t.dump_at) {
+    const auto plans = bank_sim::sweep::plans_of_run(settings, 0);
+    if (t.dump_at) return bank_sim::debug::dump_at(plans, *t.dump_at);
+    return bank_sim::debug::run_prompt(plans, settings.replay
+                                                  ? settings.replay_file
+                                                  : fmt::format("the first run of seed {}", *settings.seed));
+  }
   if (settings.max_parallel == 0) settings.max_parallel = std::max(1u, std::thread::hardware_concurrency());
   return bank_sim::sweep::run_sweep(settings);
 }

@@ -138,7 +138,8 @@ TEST_CASE("campaign: runs until a number of failures, or until a time budget is 
       run_shell(void_twice + " --seed 3 --until-failures 2 --no-shrink --quiet --max-parallel 1");
   CHECK(failures.exit_code == 1);
   CHECK_THAT(failures.out, Catch::Contains("runs=unbounded"));
-  CHECK_THAT(failures.out, Catch::Matches(R"((.|\n)*summary: \d+ runs?, \d+ passed, 2 failed(.|\n)*)"));
+  // (regex_search, not a whole-output match: std::regex recurses once per character.)
+  CHECK(std::regex_search(failures.out, std::regex(R"(summary: \d+ runs?, \d+ passed, 2 failed)")));
   const Ran timed = run_shell(simulator + " --seed 3 --time-budget 1s --quiet");
   CHECK(timed.exit_code == 0);
   CHECK_THAT(timed.out, Catch::Contains("time_budget=1 s"));

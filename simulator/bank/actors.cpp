@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "bank/journal.hpp"
+
 namespace bank_sim {
 
 namespace {
@@ -26,6 +28,68 @@ Host::Host(RunContext& context, bank::BankServerConfig config, sim::DiskConfig d
 Host::~Host() {
   if (restart_event_ != 0) context_.world.cancel(restart_event_);
   server_.reset();
+}
+
+std::vector<std::string> Host::describe_ledger(std::size_t last) const {
+  std::vector<std::string> out;
+  if (server_ == nullptr) {
+    out.push_back(fmt::format("the server is down{} ({} transactions durable when last seen)",
+                              down_since_ms_
+                                  ? fmt::format(" since +{} ms", *down_since_ms_ - context_.world.start_ms())
+                                  : std::string(),
+                              durable_last_));
+    return out;
+  }
+  const bank::Ledger& ledger = server_->ledger();
+  out.push_back(
+      fmt::format("the server is up{}: {} transactions durable, {} staged (waiting for a sync), balance "
+                  "${} (durable)",
+                  server_->writes_disabled() ? ", writes disabled" : "", ledger.durable_count(),
+                  ledger.staged_last_id() - ledger.durable_count(), bank::format_money(ledger.balance())));
+  const std::uint64_t from = ledger.staged_last_id() > last ? ledger.staged_last_id() - last + 1 : 1;
+  for (std::uint64_t id = from; id <= ledger.staged_last_id(); ++id) {
+    if (const bank::Transaction* t = ledger.get_any(id)) {
+      out.push_back(fmt::format("{} {}{}", ledger.is_durable(id) ? "durable" : "staged ",
+                                bank::format_transaction(*t), t->key.empty() ? "" : " key=" + t->key));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Host::describe_journal(std::size_t last) const {
+  std::vector<std::string> out;
+  const sim::SimFileState* file = disk_.file(journal_file);
+  if (file == nullptr || !file->exists) {
+    out.push_back(fmt::format("{}: no such file on the disk", journal_file));
+    return out;
+  }
+  out.push_back(
+      fmt::format("{}: {} bytes in the page cache, {} durable, dirty from byte {}; directory entry {}",
+                  journal_file, file->cached.size(), file->durable.size(), file->dirty_from,
+                  file->entry_durable ? "synced" : "NOT synced (a power loss takes the file)"));
+  std::vector<std::string> records;
+  std::string_view bytes = file->cached;
+  std::size_t offset = 0;
+  while (offset < bytes.size()) {
+    const bank::DecodedRecord record = bank::decode_record(bytes.substr(offset));
+    if (record.outcome != bank::DecodeOutcome::ok) {
+      records.push_back(
+          fmt::format("@{}: {} ({} bytes to the end)", offset,
+                      record.outcome == bank::DecodeOutcome::incomplete ? "a torn record" : "damage",
+                      bytes.size() - offset));
+      break;
+    }
+    const bool durable = offset + record.record_bytes <= file->durable.size();
+    records.push_back(fmt::format("@{}: {} {}", offset, durable ? "synced  " : "unsynced",
+                                  bank::format_transaction(record.transaction)));
+    offset += record.record_bytes;
+  }
+  out.push_back(fmt::format("{} records{}", records.size(),
+                            records.size() > last ? fmt::format(" (the last {})", last) : ""));
+  for (std::size_t i = records.size() > last ? records.size() - last : 0; i < records.size(); ++i) {
+    out.push_back(records[i]);
+  }
+  return out;
 }
 
 void Host::start() {

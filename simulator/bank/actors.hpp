@@ -90,6 +90,11 @@ class Host {
   }
   sim::SimClock& clock() { return clock_; }
   sim::SimDisk& disk() { return disk_; }
+  // For the debugger, a line each: the server's ledger (durable and staged,
+  // the last `last` transactions), and the journal on the simulated disk
+  // (synced and unsynced bytes, its records decoded).
+  std::vector<std::string> describe_ledger(std::size_t last) const;
+  std::vector<std::string> describe_journal(std::size_t last) const;
 
  private:
   void stop_process(std::string_view what);

@@ -171,6 +171,16 @@ std::string Banker::describe_state() const {
   return state + (connection_ ? "; connected" : connecting_ ? "; connecting" : "; not connected");
 }
 
+std::string Banker::describe_position() const {
+  const std::size_t total = plan_.interactions.size();
+  std::string out = fmt::format("{}: plan entry {} of {}", name_, next_interaction_, total);
+  if (next_interaction_ < total) {
+    out += fmt::format(" (next: {})", describe_interaction(plan_.interactions[next_interaction_]));
+  }
+  if (finished_) return out + "; finished";
+  return out + "; " + describe_state() + (stopping_ ? "; stopping" : "");
+}
+
 void Banker::stop_after_current() {
   stopping_ = true;
   if (batch_.empty() && !finished_) {

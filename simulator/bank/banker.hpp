@@ -31,6 +31,8 @@ class Banker final : public bank::ConnectionHandler {
   bool finished() const { return finished_; }
   // What it is waiting for, for a report.
   std::string describe_state() const;
+  // Where it is in its plan, and what it waits for (for the debugger).
+  std::string describe_position() const;
   const std::string& name() const { return name_; }
   std::optional<std::int64_t> first_completion_after_heal_ms() const {
     return first_completion_after_heal_ms_;

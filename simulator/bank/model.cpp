@@ -115,6 +115,31 @@ std::string format_utc(std::int64_t unix_s) {
                      second_of_day / 60 % 60, second_of_day % 60);
 }
 
+std::vector<std::string> Model::describe() const {
+  std::vector<std::string> out;
+  out.push_back(
+      fmt::format("{} transactions confirmed (seen durable in a reply), {} writes acknowledged, {} writes "
+                  "in flight (answer unknown), {} balance reads to check at the audit",
+                  confirmed_.size(), acknowledged_writes_, pending_.size(), balance_reads_.size()));
+  out.push_back(fmt::format("the host's clock read at most {} ms; {} clock steps so far", host_clock_high_ms_,
+                            clock_steps_));
+  for (const auto& [key, write] : pending_) {
+    out.push_back(fmt::format("in flight: {} {} {}", key, write.kind == WriteKind::create ? "create" : "void",
+                              write.kind == WriteKind::create ? bank::format_money(write.amount)
+                                                              : std::to_string(write.target_id)));
+  }
+  std::size_t shown = 0;
+  for (auto it = confirmed_.rbegin(); it != confirmed_.rend() && shown < 10; ++it, ++shown) {
+    out.push_back(fmt::format("confirmed: id={} created_at={} amount=${}{}", it->second.id,
+                              it->second.created_at_s, bank::format_money(it->second.amount),
+                              it->second.voids_id != 0 ? fmt::format(" voids={}", it->second.voids_id) : ""));
+  }
+  if (failure_)
+    out.push_back(
+        fmt::format("FAILED: '{}' seen by {}: {}", failure_->invariant, failure_->actor, failure_->evidence));
+  return out;
+}
+
 void Model::fail(std::string invariant, std::string actor, std::string evidence) {
   if (failure_) return;  // The first failure is the story; the rest are echoes.
   failure_ =

@@ -52,6 +52,8 @@ class Model {
   explicit Model(sim::World& world) : world_(world) {}
 
   bool failed() const { return failure_.has_value(); }
+  // What the model knows now, a line each (for the debugger).
+  std::vector<std::string> describe() const;
   const std::optional<Failure>& failure() const { return failure_; }
   void fail(std::string invariant, std::string actor, std::string evidence);
 

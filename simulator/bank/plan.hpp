@@ -178,11 +178,20 @@ struct FaultPlan {
   std::vector<Fault> faults;
 };
 
+// A run that branched into a new universe (the debugger's `branch`): after
+// `at_event` events, every random draw of the world mixes in `seed` (the plan
+// entries not begun by then were drawn anew from it when the branch was made).
+struct Branch {
+  std::uint64_t at_event = 0;
+  std::uint64_t seed = 0;
+};
+
 struct Plans {
   Knobs knobs;
   std::vector<BankerPlan> bankers;
   FaultPlan faults;
   std::int64_t health_interval_ms = 1'000;
+  std::vector<Branch> branches;  // In the order of their events.
 };
 
 Plans generate_plans(const Knobs& knobs);

@@ -29,6 +29,7 @@ std::string format_plan_file(const Plans& plans) {
       int{s.slow_disk}, int{s.clock_steps}, int{s.corruption}, int{s.network_corners}, s.fault_gap_ms_max));
   line("parameters " + describe_parameters(k.parameters));
   line(fmt::format("health_interval_ms {}", plans.health_interval_ms));
+  for (const Branch& b : plans.branches) line(fmt::format("branch at_event={} seed={}", b.at_event, b.seed));
   for (std::size_t b = 0; b < plans.bankers.size(); ++b) {
     line(fmt::format("banker {}", b));
     for (const auto& i : plans.bankers[b].interactions) line("  " + describe_interaction(i));
@@ -88,6 +89,17 @@ class Parser {
         if (head == "epoch_offset_ms") {
           if (!number(1, value, 0, epoch_offset_ms_limit)) return error_;
           k.epoch_offset_ms = value;
+          continue;
+        }
+        if (head == "branch") {
+          Branch branch;
+          if (!unsigned_field(1, "at_event", branch.at_event) || !unsigned_field(2, "seed", branch.seed)) {
+            return fail("expected 'branch at_event=N seed=N'");
+          }
+          if (!plans.branches.empty() && branch.at_event < plans.branches.back().at_event) {
+            return fail("branches must come in the order of their events");
+          }
+          plans.branches.push_back(branch);
           continue;
         }
         if (head == "health_interval_ms") {

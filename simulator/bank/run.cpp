@@ -100,6 +100,15 @@ Run::Run(const Plans& plans, const RunOptions& options) : plans_(plans), options
   // A broken assertion in the simulated server ends this run, not the sweep.
   previous_assert_handler_ = bank::set_assert_handler_for_this_thread(&throw_assertion);
   bank::take_marks_for_this_thread();  // Marks of whatever ran before on this thread are not ours.
+  try {
+    host_->start();
+    for (auto& banker : bankers_) banker->start();
+    health_->start();
+    faults_->start();
+  } catch (const AssertionBroken& broken) {
+    model_->fail("assertion", "host", broken.evidence);
+    phase_ = Phase::over;
+  }
 }
 
 Run::~Run() {
@@ -115,13 +124,6 @@ Run::~Run() {
 bool Run::step() {
   if (phase_ == Phase::over) return false;
   try {
-    if (!started_) {
-      started_ = true;
-      host_->start();
-      for (auto& banker : bankers_) banker->start();
-      health_->start();
-      faults_->start();
-    }
     if (phase_ == Phase::safety && world_->next_event_ms() > end_ms_) {
       // The step budget is spent: heal, let each banker finish what it started, audit.
       result_.duration_reached = true;
@@ -129,6 +131,10 @@ bool Run::step() {
                  plans_.knobs.duration_steps);
       faults_->heal_now();
       for (auto& banker : bankers_) banker->stop_after_current();
+    }
+    for (const Branch& b : plans_.branches) {
+      if (world_->events_run() == b.at_event)
+        world_->branch(b.seed);  // A later branch replaces an earlier one.
     }
     if (!world_->run_next(INT64_MAX)) {
       model_->fail("liveness", "run", "nothing is left to happen, yet the run has not finished");

@@ -91,7 +91,6 @@ class Run {
   Phase phase_ = Phase::safety;
   std::int64_t end_ms_ = INT64_MAX;
   bool liveness_checked_ = false;
-  bool started_ = false;
   std::unique_ptr<sim::World> world_;
   std::unique_ptr<sim::SimNetwork> network_;
   std::unique_ptr<Model> model_;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bank/planted_bugs.hpp"
+#include "debug/tools.hpp"
 #include "plan_file.hpp"
 #include "run.hpp"
 #include "shrink.hpp"
@@ -250,6 +251,16 @@ Outcome run_one(const Settings& settings, std::uint64_t index) {
                                     settings.program, settings.save_plan);
     } else {
       outcome.report += "  error: --save-plan: " + error + "\n";
+      record.output_failed = true;
+    }
+  }
+  if (index == 0 && !settings.events_file.empty()) {
+    std::string error;
+    if (write_file(settings.events_file, debug::event_log(plans), error)) {
+      outcome.report +=
+          fmt::format("  event log saved: {} (compare runs with --diff)\n", settings.events_file);
+    } else {
+      outcome.report += "  error: --events: " + error + "\n";
       record.output_failed = true;
     }
   }

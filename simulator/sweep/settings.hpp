@@ -51,6 +51,7 @@ struct Settings {
   std::optional<Plans> replay;  // Run this plan instead of drawing one.
   std::string replay_file;
   std::string report_json;  // One JSON record per run, then the summary.
+  std::string events_file;  // The first run's event log (for --diff).
   Shard shard;
   std::optional<double> time_budget_s;          // Start no run after this much wall time.
   std::optional<std::uint64_t> until_failures;  // Start no run after this many failures.

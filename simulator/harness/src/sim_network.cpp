@@ -491,4 +491,22 @@ void SimNetwork::kick_link(const std::string& a, const std::string& b) {
   }
 }
 
+std::vector<std::string> SimNetwork::describe_connections() const {
+  std::vector<std::string> out;
+  for (const auto& [id, state] : connections_) {
+    auto side = [&](int i) {
+      std::string flags;
+      if (state->endpoints[i] == nullptr) flags += " gone";
+      if (state->endpoints[i] != nullptr && state->endpoints[i]->paused()) flags += " paused";
+      if (state->finished[i]) flags += " closed";
+      if (state->vanished[i]) flags += " vanished";
+      return fmt::format("{}{}", state->nodes[i], flags);
+    };
+    out.push_back(fmt::format("#{} {} -> {}: {} bytes in flight toward {}, {} toward {}", id, side(0),
+                              side(1), state->pipes[0].bytes, state->nodes[1], state->pipes[1].bytes,
+                              state->nodes[0]));
+  }
+  return out;
+}
+
 }  // namespace sim

@@ -99,6 +99,11 @@ bool World::run_next(std::int64_t until_ms) {
   return false;
 }
 
+void World::advance_to(std::int64_t ms) {
+  BANK_ASSERT(ms >= now_ms_ && ms <= next_event_ms());
+  now_ms_ = ms;
+}
+
 // FNV-1a, eight bytes at a time: O(1) per event.
 void World::fold(std::uint64_t value) {
   for (int i = 0; i < 8; ++i) {

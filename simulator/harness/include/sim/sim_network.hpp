@@ -87,6 +87,9 @@ class SimNetwork {
   std::optional<CloseView> peer_close_view(const bank::Connection& connection) const;
   // Bytes sent and not yet delivered, over every connection.
   std::uint64_t bytes_in_flight() const;
+  // Every open connection, a line each: its nodes, the bytes in flight each
+  // way, whether a side has paused reading, closed or vanished (for the debugger).
+  std::vector<std::string> describe_connections() const;
 
  private:
   friend class SimEndpoint;

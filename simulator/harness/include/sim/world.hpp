@@ -64,6 +64,11 @@ class World {
   // The kind of the event running now (or last run).
   const char* current_kind() const { return current_kind_; }
 
+  // Moves time forward to `ms` with no event run (a debugger stopping at a
+  // quiet step): no event may be due before it. Invisible to the run: the
+  // next event sets the time to its own due time, as it would have.
+  void advance_to(std::int64_t ms);
+
   // A new universe from here on: every draw after this moment (event order,
   // and every MomentRng made with salt_source()) mixes in `salt`.
   void branch(std::uint64_t salt) { salt_ = mix64(salt ^ 0x6272616e6368ULL); }
