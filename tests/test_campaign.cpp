@@ -73,6 +73,7 @@ TEST_CASE("campaign: a sweep as 4 GNU parallel shards plus a merge equals the sw
   const std::string summary = summary_of(single.out);
   CHECK_THAT(summary, Catch::Contains("'a transaction is voided at most once' failed in"));
   CHECK_THAT(summary, Catch::Contains("shrink to [create, void; faults: none]"));
+  CHECK_THAT(summary, Catch::Contains("which features fail: failed/runs with it, and without it"));
   CHECK(summary_of(sharded.out) == summary);
   // Each shard ran its own part: a quarter of the runs, none twice.
   for (int i = 0; i < 4; ++i) {

@@ -164,3 +164,38 @@ TEST_CASE("README: its links resolve in the clone and docs/trace_to_svg.py runs 
   const std::string picture = test_support::read_file(dir + "/OUT.svg");
   CHECK(picture.find("<svg") != std::string::npos);
 }
+
+namespace {
+
+// The code block right after `marker` in the README.
+std::string block_after(const std::string& readme, const std::string& marker) {
+  const auto at = readme.find(marker);
+  if (at == std::string::npos) return "<no " + marker + ">";
+  const auto start = readme.find("```\n", at) + 4;
+  const auto end = readme.find("```\n", start);
+  return readme.substr(start, end - start);
+}
+
+}  // namespace
+
+TEST_CASE("README: the debugger session and the likelihood run are what the binary prints") {
+  const std::string readme = read_readme();
+  const std::string source = DST_DEMO_SOURCE_DIR;
+  const std::string epochalypse = DST_DEMO_SIMULATOR_EPOCHALYPSE_PATH;
+  INFO("docs/update_readme.py regenerates both from the binaries");
+  const Ran session = run_shell("cd " + source + " && " + epochalypse +
+                                " --replay tests/regressions/epochalypse_created_at_wraps.plan --debug "
+                                "< docs/epochalypse_session.txt");
+  CHECK(block_after(readme, "<!-- the debugger session below") == session.out);
+  const std::string dir = test_support::make_temp_dir();
+  const Ran likelihood =
+      run_shell("cd " + source + " && " + epochalypse +
+                " --likelihood tests/regressions/epochalypse_created_at_wraps.plan --branches 32 "
+                "--chart " +
+                dir + "/chart.svg");
+  std::string shown = block_after(readme, "<!-- the likelihood run below");
+  CHECK(shown.replace(shown.find("docs/epochalypse_likelihood.svg"), 31, dir + "/chart.svg") ==
+        likelihood.out);
+  CHECK(test_support::read_file(dir + "/chart.svg") ==
+        test_support::read_file(source + "/docs/epochalypse_likelihood.svg"));
+}

@@ -50,6 +50,44 @@ std::string findability(std::uint64_t hits, std::uint64_t runs) {
                      static_cast<double>(runs) / static_cast<double>(hits), 100 * low, 100 * high);
 }
 
+// The features of a run the table counts (true: the run has it), each named
+// so that names sort into groups. Every fault kind is listed, on or off.
+std::vector<std::pair<std::string, bool>> features_of(const RunRecord& r) {
+  std::vector<std::pair<std::string, bool>> out;
+  for (const char* kind : {"crashes", "power_losses", "partitions", "clogs", "disk_errors", "slow_disk",
+                           "clock_steps", "corruption", "network_corners"}) {
+    const bool on = std::find(r.fault_kinds.begin(), r.fault_kinds.end(), kind) != r.fault_kinds.end();
+    out.emplace_back(fmt::format("faults: {}", kind), on);
+  }
+  out.emplace_back(r.bankers <= 1    ? "knobs: 1 banker"
+                   : r.bankers <= 5  ? "knobs: 2-5 bankers"
+                   : r.bankers <= 15 ? "knobs: 6-15 bankers"
+                                     : "knobs: over 15 bankers",
+                   true);
+  out.emplace_back(r.step_ms <= 1      ? "knobs: steps of 1 ms"
+                   : r.step_ms < 1'000 ? "knobs: steps of 2-999 ms"
+                                       : "knobs: steps of 1 s or more",
+                   true);
+  // A start within a day before a boundary that a run may cross.
+  constexpr std::int64_t day_ms = 86'400'000;
+  const std::int64_t start = r.epoch_offset_ms;
+  const auto near = [&](std::int64_t boundary_ms) {
+    return start <= boundary_ms && boundary_ms - start <= day_ms;
+  };
+  out.emplace_back(near(2'147'483'648'000LL)   ? "knobs: start just before 2^31 s (2038)"
+                   : near(4'294'967'296'000LL) ? "knobs: start just before 2^32 s (2106)"
+                   : near(9'223'372'036'854LL) ? "knobs: start just before 2^63 ns (2262)"
+                                               : "knobs: start elsewhere",
+                   true);
+  return out;
+}
+
+std::string rate(std::uint64_t failed, std::uint64_t runs) {
+  if (runs == 0) return fmt::format("{:>15}", "no runs");
+  return fmt::format("{:>6}/{:<6} {:5.1f}%", failed, runs,
+                     100.0 * static_cast<double>(failed) / static_cast<double>(runs));
+}
+
 }  // namespace
 
 void Summary::add(const RunRecord& record) {
@@ -58,6 +96,11 @@ void Summary::add(const RunRecord& record) {
   faults += record.faults;
   simulated_ms += record.simulated_ms;
   planted_bug = record.planted_bug;
+  for (const auto& [feature, has] : features_of(record)) {
+    Tally& tally = features[feature];
+    tally.runs += has ? 1 : 0;
+    tally.failed += has && !record.passed ? 1 : 0;
+  }
   for (std::size_t m = 0; m < bank::mark_count; ++m) runs_reaching[m] += record.marks[m] > 0 ? 1 : 0;
   if (record.passed) return;
   ++failed;
@@ -88,6 +131,13 @@ std::string format_summary(const Summary& s, const std::string& wall) {
       out += fmt::format("    {} run{} shrink to {} (seed{} {}{}); the first's minimal plan: {}\n",
                          group.count, group.count == 1 ? "" : "s", key.second, group.count == 1 ? "" : "s",
                          seeds, group.count > group.first_runs.size() ? ", ..." : "", group.minimal_plan);
+    }
+  }
+  if (s.failed > 0) {
+    out += fmt::format("  which features fail: failed/runs with it, and without it\n");
+    for (const auto& [feature, tally] : s.features) {
+      out += fmt::format("    {:44} with {}   without {}\n", feature, rate(tally.failed, tally.runs),
+                         rate(s.failed - tally.failed, s.runs - tally.runs));
     }
   }
   std::string reached;
@@ -121,6 +171,9 @@ std::string summary_json_line(const Summary& s, double wall_s, bool interrupted)
   for (std::size_t m = 0; m < bank::mark_count; ++m) {
     coverage[std::string(bank::describe(static_cast<bank::Mark>(m)))] = s.runs_reaching[m];
   }
+  json features = json::object();
+  for (const auto& [feature, tally] : s.features)
+    features[feature] = {{"runs", tally.runs}, {"failed", tally.failed}};
   json failures = json::array();
   for (const auto& [key, group] : s.groups) {
     const auto [low, high] = wilson95(group.count, s.runs);
@@ -150,6 +203,7 @@ std::string summary_json_line(const Summary& s, double wall_s, bool interrupted)
                     {"wall_s", wall_s},
                     {"interrupted", interrupted},
                     {"coverage", coverage},
+                    {"features", features},
                     {"failures", failures}};
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -42,6 +42,14 @@ struct Summary {
   std::map<std::string, std::pair<std::uint64_t, FailureGroup>> by_invariant;  // Runs, and the first one.
   std::map<std::pair<std::string, std::string>, FailureGroup> groups;          // By (invariant, shape).
   std::string planted_bug;
+  // Which features fail: for each of the swarm's switches and knob bands
+  // (a fault kind on, a band of banker counts, of step lengths, of start
+  // times), the runs that had it and how many of those failed.
+  struct Tally {
+    std::uint64_t runs = 0;
+    std::uint64_t failed = 0;
+  };
+  std::map<std::string, Tally> features;
 
   void add(const RunRecord& record);
 };
