@@ -7,7 +7,6 @@
 #include <optional>
 
 #include "bank/coverage.hpp"
-#include "bank/planted_bugs.hpp"
 
 namespace bank {
 
@@ -378,18 +377,11 @@ void BankServer::maybe_flush() {
   bytes.swap(batch_);
   // The sync is issued right behind the append (a file completes operations in
   // issue order), so the disk does both without a round trip through the loop.
-  journal_.append(std::move(bytes), [this, through_id](IoStatus status) {
+  journal_.append(std::move(bytes), [this](IoStatus status) {
     if (!status.ok()) return on_disk_failure("append", status);
-    static_cast<void>(through_id);  // Used only by the planted bug below.
-    if constexpr (planted_bugs::reply_before_sync) {
-      // PLANTED BUG (reply_before_sync): acknowledged once written, before the
-      // sync has made the record durable.
-      on_durable(through_id);
-    }
   });
   journal_.sync([this, through_id](IoStatus status) {
-    if (writes_disabled_) return discard_failed_writes();   // The append failed: every waiter has its answer.
-    if constexpr (planted_bugs::reply_before_sync) return;  // (Answered at the append.)
+    if (writes_disabled_) return discard_failed_writes();  // The append failed: every waiter has its answer.
     if (!status.ok()) {
       discard_failed_writes();
       return on_disk_failure("sync", status);
@@ -463,7 +455,6 @@ void BankServer::on_disk_failure(std::string_view operation, IoStatus status) {
 }
 
 void BankServer::discard_failed_writes() {
-  if constexpr (planted_bugs::keeps_failed_writes) return;  // PLANTED BUG (keeps_failed_writes).
   const IoStatus status = journal_.discard_unsynced();
   if (!status.ok()) {
     env_.log.error(

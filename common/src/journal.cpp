@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "bank/coverage.hpp"
-#include "bank/planted_bugs.hpp"
 
 namespace bank {
 
@@ -189,18 +188,14 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
         break;
       }
     }
-    // PLANTED BUG (cuts_rotten_records): a damaged record with nothing valid
-    // after it is taken for a torn write and cut, acknowledged or not.
-    if (!planted_bugs::cuts_rotten_records || !follows.empty()) {
-      mark(Mark::damaged_journal_refused);
-      if (!follows.empty()) mark(Mark::damage_before_valid_record);
-      return Error{
-          fmt::format("journal {} is damaged at offset {}: the record there is whole but fails its checksum "
-                      "or its trailer{}; "
-                      "refusing to start, since it may hold acknowledged transactions (restore the file or "
-                      "move it aside)",
-                      file_name, at, follows)};
-    }
+    mark(Mark::damaged_journal_refused);
+    if (!follows.empty()) mark(Mark::damage_before_valid_record);
+    return Error{
+        fmt::format("journal {} is damaged at offset {}: the record there is whole but fails its checksum "
+                    "or its trailer{}; "
+                    "refusing to start, since it may hold acknowledged transactions (restore the file or "
+                    "move it aside)",
+                    file_name, at, follows)};
   }
   recovered.valid_bytes = at;
   recovered.torn_bytes = bytes.size() - at;
@@ -215,19 +210,15 @@ Result<Journal> Journal::open(Disk& disk, const std::string& file_name, Logger& 
   if (!opened) return opened.error();
   // The file may have been created just now, or by an earlier run that
   // crashed before its directory entry was synced: make the entry durable.
-  if constexpr (!planted_bugs::skips_directory_sync) {
-    if (const IoStatus status = disk.sync_directory(); !status.ok()) {
-      return Error{fmt::format("journal {}: cannot make its directory entry durable: {}", file_name,
-                               describe(status))};
-    }
+  if (const IoStatus status = disk.sync_directory(); !status.ok()) {
+    return Error{
+        fmt::format("journal {}: cannot make its directory entry durable: {}", file_name, describe(status))};
   }
   // What was read may be only in the page cache (appends a crashed process
   // never synced): make it durable before anything is served from it.
-  if constexpr (!planted_bugs::recovery_trusts_page_cache) {
-    if (const IoStatus status = opened->file->sync_now(); !status.ok()) {
-      return Error{fmt::format("journal {}: cannot make what was read durable before trusting it: {}",
-                               file_name, describe(status))};
-    }
+  if (const IoStatus status = opened->file->sync_now(); !status.ok()) {
+    return Error{fmt::format("journal {}: cannot make what was read durable before trusting it: {}",
+                             file_name, describe(status))};
   }
   auto recovered = recover_journal(opened->contents, file_name);
   if (!recovered) return recovered.error();

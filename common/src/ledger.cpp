@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <charconv>
 
-#include "bank/planted_bugs.hpp"
-
 namespace bank {
 
 namespace {
@@ -54,14 +52,8 @@ Status validate_key(std::string_view key) {
 }
 
 std::int64_t Ledger::next_created_at(std::int64_t now_s) const {
-  std::int64_t created_at_s = now_s;
-  if constexpr (planted_bugs::epochalypse) {
-    // PLANTED BUG (epochalypse): the original kept created_at in 32 bits, so a
-    // clock past 2038-01-19T03:14:07Z wraps to 1901.
-    created_at_s = static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(now_s)));
-  }
   // Wall clocks step backwards (NTP); created_at must not.
-  return std::max(created_at_s, created_at_last_s_);
+  return std::max(now_s, created_at_last_s_);
 }
 
 void Ledger::append_staged(Transaction transaction, bool key_recorded) {
@@ -72,12 +64,8 @@ void Ledger::append_staged(Transaction transaction, bool key_recorded) {
   balance_staged_ = *balance;
   created_at_last_s_ = transaction.created_at_s;
   if (transaction.voids_id != 0) {
-    if constexpr (planted_bugs::void_twice) {
-      voided_by_[transaction.voids_id] = transaction.id;  // PLANTED BUG (void_twice): see validate_void.
-    } else {
-      const bool inserted = voided_by_.emplace(transaction.voids_id, transaction.id).second;
-      BANK_ASSERT(inserted);
-    }
+    const bool inserted = voided_by_.emplace(transaction.voids_id, transaction.id).second;
+    BANK_ASSERT(inserted);
   }
   if (!transaction.key.empty() && !key_recorded) {
     const bool inserted = keys_.insert(transaction.key, transaction.id, key_of());
@@ -111,10 +99,7 @@ Status Ledger::validate_void(std::uint64_t target_id) const {
         fmt::format("transaction {} is a reversal of {} and cannot be voided", target_id, target->voids_id)};
   }
   if (auto it = voided_by_.find(target_id); it != voided_by_.end()) {
-    // PLANTED BUG (void_twice): the check that a transaction is voided once is skipped.
-    if constexpr (!planted_bugs::void_twice) {
-      return Error{fmt::format("transaction {} is already voided by transaction {}", target_id, it->second)};
-    }
+    return Error{fmt::format("transaction {} is already voided by transaction {}", target_id, it->second)};
   }
   return ok_status();
 }
@@ -211,11 +196,6 @@ Status Ledger::replay(Transaction transaction) {
   }
   append_staged(std::move(transaction), /*key_recorded=*/true);
   mark_durable(transactions_.size());
-  if constexpr (planted_bugs::balance_not_rebuilt) {
-    // PLANTED BUG (balance_not_rebuilt): recovery brings back the transactions
-    // but not the balance, which starts again from zero.
-    balance_durable_ = balance_staged_ = Money{};
-  }
   return ok_status();
 }
 
@@ -255,19 +235,17 @@ void Ledger::check_invariants() const {
       BANK_ASSERT(checked_negate(original.amount) == transaction.amount);
       auto it = voided_by_.find(transaction.voids_id);
       BANK_ASSERT(it != voided_by_.end());
-      // (Tolerates the PLANTED BUG void_twice, so that the simulator, not this check, finds it.)
-      BANK_ASSERT(planted_bugs::void_twice || it->second == transaction.id);
+      BANK_ASSERT(it->second == transaction.id);
     }
     if (!transaction.key.empty()) {
       ++keyed;
       BANK_ASSERT(keys_.find(transaction.key, key_of()) == transaction.id);
     }
   }
-  BANK_ASSERT(planted_bugs::void_twice || reversals == voided_by_.size());
+  BANK_ASSERT(reversals == voided_by_.size());
   BANK_ASSERT(keyed == keys_.size());
-  // (Tolerates the PLANTED BUG balance_not_rebuilt, so that the simulator, not this check, finds it.)
-  BANK_ASSERT(planted_bugs::balance_not_rebuilt || sum == balance_staged_);
-  BANK_ASSERT(planted_bugs::balance_not_rebuilt || sum_durable == balance_durable_);
+  BANK_ASSERT(sum == balance_staged_);
+  BANK_ASSERT(sum_durable == balance_durable_);
 }
 
 }  // namespace bank

@@ -2,7 +2,6 @@
 
 #include "bank/framing.hpp"
 #include "bank/ledger.hpp"
-#include "bank/planted_bugs.hpp"
 
 namespace bank {
 
@@ -95,9 +94,6 @@ SessionAction Session::handle_argument(std::string_view argument) {
   }
   if (auto status = split_key(argument, value, key); !status)
     return reply(error_reply(status.error().message));
-  if constexpr (planted_bugs::keys_ignored) {
-    key = {};  // PLANTED BUG (keys_ignored): the key is parsed, then dropped, so a retry applies again.
-  }
   if (awaiting == Awaiting::create_amount) {
     auto amount = parse_amount(value);
     if (!amount) return reply(error_reply(amount.error().message));
