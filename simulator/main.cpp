@@ -290,23 +290,24 @@ std::optional<std::string> read_shard(const Texts& t, Settings& settings) {
 
 std::optional<std::string> read_replay(Settings& settings, Texts& t) {
   if (settings.replay_file.empty()) return std::nullopt;
+  const char* flag = t.likelihood.empty() ? "--replay" : "--likelihood";
   std::error_code ec;
   if (std::filesystem::is_directory(settings.replay_file, ec)) {
     return fmt::format(
-        "--replay: '{}' is a directory; name a plan file (a .plan from --save-plan or a shrunk failure)",
+        "{}: '{}' is a directory; name a plan file (a .plan from --save-plan or a shrunk failure)", flag,
         settings.replay_file);
   }
   std::ifstream in(settings.replay_file, std::ios::binary);
-  if (!in) return fmt::format("--replay: cannot read '{}': {}", settings.replay_file, std::strerror(errno));
+  if (!in) return fmt::format("{}: cannot read '{}': {}", flag, settings.replay_file, std::strerror(errno));
   std::string text;
   try {
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   } catch (const std::exception& e) {
-    return fmt::format("--replay: cannot read '{}': {}", settings.replay_file, e.what());
+    return fmt::format("{}: cannot read '{}': {}", flag, settings.replay_file, e.what());
   }
-  if (in.bad()) return fmt::format("--replay: cannot read '{}'", settings.replay_file);
+  if (in.bad()) return fmt::format("{}: cannot read '{}'", flag, settings.replay_file);
   auto parsed = bank_sim::parse_plan_file(text, settings.replay_file);
-  if (!parsed) return fmt::format("--replay: {}", parsed.error().message);
+  if (!parsed) return fmt::format("{}: {}", flag, parsed.error().message);
   settings.replay = std::move(*parsed);
   settings.runs = 1;
   t.seed = std::to_string(settings.replay->knobs.seed);
@@ -423,9 +424,9 @@ int main(int argc, char** argv) {
   if (t.debug || t.dump_at) {
     const auto plans = bank_sim::sweep::plans_of_run(settings, 0);
     if (t.dump_at) return bank_sim::debug::dump_at(plans, *t.dump_at);
-    return bank_sim::debug::run_prompt(plans, settings.replay
-                                                  ? settings.replay_file
-                                                  : fmt::format("the first run of seed {}", *settings.seed));
+    return bank_sim::debug::run_prompt(
+        plans, settings.replay ? fmt::format("{} (seed {})", settings.replay_file, plans.knobs.seed)
+                               : fmt::format("seed {} (a sweep's first run)", *settings.seed));
   }
   if (settings.max_parallel == 0) settings.max_parallel = std::max(1u, std::thread::hardware_concurrency());
   return bank_sim::sweep::run_sweep(settings);

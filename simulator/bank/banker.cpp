@@ -537,6 +537,9 @@ void Banker::handle_reply(std::string reply) {
   if (request.replies.size() == request.replies_expected) finish_request(request);
 }
 
+// One case per request kind, each checking its replies against the model
+// (over 70 lines on purpose: what a reply must be, for every request, reads
+// best side by side).
 void Banker::finish_request(Request& request) {
   request.clock.at_reply_ms = host_.clock().realtime_ms();
   request.clock.stepped = context_.model.clock_steps() != request.clock_steps_at_send;

@@ -113,8 +113,7 @@ int run_prompt(const Plans& plans, const std::string& source) {
   const bool interactive = ::isatty(STDIN_FILENO) != 0 && ::isatty(STDOUT_FILENO) != 0;
   Debugger debugger(plans);
   std::printf(
-      "dst_demo_server_simulator debugger: %s, seed %llu%s; 'help' lists the commands\n%s", source.c_str(),
-      static_cast<unsigned long long>(plans.knobs.seed),
+      "dst_demo_server_simulator debugger: %s%s; 'help' lists the commands\n%s", source.c_str(),
       std::string(bank::planted_bugs::names()).empty()
           ? ""
           : fmt::format(" (bank built with the PLANTED BUG '{}')", bank::planted_bugs::names()).c_str(),

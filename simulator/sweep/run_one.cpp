@@ -210,6 +210,31 @@ RunRecord record_of(const Settings& settings, std::uint64_t index, const Plans& 
   return record;
 }
 
+// The files the first run of a sweep writes when asked: its plan, its event log.
+std::string first_run_files(const Settings& settings, const Plans& plans, RunRecord& record) {
+  std::string report;
+  if (!settings.save_plan.empty()) {
+    std::string error;
+    if (write_file(settings.save_plan, format_plan_file(plans), error)) {
+      report += fmt::format("  plan saved: {} (run it with: {} --replay {})\n", settings.save_plan,
+                            settings.program, settings.save_plan);
+    } else {
+      report += "  error: --save-plan: " + error + "\n";
+      record.output_failed = true;
+    }
+  }
+  if (!settings.events_file.empty()) {
+    std::string error;
+    if (write_file(settings.events_file, debug::event_log(plans), error)) {
+      report += fmt::format("  event log saved: {} (compare runs with --diff)\n", settings.events_file);
+    } else {
+      report += "  error: --events: " + error + "\n";
+      record.output_failed = true;
+    }
+  }
+  return report;
+}
+
 }  // namespace
 
 std::uint64_t run_seed(std::uint64_t initial_seed, std::uint64_t index) {
@@ -244,26 +269,7 @@ Outcome run_one(const Settings& settings, std::uint64_t index) {
   options.log_level = settings.log_level;
   options.keep_trace = settings.check_determinism;
   options.record_timeline = index == 0 && !settings.timeline.empty();
-  if (index == 0 && !settings.save_plan.empty()) {
-    std::string error;
-    if (write_file(settings.save_plan, format_plan_file(plans), error)) {
-      outcome.report += fmt::format("  plan saved: {} (run it with: {} --replay {})\n", settings.save_plan,
-                                    settings.program, settings.save_plan);
-    } else {
-      outcome.report += "  error: --save-plan: " + error + "\n";
-      record.output_failed = true;
-    }
-  }
-  if (index == 0 && !settings.events_file.empty()) {
-    std::string error;
-    if (write_file(settings.events_file, debug::event_log(plans), error)) {
-      outcome.report +=
-          fmt::format("  event log saved: {} (compare runs with --diff)\n", settings.events_file);
-    } else {
-      outcome.report += "  error: --events: " + error + "\n";
-      record.output_failed = true;
-    }
-  }
+  if (index == 0) outcome.report += first_run_files(settings, plans, record);
   fmt::format_to_n(
       crash_replay_line, sizeof crash_replay_line - 1,
       "dst_demo_server_simulator: run {} (seed={}) aborted: the bank broke an assertion (above).\n"
