@@ -1,7 +1,6 @@
 // dst_demo_tcp_client: type a line, it is sent as one frame, the reply is
 // printed. Line editing and history on a terminal; plain lines from a pipe.
 
-#include <editline/readline.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -16,6 +15,7 @@
 
 #include "bank/framing.hpp"
 #include "dst_demo/cli.hpp"
+#include "dst_demo/prompt.hpp"
 
 namespace {
 
@@ -118,20 +118,6 @@ bool send_all(int fd, std::string_view bytes) {
   return true;
 }
 
-std::optional<std::string> read_line(bool interactive) {
-  if (interactive) {
-    char* raw = ::readline("> ");
-    if (raw == nullptr) return std::nullopt;
-    std::string line(raw);
-    std::free(raw);
-    if (!bank::trim_ascii_whitespace(line).empty()) ::add_history(line.c_str());
-    return line;
-  }
-  std::string line;
-  if (!std::getline(std::cin, line)) return std::nullopt;
-  return line;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -194,7 +180,7 @@ int main(int argc, char** argv) {
   };
   int exit_code = 0;
   for (;;) {
-    auto line = read_line(interactive);
+    auto line = dst_demo::read_prompt_line("> ", interactive);
     if (connection_lost()) {
       exit_code = 1;
       break;

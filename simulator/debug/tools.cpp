@@ -1,6 +1,5 @@
 #include "tools.hpp"
 
-#include <editline/readline.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 
 #include "bank/planted_bugs.hpp"
 #include "debugger.hpp"
+#include "dst_demo/prompt.hpp"
 #include "plan_file.hpp"
 #include "run.hpp"
 #include "sweep/run_one.hpp"
@@ -19,20 +19,6 @@
 namespace bank_sim::debug {
 
 namespace {
-
-std::optional<std::string> read_command(bool interactive) {
-  if (interactive) {
-    char* raw = ::readline("(dst) ");
-    if (raw == nullptr) return std::nullopt;
-    std::string line(raw);
-    std::free(raw);
-    if (line.find_first_not_of(" \t") != std::string::npos) ::add_history(line.c_str());
-    return line;
-  }
-  std::string line;
-  if (!std::getline(std::cin, line)) return std::nullopt;
-  return line;
-}
 
 std::string offset(std::int64_t ms) {
   return fmt::format("+{}.{:03}s", ms / 1000, ms % 1000);
@@ -119,7 +105,7 @@ int run_prompt(const Plans& plans, const std::string& source) {
           : fmt::format(" (bank built with the PLANTED BUG '{}')", bank::planted_bugs::names()).c_str(),
       debugger.where().c_str());
   while (!debugger.quit()) {
-    const auto line = read_command(interactive);
+    const auto line = dst_demo::read_prompt_line("(dst) ", interactive);
     if (!line) break;
     if (!interactive) std::printf("(dst) %s\n", line->c_str());  // A script's output shows what it ran.
     std::fputs(debugger.execute(*line).c_str(), stdout);
