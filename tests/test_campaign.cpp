@@ -28,7 +28,7 @@ std::string without_wall_times(const std::string& records) {
   return std::regex_replace(records, wall, "\"wall_s\":W");
 }
 
-// The summary's lines (from "summary:" to the end of the summary), wall time blanked.
+// The summary's lines (from "summary:" to its last indented line), wall time blanked.
 std::string summary_of(const std::string& out) {
   std::istringstream in(out);
   std::string line;
@@ -37,7 +37,9 @@ std::string summary_of(const std::string& out) {
   static const std::regex wall(R"( in [0-9.]+ s wall.*$)");
   while (std::getline(in, line)) {
     if (line.rfind("summary: ", 0) == 0) inside = true;
-    if (inside && line.rfind("the minimal story", 0) == 0) break;
+    // The summary's lines are indented; what follows (a merge's stories, a
+    // progress line on stderr from a slow sweep) is not part of it.
+    if (inside && line.rfind("summary: ", 0) != 0 && line.rfind("  ", 0) != 0) break;
     if (inside) kept += std::regex_replace(line, wall, "") + "\n";
   }
   return kept;
