@@ -177,6 +177,7 @@ std::string Banker::describe_position() const {
   if (next_interaction_ < total) {
     out += fmt::format(" (next: {})", describe_interaction(plan_.interactions[next_interaction_]));
   }
+  if (retries_ > 0) out += fmt::format(", {} retr{} so far", retries_, retries_ == 1 ? "y" : "ies");
   if (finished_) return out + "; finished";
   return out + "; " + describe_state() + (stopping_ ? "; stopping" : "");
 }
@@ -704,6 +705,7 @@ void Banker::retry_batch(std::string_view reason_view) {
   }
   ++attempts_;
   ++context_.stats.retries;
+  ++retries_;
   // Exponential backoff with jitter, capped; at least one step.
   const std::int64_t base_ms = std::min<std::int64_t>(2'000, 10LL << std::min<std::uint32_t>(attempts_, 8));
   const std::int64_t delay_ms = base_ms / 2 + backoff_rng_.at(context_.world.now_ms()).range(0, base_ms / 2);

@@ -93,6 +93,7 @@ class Banker final : public bank::ConnectionHandler {
   std::int64_t idle_timeout_ms_;
   SimLogger log_;
   std::size_t next_interaction_ = 0;
+  std::uint64_t retries_ = 0;   // Requests this banker sent again (for the debugger).
   std::uint64_t sequence_ = 0;  // Numbers keys and picks the text of amounts.
   std::deque<Request> batch_;   // Requests in flight together, in the order they were sent.
   std::uint32_t attempts_ = 0;

@@ -1,28 +1,19 @@
 #include "trace_json.hpp"
 
-#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace bank_sim {
 
 namespace {
 
-std::string escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      out += fmt::format("\\u{:04x}", byte);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+using json = nlohmann::ordered_json;
 
 constexpr int process_id = 1;
+
+// One event a line; text an actor or a reply carried that is not UTF-8 is replaced, not passed on.
+std::string dump(const json& event) {
+  return event.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 }  // namespace
 
@@ -46,14 +37,27 @@ void TraceRecorder::end_request(const std::string& actor, const std::string& out
   const std::uint64_t id = flow_id_next_++;
   const int from = track(actor);
   const int to = track("host");
-  events_.push_back(
-      fmt::format(R"({{"ph":"s","id":{},"pid":{},"tid":{},"ts":{},"name":"request","cat":"net"}})", id,
-                  process_id, from, micros(open.begin_ms)));
-  events_.push_back(fmt::format(R"({{"ph":"X","pid":{},"tid":{},"ts":{},"dur":1,"name":"{}"}})", process_id,
-                                to, micros(now_ms), escape("served " + open.name)));
-  events_.push_back(
-      fmt::format(R"({{"ph":"f","bp":"e","id":{},"pid":{},"tid":{},"ts":{},"name":"request","cat":"net"}})",
-                  id, process_id, to, micros(now_ms)));
+  events_.push_back(dump({{"ph", "s"},
+                          {"id", id},
+                          {"pid", process_id},
+                          {"tid", from},
+                          {"ts", micros(open.begin_ms)},
+                          {"name", "request"},
+                          {"cat", "net"}}));
+  events_.push_back(dump({{"ph", "X"},
+                          {"pid", process_id},
+                          {"tid", to},
+                          {"ts", micros(now_ms)},
+                          {"dur", 1},
+                          {"name", "served " + open.name}}));
+  events_.push_back(dump({{"ph", "f"},
+                          {"bp", "e"},
+                          {"id", id},
+                          {"pid", process_id},
+                          {"tid", to},
+                          {"ts", micros(now_ms)},
+                          {"name", "request"},
+                          {"cat", "net"}}));
 }
 
 void TraceRecorder::span(const std::string& track_name, std::string name, std::int64_t begin_ms,
@@ -61,32 +65,45 @@ void TraceRecorder::span(const std::string& track_name, std::string name, std::i
   const int tid = track(track_name);
   // A zero-length span still shows: at least one microsecond.
   const std::int64_t duration_us = std::max<std::int64_t>(1, micros(end_ms) - micros(begin_ms));
-  events_.push_back(
-      fmt::format(R"({{"ph":"X","pid":{},"tid":{},"ts":{},"dur":{},"name":"{}","args":{{"detail":"{}"}}}})",
-                  process_id, tid, micros(begin_ms), duration_us, escape(name), escape(detail)));
+  events_.push_back(dump({{"ph", "X"},
+                          {"pid", process_id},
+                          {"tid", tid},
+                          {"ts", micros(begin_ms)},
+                          {"dur", duration_us},
+                          {"name", name},
+                          {"args", {{"detail", detail}}}}));
 }
 
 void TraceRecorder::instant(const std::string& track_name, std::string name, std::int64_t now_ms,
                             const std::string& detail) {
   const int tid = track(track_name);
-  events_.push_back(
-      fmt::format(R"({{"ph":"i","s":"t","pid":{},"tid":{},"ts":{},"name":"{}","args":{{"detail":"{}"}}}})",
-                  process_id, tid, micros(now_ms), escape(name), escape(detail)));
+  events_.push_back(dump({{"ph", "i"},
+                          {"s", "t"},
+                          {"pid", process_id},
+                          {"tid", tid},
+                          {"ts", micros(now_ms)},
+                          {"name", name},
+                          {"args", {{"detail", detail}}}}));
 }
 
 std::string TraceRecorder::json() const {
   std::string out = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
-  out += fmt::format(R"({{"ph":"M","pid":{},"name":"process_name","args":{{"name":"dst_demo simulation"}}}})",
-                     process_id);
+  out += dump({{"ph", "M"},
+               {"pid", process_id},
+               {"name", "process_name"},
+               {"args", {{"name", "dst_demo simulation"}}}});
   for (const auto& name : track_order_) {
     const int tid = tracks_.at(name);
-    out += fmt::format(
-        ",\n{{\"ph\":\"M\",\"pid\":{},\"tid\":{},\"name\":\"thread_name\",\"args\":{{\"name\":\"{}\"}}}}",
-        process_id, tid, escape(name));
-    out += fmt::format(
-        ",\n{{\"ph\":\"M\",\"pid\":{},\"tid\":{},\"name\":\"thread_sort_index\",\"args\":{{\"sort_index\":{}}"
-        "}}}",
-        process_id, tid, tid);
+    out += ",\n" + dump({{"ph", "M"},
+                         {"pid", process_id},
+                         {"tid", tid},
+                         {"name", "thread_name"},
+                         {"args", {{"name", name}}}});
+    out += ",\n" + dump({{"ph", "M"},
+                         {"pid", process_id},
+                         {"tid", tid},
+                         {"name", "thread_sort_index"},
+                         {"args", {{"sort_index", tid}}}});
   }
   for (const auto& event : events_) {
     out += ",\n";
