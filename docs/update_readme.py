@@ -4,7 +4,7 @@ example, its timeline picture (docs/epochalypse_timeline.svg) and the zoo
 table's detection figures. Run it from the project's root after
 building the release preset; a ctest fails whenever the README and the
 binaries disagree, so this is how the README is kept true. The zoo table's
-detection figures come from bench/zoo_power_baseline.json (bench/zoo_power.py
+detection figures come from bench/zoo_power_baseline.json (bench/zoo_power
 makes it; a ctest checks the zoo against it)."""
 
 import json
