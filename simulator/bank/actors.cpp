@@ -9,6 +9,7 @@ namespace bank_sim {
 namespace {
 
 constexpr std::size_t reply_bytes_max = 64 * 1024 * 1024;
+constexpr std::size_t health_reply_bytes_max = 1024;  // "healthy", or a notice before a close.
 
 }  // namespace
 
@@ -188,7 +189,18 @@ void Host::power_loss(std::int64_t restart_after_ms) {
 HealthChecker::HealthChecker(RunContext& context, std::int64_t interval_ms)
     : context_(context),
       interval_ms_(interval_ms),
-      log_(context.world, "health", context.log_level, context.log) {}
+      log_(context.world, "health", context.log_level, context.log),
+      client_(context.network, "health", bank_port, health_reply_bytes_max,
+              {.connected =
+                   [this] {
+                     // At once: waiting for the next tick could outlast a short idle timeout
+                     // every time, and the checker would never be answered.
+                     send_health();
+                   },
+               .connect_failed = {},
+               .frame = [this](std::string_view frame) { return on_reply(frame); },
+               .closed = [this](bank::CloseReason) { outstanding_since_ms_.reset(); },
+               .too_large = {}}) {}
 
 HealthChecker::~HealthChecker() {
   if (timer_ != 0) context_.world.cancel(timer_);
@@ -202,7 +214,7 @@ void HealthChecker::stop() {
   stopped_ = true;
   if (timer_ != 0) context_.world.cancel(timer_);
   timer_ = 0;
-  connection_.reset();
+  client_.drop();
 }
 
 void HealthChecker::tick() {
@@ -214,21 +226,11 @@ void HealthChecker::tick() {
     if (log_.enabled(bank::LogLevel::debug))
       log_.debug("HEALTH unanswered for {} ms", now_ms - *outstanding_since_ms_);
     outstanding_since_ms_.reset();
-    connection_.reset();
+    client_.drop();
   }
-  if (!connection_ && !connecting_) {
-    connecting_ = true;
-    context_.network.connect("health", bank_node, bank_port, [this](auto result) {
-      connecting_ = false;
-      if (stopped_ || !result) return;
-      connection_ = std::move(*result);
-      decoder_ = bank::FrameDecoder(1024);
-      connection_->start(this);
-      // At once: waiting for the next tick could outlast a short idle timeout
-      // every time, and the checker would never be answered.
-      send_health();
-    });
-  } else if (connection_ && !outstanding_since_ms_) {
+  if (!client_.connected() && !client_.connecting()) {
+    client_.connect(bank_node);
+  } else if (client_.connected() && !outstanding_since_ms_) {
     send_health();
   }
   timer_ = context_.world.schedule_after(interval_ms_, "health tick", [this] { tick(); });
@@ -237,34 +239,26 @@ void HealthChecker::tick() {
 void HealthChecker::send_health() {
   std::string bytes;
   bank::append_frame(bytes, "HEALTH");
-  connection_->send(bytes);
+  client_.send(bytes);
   outstanding_since_ms_ = context_.world.now_ms();
 }
 
-void HealthChecker::on_data(std::string_view bytes) {
-  decoder_.feed(bytes);
-  for (;;) {
-    const auto next = decoder_.next();
-    if (next.status != bank::FrameDecoder::Status::frame) return;
-    if (next.frame != "healthy") {
-      // Told it is idle, or refused at a full server: the close that follows starts over.
-      if (next.frame.starts_with(bank::notice_idle_timeout) ||
-          next.frame.starts_with(bank::notice_too_many_connections))
-        continue;
-      context_.model.fail("protocol", "health", fmt::format("HEALTH was answered `{}`", next.frame));
-      return;
+bool HealthChecker::on_reply(std::string_view frame) {
+  if (frame != "healthy") {
+    // Told it is idle, or refused at a full server: the close that follows starts over.
+    if (frame.starts_with(bank::notice_idle_timeout) ||
+        frame.starts_with(bank::notice_too_many_connections)) {
+      return true;
     }
-    outstanding_since_ms_.reset();
-    const std::int64_t now_ms = context_.world.now_ms();
-    if (context_.healed_at_ms && !first_success_after_heal_ms_ && now_ms >= *context_.healed_at_ms) {
-      first_success_after_heal_ms_ = now_ms;
-    }
+    context_.model.fail("protocol", "health", fmt::format("HEALTH was answered `{}`", frame));
+    return false;
   }
-}
-
-void HealthChecker::on_closed(bank::CloseReason) {
-  connection_.reset();
   outstanding_since_ms_.reset();
+  const std::int64_t now_ms = context_.world.now_ms();
+  if (context_.healed_at_ms && !first_success_after_heal_ms_ && now_ms >= *context_.healed_at_ms) {
+    first_success_after_heal_ms_ = now_ms;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------- FaultInjector
@@ -471,7 +465,21 @@ void FaultInjector::heal_now() {
 Auditor::Auditor(RunContext& context)
     : context_(context),
       log_(context.world, "auditor", context.log_level, context.log),
-      decoder_(reply_bytes_max) {}
+      client_(context.network, "auditor", bank_port, reply_bytes_max,
+              {.connected =
+                   [this] {
+                     std::string bytes;
+                     bank::append_frame(bytes, "LIST_TRANSACTIONS");
+                     bank::append_frame(bytes, "GET_BALANCE");
+                     client_.send(bytes);
+                   },
+               .connect_failed = [this](const std::string&) { retry_later(); },
+               .frame = [this](std::string_view frame) { return on_reply(frame); },
+               .closed =
+                   [this](bank::CloseReason) {
+                     if (!done_) retry_later();
+                   },
+               .too_large = {}}) {}
 
 Auditor::~Auditor() {
   if (timer_ != 0) context_.world.cancel(timer_);
@@ -484,47 +492,26 @@ void Auditor::start() {
 void Auditor::attempt() {
   timer_ = 0;
   replies_.clear();
-  context_.network.connect("auditor", bank_node, bank_port, [this](auto result) {
-    if (!result) {
-      timer_ = context_.world.schedule_after(std::max<std::int64_t>(100, context_.step_ms), "audit retry",
-                                             [this] { attempt(); });
-      return;
-    }
-    connection_ = std::move(*result);
-    decoder_ = bank::FrameDecoder(reply_bytes_max);
-    connection_->start(this);
-    std::string bytes;
-    bank::append_frame(bytes, "LIST_TRANSACTIONS");
-    bank::append_frame(bytes, "GET_BALANCE");
-    connection_->send(bytes);
-  });
+  client_.connect(bank_node);
 }
 
-void Auditor::on_data(std::string_view bytes) {
-  decoder_.feed(bytes);
-  for (;;) {
-    const auto next = decoder_.next();
-    if (next.status != bank::FrameDecoder::Status::frame) return;
-    if (replies_.empty() && next.frame.starts_with(bank::notice_too_many_connections))
-      continue;  // Closed next: retried.
-    replies_.emplace_back(next.frame);
-    if (replies_.size() == 2) {
-      context_.model.audit("auditor", replies_[0], replies_[1]);
-      log_.info("audit: {} transactions, balance {}",
-                replies_[0].empty() ? 0 : std::count(replies_[0].begin(), replies_[0].end(), '\n') + 1,
-                replies_[1]);
-      done_ = true;
-      connection_.reset();
-      return;
-    }
-  }
+void Auditor::retry_later() {
+  timer_ = context_.world.schedule_after(std::max<std::int64_t>(100, context_.step_ms), "audit retry",
+                                         [this] { attempt(); });
 }
 
-void Auditor::on_closed(bank::CloseReason) {
-  connection_.reset();
-  if (!done_)
-    timer_ = context_.world.schedule_after(std::max<std::int64_t>(100, context_.step_ms), "audit retry",
-                                           [this] { attempt(); });
+bool Auditor::on_reply(std::string_view frame) {
+  if (replies_.empty() && frame.starts_with(bank::notice_too_many_connections))
+    return true;  // Closed next: retried.
+  replies_.emplace_back(frame);
+  if (replies_.size() < 2) return true;
+  context_.model.audit("auditor", replies_[0], replies_[1]);
+  log_.info("audit: {} transactions, balance {}",
+            replies_[0].empty() ? 0 : std::count(replies_[0].begin(), replies_[0].end(), '\n') + 1,
+            replies_[1]);
+  done_ = true;
+  client_.drop();
+  return false;
 }
 
 }  // namespace bank_sim

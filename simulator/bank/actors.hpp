@@ -12,6 +12,7 @@
 
 #include "bank/bank_server.hpp"
 #include "door_watch.hpp"
+#include "framed_client.hpp"
 #include "model.hpp"
 #include "plan.hpp"
 #include "sim/sim_disk.hpp"
@@ -113,27 +114,22 @@ class Host {
   std::uint64_t durable_last_ = 0;
 };
 
-class HealthChecker final : public bank::ConnectionHandler {
+class HealthChecker {
  public:
   HealthChecker(RunContext& context, std::int64_t interval_ms);
-  ~HealthChecker() override;
+  ~HealthChecker();
   void start();
   void stop();
   std::optional<std::int64_t> first_success_after_heal_ms() const { return first_success_after_heal_ms_; }
 
-  void on_data(std::string_view bytes) override;
-  void on_sent() override {}
-  void on_closed(bank::CloseReason reason) override;
-
  private:
   void send_health();
   void tick();
+  bool on_reply(std::string_view frame);
   RunContext& context_;
   std::int64_t interval_ms_;
   SimLogger log_;
-  std::unique_ptr<bank::Connection> connection_;
-  bool connecting_ = false;
-  bank::FrameDecoder decoder_;
+  FramedClient client_;
   std::optional<std::int64_t> outstanding_since_ms_;
   sim::EventId timer_ = 0;
   bool stopped_ = false;
@@ -172,23 +168,20 @@ class FaultInjector {
 };
 
 // Reads the whole ledger once every banker is done, and hands it to the model.
-class Auditor final : public bank::ConnectionHandler {
+class Auditor {
  public:
   explicit Auditor(RunContext& context);
-  ~Auditor() override;
+  ~Auditor();
   void start();
   bool done() const { return done_; }
 
-  void on_data(std::string_view bytes) override;
-  void on_sent() override {}
-  void on_closed(bank::CloseReason reason) override;
-
  private:
   void attempt();
+  bool on_reply(std::string_view frame);
+  void retry_later();
   RunContext& context_;
   SimLogger log_;
-  std::unique_ptr<bank::Connection> connection_;
-  bank::FrameDecoder decoder_;
+  FramedClient client_;
   std::vector<std::string> replies_;
   sim::EventId timer_ = 0;
   bool done_ = false;

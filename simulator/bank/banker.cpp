@@ -61,74 +61,62 @@ bool is_write(BankerOp op) {
 // transaction. For a void, a rival client voiding the same transaction with its
 // own key: one of them applies, the other is refused naming the reversal (which
 // must be durable by then) or finds nothing.
-class Banker::Echo final : public bank::ConnectionHandler {
+class Banker::Echo {
  public:
   Echo(Banker& banker, std::vector<std::string> frames, std::string key, std::uint64_t void_target = 0)
       : banker_(banker),
         frames_(std::move(frames)),
         key_(std::move(key)),
         void_target_(void_target),
-        decoder_(reply_bytes_max) {}
+        client_(banker.context_.network, banker.name_ + "-echo", bank_port, reply_bytes_max,
+                {.connected = [this] { send(); },
+                 .connect_failed = [this](const std::string&) { done_ = true; },
+                 .frame = [this](std::string_view frame) { return on_reply(frame); },
+                 .closed = [this](bank::CloseReason) { done_ = true; },
+                 .too_large = {}}) {}
 
-  void start() {
-    banker_.context_.network.connect(banker_.name_ + "-echo", bank_node, bank_port, [this](auto result) {
-      if (!result) {
-        done_ = true;
-        return;
-      }
-      connection_ = std::move(*result);
-      connection_->start(this);
-      std::string bytes;
-      for (const auto& frame : frames_) bank::append_frame(bytes, frame);
-      at_request_ms_ = banker_.host_.clock().realtime_ms();
-      banker_.context_.model.note_host_clock(at_request_ms_);
-      connection_->send(bytes);
-    });
-  }
+  void start() { client_.connect(bank_node); }
   bool done() const { return done_; }
 
-  void on_data(std::string_view bytes) override {
-    decoder_.feed(bytes);
-    for (;;) {
-      const auto next = decoder_.next();
-      if (next.status != bank::FrameDecoder::Status::frame || done_) return;
-      replies_.emplace_back(next.frame);
-      if (replies_.size() < 2) continue;
-      // An acknowledgement or a void's refusal says something; other errors
-      // leave the outcome unknown.
-      const std::string& reply = replies_.back();
-      Model& model = banker_.context_.model;
-      if (void_target_ != 0 && reply == bank::reply_not_found) {
-        model.write_refused(key_);
-      } else if (void_target_ != 0 && is_void_refusal(reply)) {
-        model.void_rejected(banker_.name_ + "-rival", key_, void_target_, reply,
-                            banker_.host_.durable_count());
-      } else if (reply.starts_with("id=")) {
-        ClockWindow clock;
-        clock.at_request_ms = at_request_ms_;
-        clock.at_reply_ms = banker_.host_.clock().realtime_ms();
-        clock.stepped = true;  // Its window is not tracked for clock steps: check only the upper bound.
-        banker_.context_.model.note_host_clock(clock.at_reply_ms);
-        model.write_acked(banker_.name_ + (void_target_ != 0 ? "-rival" : "-echo"), key_, reply, clock);
-      }
-      done_ = true;
-      connection_.reset();
-      return;
-    }
-  }
-  void on_sent() override {}
-  void on_closed(bank::CloseReason) override {
-    done_ = true;
-    connection_.reset();
+ private:
+  void send() {
+    std::string bytes;
+    for (const auto& frame : frames_) bank::append_frame(bytes, frame);
+    at_request_ms_ = banker_.host_.clock().realtime_ms();
+    banker_.context_.model.note_host_clock(at_request_ms_);
+    client_.send(bytes);
   }
 
- private:
+  bool on_reply(std::string_view frame) {
+    if (done_) return false;
+    replies_.emplace_back(frame);
+    if (replies_.size() < 2) return true;
+    // An acknowledgement or a void's refusal says something; other errors
+    // leave the outcome unknown.
+    const std::string& reply = replies_.back();
+    Model& model = banker_.context_.model;
+    if (void_target_ != 0 && reply == bank::reply_not_found) {
+      model.write_refused(key_);
+    } else if (void_target_ != 0 && is_void_refusal(reply)) {
+      model.void_rejected(banker_.name_ + "-rival", key_, void_target_, reply, banker_.host_.durable_count());
+    } else if (reply.starts_with("id=")) {
+      ClockWindow clock;
+      clock.at_request_ms = at_request_ms_;
+      clock.at_reply_ms = banker_.host_.clock().realtime_ms();
+      clock.stepped = true;  // Its window is not tracked for clock steps: check only the upper bound.
+      banker_.context_.model.note_host_clock(clock.at_reply_ms);
+      model.write_acked(banker_.name_ + (void_target_ != 0 ? "-rival" : "-echo"), key_, reply, clock);
+    }
+    done_ = true;
+    client_.drop();
+    return false;
+  }
+
   Banker& banker_;
   std::vector<std::string> frames_;
   std::string key_;
   std::uint64_t void_target_;  // A rival void's target; 0 for a create's echo.
-  bank::FrameDecoder decoder_;
-  std::unique_ptr<bank::Connection> connection_;
+  FramedClient client_;
   std::vector<std::string> replies_;
   std::int64_t at_request_ms_ = 0;
   bool done_ = false;
@@ -143,7 +131,19 @@ Banker::Banker(RunContext& context, Host& host, std::uint32_t index, const Banke
       plan_(plan),
       idle_timeout_ms_(idle_timeout_ms),
       log_(context.world, name_, context.log_level, context.log),
-      decoder_(reply_bytes_max),
+      client_(context.network, name_, bank_port, reply_bytes_max,
+              {.connected = [this] { send_batch(); },
+               .connect_failed = [this](const std::string& why) { retry_batch(why); },
+               .frame =
+                   [this](std::string_view frame) {
+                     handle_reply(std::string(frame));
+                     return true;  // The client stops by itself if the reply ended the connection.
+                   },
+               .closed = [this](bank::CloseReason reason) { on_closed(reason); },
+               .too_large =
+                   [this] {
+                     context_.model.fail("protocol", name_, "a reply frame exceeded the client's limit");
+                   }}),
       entry_started_ms_(plan.interactions.size(), -1),
       backoff_rng_(context.world.stream_seed(name_ + " backoff"), context.world.salt_source()) {}
 
@@ -151,7 +151,7 @@ Banker::~Banker() {
   for (sim::EventId event : {timer_, watchdog_, resume_event_}) {
     if (event != 0) context_.world.cancel(event);
   }
-  connection_.reset();
+  client_.drop();
   echoes_.clear();
 }
 
@@ -168,7 +168,9 @@ std::string Banker::describe_state() const {
                                                       request.sent_at_ms - context_.world.start_ms())
                                         : std::string("not sent"));
   }
-  return state + (connection_ ? "; connected" : connecting_ ? "; connecting" : "; not connected");
+  return state + (client_.connected()    ? "; connected"
+                  : client_.connecting() ? "; connecting"
+                                         : "; not connected");
 }
 
 std::string Banker::describe_position() const {
@@ -330,27 +332,13 @@ void Banker::begin_batch(std::vector<Interaction> interactions) {
 }
 
 void Banker::connect() {
-  if (connecting_) return;
-  connecting_ = true;
-  const std::uint64_t generation = ++connection_generation_;
-  context_.network.connect(name_, bank_node, bank_port, [this, generation](auto result) {
-    if (generation != connection_generation_) return;  // Superseded.
-    connecting_ = false;
-    if (!result) {
-      retry_batch(result.error().message);
-      return;
-    }
-    connection_ = std::move(*result);
-    decoder_ = bank::FrameDecoder(reply_bytes_max);
-    connection_->start(this);
-    send_batch();
-  });
+  client_.connect(bank_node);
 }
 
 void Banker::send_batch() {
   timer_ = 0;
   if (batch_.empty()) return;
-  if (!connection_) {
+  if (!client_.connected()) {
     connect();
     return;
   }
@@ -402,15 +390,15 @@ void Banker::send_batch() {
     }
   }
   if (bytes.empty()) return;
-  connection_->send(bytes);
+  client_.send(bytes);
   sent_at_ms_ = last_send_ms_ = context_.world.now_ms();
   arm_watchdog(context_.calm_answer_ms);
   if (slow_read_ms > 0 && resume_event_ == 0) {
     // A slow reader: replies pile up on the server's side meanwhile.
-    connection_->pause_reading();
+    client_.connection()->pause_reading();
     resume_event_ = context_.world.schedule_after(slow_read_ms, "banker resume reading", [this] {
       resume_event_ = 0;
-      if (connection_) connection_->resume_reading();
+      if (client_.connected()) client_.connection()->resume_reading();
     });
   }
 }
@@ -445,27 +433,12 @@ void Banker::arm_watchdog(std::int64_t delay_ms) {
   });
 }
 
-void Banker::on_data(std::string_view bytes) {
-  decoder_.feed(bytes);
-  const std::uint64_t generation = connection_generation_;
-  for (;;) {
-    const auto next_frame = decoder_.next();
-    if (next_frame.status == bank::FrameDecoder::Status::too_large) {
-      context_.model.fail("protocol", name_, "a reply frame exceeded the client's limit");
-      return;
-    }
-    if (next_frame.status != bank::FrameDecoder::Status::frame) return;
-    handle_reply(std::string(next_frame.frame));
-    if (!connection_ || generation != connection_generation_) return;  // The reply ended this connection.
-  }
-}
-
 void Banker::check_idle_notice(std::string_view reply) {
   // The server may say so only after hearing nothing for its idle timeout,
   // and never while a request it has received is still unanswered. The
   // simulated network tells what the server had heard when it closed.
-  if (!connection_) return;
-  const auto view = context_.network.peer_close_view(*connection_);
+  if (!client_.connected()) return;
+  const auto view = context_.network.peer_close_view(*client_.connection());
   if (!view) return;  // The notice came without a close (yet): nothing to judge by.
   if (view->silence_ms < idle_timeout_ms_) {
     context_.model.fail(
@@ -531,7 +504,7 @@ void Banker::handle_reply(std::string reply) {
     if (context_.world.tracing()) context_.world.trace(name_ + " send CLOSE while the write syncs");
     std::string bytes;
     bank::append_frame(bytes, "CLOSE");
-    connection_->send(bytes);
+    client_.send(bytes);
     last_send_ms_ = context_.world.now_ms();
     polite_close_sent_ = true;
   }
@@ -672,9 +645,7 @@ void Banker::complete_batch() {
 }
 
 void Banker::drop_connection() {
-  ++connection_generation_;
-  connecting_ = false;
-  connection_.reset();
+  client_.drop();
   if (resume_event_ != 0) context_.world.cancel(resume_event_);
   resume_event_ = 0;
 }
@@ -716,9 +687,6 @@ void Banker::retry_batch(std::string_view reason_view) {
 }
 
 void Banker::on_closed(bank::CloseReason reason) {
-  connection_.reset();
-  ++connection_generation_;
-  connecting_ = false;
   const bool waiting =
       std::any_of(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
   const bool closed_after_close = polite_close_sent_ && reason == bank::CloseReason::peer_closed;

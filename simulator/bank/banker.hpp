@@ -17,14 +17,15 @@
 #include <vector>
 
 #include "actors.hpp"
+#include "framed_client.hpp"
 
 namespace bank_sim {
 
-class Banker final : public bank::ConnectionHandler {
+class Banker {
  public:
   Banker(RunContext& context, Host& host, std::uint32_t index, const BankerPlan& plan,
          std::int64_t idle_timeout_ms);
-  ~Banker() override;
+  ~Banker();
   void start();
   // Finish the requests in progress (retrying as needed), then stop.
   void stop_after_current();
@@ -40,10 +41,6 @@ class Banker final : public bank::ConnectionHandler {
   // When each entry of the plan began (world time), or -1 for one that never
   // did: the shrinker replaces entries by sleeps that keep the rest on time.
   const std::vector<std::int64_t>& entry_started_ms() const { return entry_started_ms_; }
-
-  void on_data(std::string_view bytes) override;
-  void on_sent() override {}
-  void on_closed(bank::CloseReason reason) override;
 
  private:
   struct Request {
@@ -74,6 +71,7 @@ class Banker final : public bank::ConnectionHandler {
   Request build(const Interaction& interaction);
   static std::string amount_text(bank::Money amount, AmountText text);
   void connect();
+  void on_closed(bank::CloseReason reason);
   void send_batch();
   void handle_reply(std::string reply);
   void finish_request(Request& request);
@@ -99,10 +97,7 @@ class Banker final : public bank::ConnectionHandler {
   std::uint32_t attempts_ = 0;
   std::int64_t sent_at_ms_ = 0;
   std::int64_t last_send_ms_ = 0;  // On the current connection.
-  std::unique_ptr<bank::Connection> connection_;
-  bool connecting_ = false;
-  std::uint64_t connection_generation_ = 0;
-  bank::FrameDecoder decoder_;
+  FramedClient client_;
   std::vector<std::int64_t> entry_started_ms_;
   std::uint64_t own_acked_high_id_ = 0;
   bool polite_close_sent_ = false;  // On the current connection, behind a write still unanswered.  // The
