@@ -1,8 +1,10 @@
 #pragma once
-// The bank-specific actors of a run: the Host (the unchanged BankServer on the
-// simulated network, clock and disk), the Bankers (clients running interaction
-// plans and checking every reply), the FaultInjector, the HealthChecker and
-// the Auditor that reads the whole ledger at the end.
+// The bank-specific actors of a run, one file each: the Host (host.cpp, the
+// unchanged BankServer on the simulated network, clock and disk), the Bankers
+// (banker.hpp, clients running interaction plans and checking every reply),
+// the FaultInjector (fault_injector.cpp), the HealthChecker
+// (health_checker.cpp) and the Auditor (auditor.cpp) that reads the whole
+// ledger at the end.
 
 #include <cstdint>
 #include <memory>
@@ -26,6 +28,9 @@ namespace bank_sim {
 inline constexpr std::uint16_t bank_port = 3000;
 inline constexpr const char* bank_node = "bank";
 inline constexpr const char* journal_file = "bank.journal";
+// The longest reply a client of the simulation reads (a LIST of a long run).
+inline constexpr std::size_t reply_bytes_max = 64 * 1024 * 1024;
+inline constexpr std::size_t health_reply_bytes_max = 1024;  // "healthy", or a notice before a close.
 
 struct RunStats {
   std::uint64_t interactions_done = 0;

@@ -8,7 +8,6 @@ namespace bank_sim {
 
 namespace {
 
-constexpr std::size_t reply_bytes_max = 64 * 1024 * 1024;
 // Larger than the server's frame limit (64 KiB by default).
 constexpr std::size_t oversized_frame_bytes = 70 * 1024;
 
