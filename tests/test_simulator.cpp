@@ -406,3 +406,30 @@ TEST_CASE("door watch: the connection limit is checked at every accept, both way
   CHECK_THAT(early[0],
              Catch::Contains("refused (ERROR too many connections) while the server held 1 of its 2"));
 }
+
+TEST_CASE("simulator: the step budget ends a run's traffic even when the run is calm from the start") {
+  // A calm run heals at once; the budget must still stop its bankers (a run
+  // that only ended when its plans did would ignore SIMULATOR_DURATION).
+  KnobOverrides overrides;
+  overrides.banker_count = 2;
+  overrides.step_ms = 1;
+  overrides.duration_steps = 5'000;
+  Knobs knobs = draw_knobs(7, overrides);
+  knobs.swarm = Swarm{};
+  Plans plans = generate_plans(knobs);
+  for (auto& banker : plans.bankers) {
+    banker.interactions.clear();
+    for (int i = 0; i < 200; ++i) {
+      banker.interactions.push_back(Interaction{BankerOp::sleep, 100, {}, {}});
+      banker.interactions.push_back(Interaction{BankerOp::balance, 0, {}, {}});
+    }
+  }
+  RunOptions options;
+  options.log_level = bank::LogLevel::off;
+  const RunResult result = run_simulation(plans, options);
+  INFO(result.log);
+  CHECK(result.passed());
+  CHECK(result.duration_reached);
+  CHECK(result.stats.interactions_done < 2 * 200);  // Stopped early, not at the end of the plans.
+  CHECK(result.simulated_ms < 5'000 + 61'000);      // The budget, then the drain and the audit.
+}

@@ -124,7 +124,8 @@ Run::~Run() {
 bool Run::step() {
   if (phase_ == Phase::over) return false;
   try {
-    if (phase_ == Phase::safety && world_->next_event_ms() > end_ms_) {
+    // Whatever the phase (a calm run heals at once), the step budget ends the run's traffic once.
+    if (!result_.duration_reached && world_->next_event_ms() > end_ms_) {
       // The step budget is spent: heal, let each banker finish what it started, audit.
       result_.duration_reached = true;
       log_->info("duration of {} steps reached: healing, then finishing the requests in flight",
