@@ -8,6 +8,7 @@
 // the same step run in an order drawn from the seed, so races between actors
 // are explored rather than hidden by a fixed order.
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <queue>
@@ -122,6 +123,8 @@ class World {
   bool keep_trace_ = false;
   std::vector<std::string> trace_lines_;
   void fold(std::uint64_t value);
+  std::uint64_t kind_hash(const char* kind);
+  std::array<std::pair<const char*, std::uint64_t>, 64> kind_hashes_{};
 };
 
 }  // namespace sim
