@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -42,6 +44,21 @@ constexpr const char* description =
     "plan file), nothing run; 3 a file asked for (--save-plan, --trace, --report-json, a shrunk failure) "
     "could\n"
     "not be written; 130 a sweep ended by Ctrl-C (SIGINT) with no failing run, after its summary.";
+
+// The wall clock and the threads the sweep driver may use: only here.
+bank_sim::sweep::RealWorld real_world() {
+  return {
+      .wall_seconds =
+          [] {
+            return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+          },
+      .run_on_threads =
+          [](std::uint32_t threads, const std::function<void()>& work) {
+            std::vector<std::thread> pool;
+            for (std::uint32_t i = 0; i < threads; ++i) pool.emplace_back(work);
+            for (auto& thread : pool) thread.join();
+          }};
+}
 
 int usage_error(const std::string& what) {
   std::fprintf(stderr, "dst_demo_server_simulator: %s\n", what.c_str());
@@ -385,6 +402,7 @@ int main(int argc, char** argv) {
   add_debug_options(app, settings, t);
   if (const auto exit_code = dst_demo::cli::parse(app, argc, argv)) return *exit_code;
   settings.program = argv[0];
+  settings.real = real_world();
   settings.shrink = !t.no_shrink;
   settings.isolate = !t.no_isolation;
   for (const auto& [flag, path] :

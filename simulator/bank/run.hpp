@@ -77,8 +77,6 @@ class Run {
   Host& host() { return *host_; }
   const std::vector<std::unique_ptr<Banker>>& bankers() const { return bankers_; }
   FaultInjector& faults() { return *faults_; }
-  const RunContext& context() const { return *context_; }
-  const std::string& log() const { return result_.log; }
 
  private:
   void check_phases();

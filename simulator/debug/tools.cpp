@@ -124,15 +124,8 @@ int dump_at(const Plans& plans, std::uint64_t step) {
 int likelihood(const Plans& plans, std::uint32_t branches, const std::string& chart) {
   RunOptions options;
   options.log_level = bank::LogLevel::off;
-  RunResult whole;
-  std::uint64_t events_total = 0;
-  {
-    Run run(plans, options);
-    while (run.step()) {
-    }
-    events_total = run.world().events_run();
-    whole = run.finish();
-  }
+  const RunResult whole = run_simulation(plans, options);
+  const std::uint64_t events_total = whole.events;
   std::printf("likelihood: %u futures from each point along the run of seed %llu (%llu events, %s)\n",
               branches, static_cast<unsigned long long>(plans.knobs.seed),
               static_cast<unsigned long long>(events_total),

@@ -3,11 +3,12 @@
 // main.cpp, used by the sweep driver.
 //
 // simulator/sweep/ is the driver around the runs: it forks a child process
-// per run, measures wall time, handles SIGINT and writes files. It is the one
-// part of simulator/ (with main.cpp) that touches the real world; each run
-// inside stays a pure function of its plans.
+// per run, handles SIGINT and writes files; the wall clock and threads it
+// uses come from main.cpp (RealWorld). Each run inside stays a pure function
+// of its plans.
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -17,6 +18,15 @@
 #include "shrink.hpp"
 
 namespace bank_sim::sweep {
+
+// What a sweep needs of the real world, handed in by main.cpp, the one place
+// in simulator/ that touches it: a wall clock (for wall times, the progress
+// line and --time-budget) and threads (for --no-isolation).
+struct RealWorld {
+  std::function<double()> wall_seconds;  // Seconds on a monotonic clock.
+  // Runs `work` on `threads` threads at once; returns once every one has returned.
+  std::function<void(std::uint32_t threads, const std::function<void()>& work)> run_on_threads;
+};
 
 // Shard `index` of `count` takes the runs whose index is congruent to it
 // modulo `count`: N shards together run exactly the runs of one sweep.
@@ -56,6 +66,7 @@ struct Settings {
   std::optional<double> time_budget_s;          // Start no run after this much wall time.
   std::optional<std::uint64_t> until_failures;  // Start no run after this many failures.
   std::string program;                          // argv[0], for replay commands.
+  RealWorld real;
 };
 
 // Exit status when a file the user asked for (--save-plan, --trace,

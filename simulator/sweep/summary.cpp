@@ -104,12 +104,6 @@ void Summary::add(const RunRecord& record) {
   for (std::size_t m = 0; m < bank::mark_count; ++m) runs_reaching[m] += record.marks[m] > 0 ? 1 : 0;
   if (record.passed) return;
   ++failed;
-  auto& [count, first] = by_invariant[record.invariant];
-  ++count;
-  if (count == 1 || record.index < first.first_index) {
-    first.first_index = record.index;
-    first.replay = record.replay;
-  }
   add_to_group(groups[{record.invariant, record.shape}], record);
 }
 
@@ -119,12 +113,21 @@ std::string format_summary(const Summary& s, const std::string& wall) {
       fmt::format("summary: {} run{}, {} passed, {} failed; {} interactions, {} faults, {} simulated {}\n",
                   s.runs, plural, s.runs - s.failed, s.failed, s.interactions, s.faults,
                   format_duration_ms(s.simulated_ms), wall);
-  for (const auto& [invariant, tally] : s.by_invariant) {
-    const auto& [count, first] = tally;
+  // Groups are ordered by invariant: each invariant's line, then its groups.
+  for (auto it = s.groups.begin(); it != s.groups.end();) {
+    const std::string& invariant = it->first.first;
+    auto end = it;
+    std::uint64_t count = 0;
+    const FailureGroup* first = &it->second;
+    for (; end != s.groups.end() && end->first.first == invariant; ++end) {
+      count += end->second.count;
+      if (end->second.first_index < first->first_index) first = &end->second;
+    }
     out += fmt::format("  '{}' failed in {} of {} run{} ({}); replay the first: {}\n", invariant, count,
-                       s.runs, plural, findability(count, s.runs), first.replay);
-    for (const auto& [key, group] : s.groups) {
-      if (key.first != invariant || key.second.empty()) continue;
+                       s.runs, plural, findability(count, s.runs), first->replay);
+    for (; it != end; ++it) {
+      const auto& [key, group] = *it;
+      if (key.second.empty()) continue;
       std::string seeds;
       for (const auto& [index, seed] : group.first_runs)
         seeds += fmt::format("{}{}", seeds.empty() ? "" : ", ", seed);

@@ -39,8 +39,7 @@ struct Summary {
   std::uint64_t faults = 0;
   std::int64_t simulated_ms = 0;
   std::array<std::uint64_t, bank::mark_count> runs_reaching{};
-  std::map<std::string, std::pair<std::uint64_t, FailureGroup>> by_invariant;  // Runs, and the first one.
-  std::map<std::pair<std::string, std::string>, FailureGroup> groups;          // By (invariant, shape).
+  std::map<std::pair<std::string, std::string>, FailureGroup> groups;  // By (invariant, shape).
   std::string planted_bug;
   // Which features fail: for each of the swarm's switches and knob bands
   // (a fault kind on, a band of banker counts, of step lengths, of start

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -17,7 +16,6 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include "bank/planted_bugs.hpp"
 #include "record.hpp"
@@ -27,8 +25,6 @@
 namespace bank_sim::sweep {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // Set by SIGINT: start no more runs, drop the ones in flight, print the summary.
 volatile std::sig_atomic_t interrupted = 0;
@@ -146,7 +142,7 @@ class Sweep {
         next_to_start_(settings.shard.index),
         next_to_print_(settings.shard.index),
         terminal_(::isatty(STDERR_FILENO) != 0),
-        start_(Clock::now()),
+        start_(settings.real.wall_seconds()),
         last_progress_(start_) {}
 
   bool open_report(std::string& error) {
@@ -224,8 +220,8 @@ class Sweep {
   }
 
   void progress(bool tick) {
-    const auto now = Clock::now();
-    const double since = std::chrono::duration<double>(now - last_progress_).count();
+    const double now = settings_.real.wall_seconds();
+    const double since = now - last_progress_;
     if (terminal_ ? since < progress_refresh_s && !tick : since < progress_line_period_s) return;
     last_progress_ = now;
     const double seconds = elapsed();
@@ -248,7 +244,7 @@ class Sweep {
   bool output_failed() const { return output_failed_; }
 
  private:
-  double elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  double elapsed() const { return settings_.real.wall_seconds() - start_; }
 
   std::uint64_t shard_runs() const {
     const auto& shard = settings_.shard;
@@ -281,8 +277,8 @@ class Sweep {
   bool output_failed_ = false;
   bool terminal_;
   bool shown_ = false;
-  Clock::time_point start_;
-  Clock::time_point last_progress_;
+  double start_;  // Wall seconds.
+  double last_progress_;
 };
 
 // Up to `parallel` child processes at once, each one run; this process only
@@ -343,9 +339,7 @@ void run_in_threads(const Settings& settings, Sweep& sweep, std::uint32_t parall
       sweep.finished(std::move(outcome));
     }
   };
-  std::vector<std::thread> pool;
-  for (std::uint32_t i = 0; i < parallel; ++i) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
+  settings.real.run_on_threads(parallel, worker);
 }
 
 std::string describe_sweep(const Settings& settings, std::uint32_t parallel) {

@@ -85,7 +85,6 @@ bool World::run_next(std::int64_t until_ms) {
     BANK_ASSERT(entry.due_ms >= now_ms_);
     now_ms_ = entry.due_ms;
     ++events_run_;
-    current_kind_ = entry.kind;
     fold(static_cast<std::uint64_t>(now_ms_));
     fold(entry.order);
     fold(kind_hash(entry.kind));

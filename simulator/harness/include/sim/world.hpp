@@ -62,8 +62,6 @@ class World {
   std::uint64_t trace_hash() const { return trace_hash_; }
   void keep_trace(bool on) { keep_trace_ = on; }
   const std::vector<std::string>& trace_lines() const { return trace_lines_; }
-  // The kind of the event running now (or last run).
-  const char* current_kind() const { return current_kind_; }
 
   // Moves time forward to `ms` with no event run (a debugger stopping at a
   // quiet step): no event may be due before it. Invisible to the run: the
@@ -96,7 +94,6 @@ class World {
   std::int64_t step_ms_;
   std::uint64_t seed_;
   std::uint64_t salt_ = 0;  // Set by branch().
-  const char* current_kind_ = "none";
   // Events scheduled so far at the current time: with the time, names an
   // event's order draw, so that what is scheduled at one moment does not
   // shift the draws of every later moment.
