@@ -1,7 +1,10 @@
 // dst_demo_bench: a load generator for dst_demo_server. Opens N connections,
 // keeps up to D exchanges in flight on each (pipelining), mixes HEALTH,
 // GET_BALANCE, GET_TRANSACTION and CREATE_TRANSACTION, and reports throughput
-// and p50/p99/p99.9 latency, with a progress line on a terminal.
+// and p50/p99/p99.9 latency, with a progress line on a terminal. With --resp
+// it drives a Redis server instead (PING, GET, SET with the same mix and the
+// same connection and pipelining loop), so a comparison measures both servers
+// with one client.
 
 #include <fmt/format.h>
 #include <netdb.h>
@@ -15,7 +18,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
@@ -31,9 +36,44 @@ struct Exchange {
   int replies_left;
 };
 
+// Replies of Redis's protocol (RESP2), counted as they complete: a status,
+// error or integer line, or a bulk string (possibly null).
+class RespReplies {
+ public:
+  void feed(std::string_view bytes) { buffer_.append(bytes); }
+  // Takes one complete reply off the front; false when none is complete yet.
+  bool next(bool& is_error) {
+    const auto line_end = buffer_.find("\r\n", at_);
+    if (line_end == std::string::npos) return false;
+    std::size_t end = line_end + 2;
+    if (buffer_[at_] == '$') {
+      const long length = std::strtol(buffer_.c_str() + at_ + 1, nullptr, 10);
+      if (length >= 0) end += static_cast<std::size_t>(length) + 2;
+      if (end > buffer_.size()) return false;
+    }
+    is_error = buffer_[at_] == '-';
+    at_ = end;
+    if (at_ == buffer_.size()) {
+      buffer_.clear();
+      at_ = 0;
+    }
+    return true;
+  }
+
+ private:
+  std::string buffer_;
+  std::size_t at_ = 0;
+};
+
+void append_resp(std::string& out, std::initializer_list<std::string_view> words) {
+  out += fmt::format("*{}\r\n", words.size());
+  for (std::string_view word : words) out += fmt::format("${}\r\n{}\r\n", word.size(), word);
+}
+
 struct Conn {
   int fd = -1;
   bank::FrameDecoder decoder{1 << 26};
+  RespReplies resp;
   std::deque<Exchange> in_flight;
   std::string out;
 };
@@ -77,7 +117,12 @@ int main(int argc, char** argv) {
   app.add_option("-n,--exchanges", exchanges, "Exchanges in all (a CREATE is one exchange of two frames)")
       ->capture_default_str();
   app.add_option("--mix", mix, "Weights of health, balance, get and create")->capture_default_str();
+  bool resp = false;
   app.add_flag("-q,--quiet", quiet, "One result line, no progress");
+  app.add_flag(
+      "--resp", resp,
+      "Drive a Redis server instead, with the same mix: health as PING, balance as GET balance, get as "
+      "GET of a key, create as SET balance 1.25 (one command, one reply)");
   CLI11_PARSE(app, argc, argv);
 
   int weights[4] = {0, 0, 0, 0};
@@ -136,6 +181,24 @@ int main(int argc, char** argv) {
     int kind = 0;
     for (int acc = weights[0]; pick >= acc; acc += weights[++kind]) {
     }
+    if (resp) {
+      switch (kind) {
+        case 0:
+          append_resp(c.out, {"PING"});
+          break;
+        case 1:
+          append_resp(c.out, {"GET", "balance"});
+          break;
+        case 2:
+          append_resp(c.out, {"GET", fmt::format("tx:{}", 1 + random() % 1000)});
+          break;
+        default:
+          append_resp(c.out, {"SET", "balance", "1.25"});
+      }
+      c.in_flight.push_back(Exchange{Clock::now(), 1});
+      ++issued;
+      return;
+    }
     switch (kind) {
       case 0:
         bank::append_frame(c.out, "HEALTH");
@@ -185,11 +248,22 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "dst_demo_bench: the server closed a connection\n");
         return 1;
       }
-      c.decoder.feed(std::string_view(buffer, static_cast<std::size_t>(got)));
+      const std::string_view bytes(buffer, static_cast<std::size_t>(got));
+      if (resp) {
+        c.resp.feed(bytes);
+      } else {
+        c.decoder.feed(bytes);
+      }
       for (;;) {
-        const auto next = c.decoder.next();
-        if (next.status != bank::FrameDecoder::Status::frame) break;
-        if (next.frame.substr(0, 6) == "ERROR ") ++errors;
+        if (resp) {
+          bool is_error = false;
+          if (!c.resp.next(is_error)) break;
+          if (is_error) ++errors;
+        } else {
+          const auto next = c.decoder.next();
+          if (next.status != bank::FrameDecoder::Status::frame) break;
+          if (next.frame.substr(0, 6) == "ERROR ") ++errors;
+        }
         Exchange& x = c.in_flight.front();
         if (--x.replies_left > 0) continue;
         latencies_us.push_back(static_cast<std::uint32_t>(

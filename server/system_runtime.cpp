@@ -72,6 +72,7 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   bool read_in_flight = false;  // Waiting for the socket to be readable.
   bool paused = false;
   bool write_in_flight = false;
+  bool flush_posted = false;
   bool close_requested = false;
   bool finished = false;  // on_closed delivered, or the facade was destroyed.
 
@@ -115,10 +116,57 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
     return bytes;
   }
 
+  // Replies are gathered and sent once per turn of the loop: the first send
+  // of a turn posts a flush behind the handlers already due (the reads of
+  // this turn, a sync's completion), so a connection that pipelines gets all
+  // its replies in one write.
   void send(std::string_view bytes) {
     if (finished || close_requested) return;
     queued.append(bytes);
-    if (!write_in_flight) start_write();
+    if (write_in_flight || flush_posted) return;
+    flush_posted = true;
+    asio::post(socket.get_executor(), [self = shared_from_this()] {
+      self->flush_posted = false;
+      self->flush();
+    });
+  }
+
+  void flush() {
+    if (finished || write_in_flight) return;
+    const std::size_t before = queued.size();
+    if (write_queued() && queued.size() < before && handler != nullptr) {
+      auto self = shared_from_this();
+      handler->on_sent();
+    }
+  }
+
+  // Writes what is queued straight to the socket; only what the socket does
+  // not take at once waits for writability. False when the connection closed
+  // or began to linger (no on_sent then).
+  bool write_queued() {
+    std::size_t sent = 0;
+    while (sent < queued.size()) {
+      const ssize_t n = ::send(socket.native_handle(), queued.data() + sent, queued.size() - sent,
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        sent += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        finish(bank::CloseReason::reset);
+        return false;
+      }
+      break;  // The socket's buffer is full: wait for it below.
+    }
+    queued.erase(0, sent);
+    if (!queued.empty()) {
+      start_write();
+    } else if (close_requested) {
+      begin_linger();
+      return false;
+    }
+    return true;
   }
 
   void start_write() {
@@ -138,12 +186,7 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
       return;
     }
     writing.clear();
-    if (!queued.empty()) {
-      start_write();
-    } else if (close_requested) {
-      begin_linger();
-      return;
-    }
+    if (!write_queued()) return;
     auto self = shared_from_this();
     if (handler != nullptr) handler->on_sent();
   }
@@ -151,7 +194,7 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   void close() {
     if (finished || close_requested) return;
     close_requested = true;
-    if (!write_in_flight && queued.empty()) {
+    if (!write_in_flight && !flush_posted && queued.empty()) {
       // Never inline: on_closed must come from the loop.
       asio::post(socket.get_executor(), [self = shared_from_this()] { self->begin_linger(); });
     }
