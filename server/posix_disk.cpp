@@ -6,10 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -21,14 +24,17 @@ namespace dst_demo {
 
 namespace {
 
-bank::IoStatus write_all(int fd, std::string_view bytes) {
+// Writes bytes at offset; offset moves past what was written, even when an
+// error cuts the write short.
+bank::IoStatus write_at(int fd, std::string_view bytes, std::uint64_t& offset) {
   while (!bytes.empty()) {
-    const ssize_t written = ::write(fd, bytes.data(), bytes.size());
+    const ssize_t written = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
     if (written < 0) {
       if (errno == EINTR) continue;
       return bank::IoStatus{errno};
     }
     bytes.remove_prefix(static_cast<std::size_t>(written));
+    offset += static_cast<std::uint64_t>(written);
   }
   return {};
 }
@@ -45,13 +51,37 @@ bank::IoStatus sync_fd(int fd) {
 // again) and the process may exit; nothing it was doing had been answered.
 constexpr auto worker_stop_wait = std::chrono::seconds(2);
 
+// The file is grown ahead of its appends by this much, with zeros written and
+// synced: an append then overwrites blocks the file already has, so its
+// fdatasync writes the data alone and not the inode too (the file's size is
+// unchanged). On this project's machine that took a write and fdatasync from
+// 135-175 us to 90-105 us. A clean shutdown cuts the zeros off again; after a
+// crash, recovery cuts them as it cuts any tail of zeros.
+constexpr std::uint64_t preallocation_bytes = 4 << 20;
+constexpr std::size_t zero_chunk_bytes = 64 << 10;
+
+// Grows the file with zeros from allocated to at least need (rounded up to
+// preallocation_bytes). A failure is not an error: the append that follows
+// then grows the file itself, as it would without preallocation.
+void preallocate(int fd, std::uint64_t& allocated, std::uint64_t need) {
+  static const std::array<char, zero_chunk_bytes> zeros{};
+  const std::uint64_t target = (need + preallocation_bytes - 1) / preallocation_bytes * preallocation_bytes;
+  while (allocated < target) {
+    const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), target - allocated));
+    if (!write_at(fd, std::string_view(zeros.data(), chunk), allocated).ok()) return;
+  }
+}
+
 class PosixFile final : public bank::DiskFile {
  public:
-  PosixFile(int fd, Poster& poster, std::shared_ptr<std::atomic<int>> abandoned_workers)
+  PosixFile(int fd, std::uint64_t size_bytes, Poster& poster,
+            std::shared_ptr<std::atomic<int>> abandoned_workers)
       : state_(std::make_shared<State>()),
         alive_(std::make_shared<bool>(true)),
         abandoned_workers_(std::move(abandoned_workers)) {
     state_->fd = fd;
+    state_->end = size_bytes;
+    state_->allocated = size_bytes;
     state_->poster = &poster;
     worker_ = std::thread([state = state_, alive = alive_] { work(*state, alive); });
   }
@@ -64,6 +94,10 @@ class PosixFile final : public bank::DiskFile {
     if (state_->stopped_cv.wait_for(lock, worker_stop_wait, [this] { return state_->stopped; })) {
       lock.unlock();
       worker_.join();
+      // What was set aside and never written goes; nothing past end was acknowledged.
+      if (state_->allocated > state_->end) {
+        [[maybe_unused]] const int cut = ::ftruncate(state_->fd, static_cast<off_t>(state_->end));
+      }
       ::close(state_->fd);
       return;
     }
@@ -82,7 +116,10 @@ class PosixFile final : public bank::DiskFile {
   bank::IoStatus sync_now() override { return sync_fd(state_->fd); }
 
   bank::IoStatus truncate_now(std::uint64_t size_bytes) override {
+    std::lock_guard lock(state_->mutex);  // The worker is idle (the precondition): this orders the handover.
     if (::ftruncate(state_->fd, static_cast<off_t>(size_bytes)) != 0) return bank::IoStatus{errno};
+    state_->end = size_bytes;
+    state_->allocated = size_bytes;
     return sync_fd(state_->fd);
   }
 
@@ -96,6 +133,8 @@ class PosixFile final : public bank::DiskFile {
   // Shared by the file and its worker, which may outlive it.
   struct State {
     int fd = -1;
+    std::uint64_t end = 0;        // Where the next append goes: the bytes appended so far.
+    std::uint64_t allocated = 0;  // The file's size: end and the zeros set aside past it.
     Poster* poster = nullptr;
     std::mutex mutex;
     std::condition_variable wake;
@@ -133,8 +172,15 @@ class PosixFile final : public bank::DiskFile {
       std::vector<std::pair<bank::IoCallback, bank::IoStatus>> done;
       done.reserve(jobs.size());
       for (Job& job : jobs) {
-        const bank::IoStatus status =
-            job.kind == Job::Kind::append ? write_all(state.fd, job.bytes) : sync_fd(state.fd);
+        bank::IoStatus status;
+        if (job.kind == Job::Kind::append) {
+          if (state.end + job.bytes.size() > state.allocated)
+            preallocate(state.fd, state.allocated, state.end + job.bytes.size());
+          status = write_at(state.fd, job.bytes, state.end);
+          state.allocated = std::max(state.allocated, state.end);
+        } else {
+          status = sync_fd(state.fd);
+        }
         done.emplace_back(std::move(job.done), status);
       }
       std::lock_guard lock(state.mutex);
@@ -162,7 +208,7 @@ std::string errno_text(int error_code) {
 
 bank::Result<bank::OpenedFile> PosixDisk::open(const std::string& name) {
   const std::string path = data_dir_ + "/" + name;
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return bank::Error{fmt::format("cannot open {}: {}", path, errno_text(errno))};
   // One server per data directory: a second one would interleave records.
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -192,7 +238,7 @@ bank::Result<bank::OpenedFile> PosixDisk::open(const std::string& name) {
     opened.contents.append(chunk.data(), static_cast<std::size_t>(got));
     offset += got;
   }
-  opened.file = std::make_unique<PosixFile>(fd, poster_, abandoned_workers_);
+  opened.file = std::make_unique<PosixFile>(fd, opened.contents.size(), poster_, abandoned_workers_);
   return opened;
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 // Disk over POSIX files in one directory. Appends and fdatasync run on one
 // worker thread per file, in issue order, so the event loop never blocks on
-// the disk; completions are posted back to the loop. Closing a file waits a
-// bounded time for its worker, so a stuck disk cannot hang shutdown.
+// the disk; completions are posted back to the loop. A file is grown ahead of
+// its appends with zeros, so that an append's fdatasync need not write the
+// inode. Closing a file waits a bounded time for its worker, so a stuck disk
+// cannot hang shutdown.
 
 #include <atomic>
 #include <memory>

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "bank/journal.hpp"
 #include "bank/money.hpp"
 #include "support/process.hpp"
 
@@ -97,6 +98,19 @@ TEST_CASE("process: a restart finds everything, and SIGTERM exits cleanly") {
     list_before = c.request("LIST_TRANSACTIONS");
     CHECK(server.terminate() == 0);
   }
+  // The server grows its journal ahead of its appends with zeros; a clean stop
+  // leaves the records alone, each one whole, and nothing after them.
+  const std::string journal = test_support::read_file(dir + "/data/bank.journal");
+  std::size_t records = 0;
+  std::size_t at = 0;
+  while (at < journal.size()) {
+    const auto record = bank::decode_record(std::string_view(journal).substr(at));
+    INFO("record " << records + 1 << " at offset " << at << " of " << journal.size());
+    REQUIRE(record.outcome == bank::DecodeOutcome::ok);
+    at += record.record_bytes;
+    ++records;
+  }
+  CHECK(records == 25);
   ServerProcess server(dir + "/data");
   TcpClient c(server.port());
   CHECK(c.request("LIST_TRANSACTIONS") == list_before);

@@ -5,6 +5,7 @@
 // (BANK_SHIM_HANG_SYNC_AFTER_WRITES=N) once the journal has taken N writes.
 //
 // Log lines:  W <bytes>            a write to the journal (after it returned)
+//             Z <bytes>            zeros written to grow the journal ahead of its appends (not counted)
 //             S <writes>           an fdatasync returned, covering the first <writes> journal writes
 //             F <writes> | H <writes>   an fdatasync failed / hangs
 //             R <fd> <payload>     a send to a socket (before it is made); NUL shown as '|'
@@ -27,6 +28,7 @@
 namespace {
 
 using WriteFn = ssize_t (*)(int, const void*, size_t);
+using PwriteFn = ssize_t (*)(int, const void*, size_t, off_t);
 using SendFn = ssize_t (*)(int, const void*, size_t, int);
 using SendmsgFn = ssize_t (*)(int, const msghdr*, int);
 using WritevFn = ssize_t (*)(int, const iovec*, int);
@@ -96,6 +98,30 @@ extern "C" ssize_t write(int fd, const void* buffer, size_t count) {
   }
   if (is_socket(fd)) record_send(fd, std::string_view(static_cast<const char*>(buffer), count));
   return real(fd, buffer, count);
+}
+
+namespace {
+ssize_t journal_pwrite(PwriteFn real, int fd, const void* buffer, size_t count, off_t offset) {
+  if (!is_journal(fd)) return real(fd, buffer, count, offset);
+  const auto* bytes = static_cast<const char*>(buffer);
+  const bool zeros = count > 0 && bytes[0] == '\0' && std::memcmp(bytes, bytes + 1, count - 1) == 0;
+  const ssize_t written = real(fd, buffer, count, offset);
+  if (written > 0) {
+    if (!zeros) ++journal_writes;
+    record((zeros ? "Z " : "W ") + std::to_string(written) + "\n");
+  }
+  return written;
+}
+}  // namespace
+
+extern "C" ssize_t pwrite(int fd, const void* buffer, size_t count, off_t offset) {
+  static const PwriteFn real = next<PwriteFn>("pwrite");
+  return journal_pwrite(real, fd, buffer, count, offset);
+}
+
+extern "C" ssize_t pwrite64(int fd, const void* buffer, size_t count, off_t offset) {
+  static const PwriteFn real = next<PwriteFn>("pwrite64");
+  return journal_pwrite(real, fd, buffer, count, offset);
 }
 
 extern "C" ssize_t send(int fd, const void* buffer, size_t count, int flags) {
