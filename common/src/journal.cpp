@@ -224,8 +224,16 @@ Result<Journal> Journal::open(Disk& disk, const std::string& file_name, Logger& 
   if (!recovered) return recovered.error();
   if (recovered->torn_bytes != 0) {
     mark(Mark::torn_tail_cut);
-    log.warn("journal {}: cut a torn tail of {} bytes at offset {} (writes that were never acknowledged)",
-             file_name, recovered->torn_bytes, recovered->valid_bytes);
+    if (all_zero(std::string_view(opened->contents).substr(recovered->valid_bytes))) {
+      // What the real server sets aside ahead of its appends looks the same.
+      log.info(
+          "journal {}: cut {} bytes of zeros after the last record, at offset {} (space set aside for "
+          "appends, or appends whose data never reached the disk; none was acknowledged)",
+          file_name, recovered->torn_bytes, recovered->valid_bytes);
+    } else {
+      log.warn("journal {}: cut a torn tail of {} bytes at offset {} (writes that were never acknowledged)",
+               file_name, recovered->torn_bytes, recovered->valid_bytes);
+    }
     const IoStatus status = opened->file->truncate_now(recovered->valid_bytes);
     if (!status.ok()) {
       return Error{fmt::format("journal {}: cannot cut the torn tail at offset {}: {}", file_name,
