@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # Our server against redis-server from Debian, on loopback, at the same
-# concurrency, in one go: HEALTH vs PING, GET_BALANCE vs GET, and a durable
+# concurrency, driven by the same client (dst_demo_bench, which speaks Redis's
+# protocol with --resp): HEALTH vs PING, GET_BALANCE vs GET, and a durable
 # CREATE vs SET with appendonly yes and appendfsync always, each at several
-# connections x requests in flight per connection (pipelining). Prints each
-# ratio (ours / redis; above 1.0 we are faster) and the syncs per create.
+# connections x requests in flight per connection (pipelining). Each cell is
+# measured RUNS times, ours and Redis's taking turns; it prints the median
+# run's requests/s with its p50/p99 latency, the ratio of the medians (ours /
+# redis; above 1.0 we are faster), the ratio of each run, and the syncs per
+# create. With --markdown it prints the same as the README's table.
 #
-#   bench/compare_redis.sh [REQUESTS]      (after ./dev test or a release build)
+#   bench/compare_redis.sh [REQUESTS [RUNS]] [--markdown]   (after ./dev test or a release build)
 #
 # BASELINE_SERVER=path/to/an/older/dst_demo_server adds a column with that
-# server's figures, measured in the same run (a before and after).
+# server's median, measured in the same run (a before and after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-requests=${1:-20000}
+markdown=
+args=()
+for arg in "$@"; do
+  if [ "$arg" = --markdown ]; then markdown=1; else args+=("$arg"); fi
+done
+requests=${args[0]:-20000}
+runs=${args[1]:-3}
 bin=build/release
 for p in redis-server redis-tools; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -46,34 +56,53 @@ fi
 redis-cli -p 6399 set balance 0 >/dev/null
 
 # Each prints "requests/s p50_us p99_us".
-rps_redis() {  # test, clients, in flight per connection
-  redis-benchmark -p 6399 -c "$2" -n "$requests" -t "$1" -P "$3" --csv 2>/dev/null | tail -1 | tr -d '"' |
-    awk -F, '{printf "%s %.0f %.0f\n", $2, $5 * 1000, $7 * 1000}'
-}
-rps_ours() {  # mix, clients, in flight per connection[, port]
-  "$bin/bench/dst_demo_bench" "127.0.0.1:${4:-$port}" -c "$2" -P "$3" -n "$requests" --mix "$1" -q |
+measure() {  # mix, clients, in flight per connection, port[, --resp]
+  "$bin/bench/dst_demo_bench" "127.0.0.1:$4" ${5:-} -c "$2" -P "$3" -n "$requests" --mix "$1" -q |
     sed -n 's/.* s: \([0-9.]*\) exchanges\/s, p50 \([0-9]*\) us, p99 \([0-9]*\) us.*/\1 \2 \3/p'
 }
+# The median of RUNS lines "requests/s p50 p99", by requests/s.
+median() { sort -g | sed -n "$(((runs + 1) / 2))p"; }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $requests requests per cell"
-echo "(latency: p50/p99 in microseconds, as each client measures it)"
-printf '%-34s %14s %10s %13s %10s %13s %7s%s\n' "" "conns x flight" "ours/s" "p50/p99" "redis/s" "p50/p99" ratio \
-  "${baseline:+   before/s}"
-for cell in 1x1 16x1 64x1 64x4 16x16; do
-  clients=${cell%x*}
-  flight=${cell#*x}
-  for pair in "HEALTH vs PING:health=1:ping" "GET_BALANCE vs GET:balance=1:get" "durable CREATE vs SET (fsync always):create=1:set"; do
-    IFS=: read -r label mix test <<<"$pair"
-    read -r ours ours_p50 ours_p99 < <(rps_ours "$mix" "$clients" "$flight")
-    read -r theirs theirs_p50 theirs_p99 < <(rps_redis "$test" "$clients" "$flight")
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $requests requests per cell, median of $runs runs"
+echo "(one client for both servers: dst_demo_bench, with --resp for Redis; latency p50/p99 in microseconds)"
+if [ -n "$markdown" ]; then
+  echo
+  echo "| request | conns x in flight | ours/s (p50/p99 us) | redis/s (p50/p99 us) | ratio of medians | ratio of each run |${baseline:+ before/s |}"
+  echo "|---|---|---|---|---|---|${baseline:+---|}"
+else
+  printf '%-22s %6s %9s %12s %9s %12s %6s  %-17s%s\n' "" cell "ours/s" p50/p99 "redis/s" p50/p99 ratio "each run" \
+    "${baseline:+ before/s}"
+fi
+for pair in "HEALTH vs PING:health=1" "GET_BALANCE vs GET:balance=1" "CREATE vs SET (fsync):create=1"; do
+  IFS=: read -r label mix <<<"$pair"
+  for cell in 1x1 16x1 64x1 64x4 16x16; do
+    clients=${cell%x*}
+    flight=${cell#*x}
+    ours_runs=() theirs_runs=() before_runs=() each=()
+    for _ in $(seq "$runs"); do
+      ours_runs+=("$(measure "$mix" "$clients" "$flight" "$port")")
+      theirs_runs+=("$(measure "$mix" "$clients" "$flight" 6399 --resp)")
+      [ -z "$baseline" ] || before_runs+=("$(measure "$mix" "$clients" "$flight" "$base_port")")
+      each+=("$(echo "${ours_runs[-1]%% *} / ${theirs_runs[-1]%% *}" | bc -l | xargs printf '%.2f')")
+    done
+    read -r ours ours_p50 ours_p99 < <(printf '%s\n' "${ours_runs[@]}" | median)
+    read -r theirs theirs_p50 theirs_p99 < <(printf '%s\n' "${theirs_runs[@]}" | median)
     before=
     if [ -n "$baseline" ]; then
-      read -r before_rps _ < <(rps_ours "$mix" "$clients" "$flight" "$base_port")
-      before=$(printf ' %11.0f' "$before_rps")
+      read -r before_rps _ < <(printf '%s\n' "${before_runs[@]}" | median)
+      before=$(printf '%.0f' "$before_rps")
     fi
-    printf '%-34s %14s %10.0f %13s %10.0f %13s %7.2f%s\n' "$label" "$cell" "$ours" "$ours_p50/$ours_p99" "$theirs" \
-      "$theirs_p50/$theirs_p99" "$(echo "$ours / $theirs" | bc -l)" "$before"
+    ratio=$(echo "$ours / $theirs" | bc -l | xargs printf '%.2f')
+    each_text=$(IFS=/; echo "${each[*]}")
+    if [ -n "$markdown" ]; then
+      printf '| %s | %s | %.0f (%s/%s) | %.0f (%s/%s) | %sx | %s |%s\n' "$label" "$cell" "$ours" "$ours_p50" "$ours_p99" \
+        "$theirs" "$theirs_p50" "$theirs_p99" "$ratio" "$each_text" "${before:+ $before |}"
+    else
+      printf '%-22s %6s %9.0f %12s %9.0f %12s %6s  %-17s%s\n' "$label" "$cell" "$ours" "$ours_p50/$ours_p99" "$theirs" \
+        "$theirs_p50/$theirs_p99" "$ratio" "$each_text" "${before:+ $before}"
+    fi
   done
 done
 kill -TERM "$bank_pid"; wait "$bank_pid" 2>/dev/null || true
+echo
 echo "group commit: $(grep -o '[0-9]* writes in [0-9]* syncs' "$work/bank.log" | tail -1) ($(grep -o '[0-9]* writes in [0-9]* syncs' "$work/bank.log" | awk '{printf "%.2f syncs per create", $4/$1}'))"

@@ -116,6 +116,39 @@ TEST_CASE("a restart rebuilds the ledger and the balance from the journal") {
   CHECK(bank.request(d, "GET_BALANCE") == "$215.00");
 }
 
+TEST_CASE("an amount prompt whose answer came with it leaves with the answer's reply, in one write") {
+  sim::NetworkConfig network;
+  network.latency_ms_min = network.latency_ms_max = 5;
+  network.pieces_per_send_max = 1;  // What one send carries arrives whole, at once.
+  SimBank bank(1, 1'745'529'640'464, SimBank::default_config(), network);
+  REQUIRE(bank.start().ok());
+  auto& pipelined = bank.connect("pipelined");
+  std::string burst;  // Sent in one send, so it arrives in one piece.
+  for (const char* frame : {"CREATE_TRANSACTION", "3.00", "CREATE_TRANSACTION", "x"})
+    bank::append_frame(burst, frame);
+  pipelined.connection->send(burst);
+  REQUIRE(bank.run_until([&] { return !pipelined.replies.empty(); }));
+  // The prompt came only once its write was durable, together with the answer.
+  CHECK(pipelined.replies.size() >= 2);
+  CHECK(bank.server->ledger().durable_count() == 1);
+  REQUIRE(bank.run_until([&] { return pipelined.replies.size() == 4; }));
+  CHECK(pipelined.replies[0] == "Enter the transaction amount:");
+  CHECK_THAT(pipelined.replies[1], Catch::StartsWith("id=1 "));
+  CHECK(pipelined.replies[2] == "Enter the transaction amount:");
+  CHECK_THAT(pipelined.replies[3], Catch::StartsWith("ERROR amount must be a number"));
+  // A client that waits for the prompt gets it at once, before it sends the amount.
+  auto& waiting = bank.connect("waiting");
+  waiting.send_frame("CREATE_TRANSACTION");
+  REQUIRE(bank.run_until([&] { return waiting.replies.size() == 1; }));
+  CHECK(waiting.replies[0] == "Enter the transaction amount:");
+  CHECK(bank.request(waiting, "4.00").starts_with("id=2 "));
+  // Half an amount behind the prompt: the prompt does not wait for the rest.
+  auto& slow = bank.connect("slow");
+  slow.connection->send(std::string("CREATE_TRANSACTION\0", 19) + "5.");
+  REQUIRE(bank.run_until([&] { return slow.replies.size() == 1; }));
+  CHECK(slow.replies[0] == "Enter the transaction amount:");
+}
+
 TEST_CASE("writes that arrive together share one sync (group commit)") {
   // Every message takes 5 ms, whole: the sixteen writes arrive in the same millisecond.
   sim::NetworkConfig network;

@@ -77,7 +77,7 @@ TEST_CASE("debugger: the likelihood curve rises to all-fail once the create goes
   std::smatch first;
   REQUIRE(std::regex_search(r.out, first, std::regex(R"(event 0 step 0 \+0\.000s  (\d+)/32 fail)")));
   CHECK(std::stoi(first[1].str()) < 32);  // From the start, most futures do not create after 2^31 s.
-  CHECK_THAT(r.out, Catch::Contains("event 8 step 754 +0.754s  32/32 fail"));
+  CHECK_THAT(r.out, Catch::Contains("event 8 step 758 +0.758s  32/32 fail"));
   // Certain only after the clock crossed 2^31 s (+0.491 s).
   std::smatch certain;
   REQUIRE(std::regex_search(r.out, certain,

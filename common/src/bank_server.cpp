@@ -38,10 +38,14 @@ class BankServer::Client final : public ConnectionHandler {
   const bool refused_;  // Over the connection limit: told so and being closed.
   const std::string peer_;
   // Answers in request order; the first is always one still waiting for a
-  // sync (ready ones at the front leave at once).
+  // sync, or an amount prompt held for its answer (ready ones at the front
+  // leave at once).
   struct Slot {
     bool ready = false;
     bool close = false;  // Close the connection here (after a CLOSE, or an oversized frame).
+    // An amount prompt whose answer had already arrived: it leaves with that
+    // answer's reply, in the same write (see BankServer::reply_prompt).
+    bool with_next = false;
     std::string payload;
   };
   std::deque<Slot> replies_;
@@ -183,7 +187,17 @@ void BankServer::pump(Client& client) {
     ++stats_.requests;
     handle_frame(client, next.frame);
   }
+  release_held_prompt(client);
   update_reading(client);
+}
+
+void BankServer::release_held_prompt(Client& client) {
+  // A prompt held for an answer that was not handled after all (not all of it
+  // had arrived, or reading stopped first) leaves now.
+  if (client.replies_.size() == 1 && client.replies_.front().with_next) {
+    client.replies_.front().with_next = false;
+    send_ready_replies(client);
+  }
 }
 
 void BankServer::update_reading(Client& client) {
@@ -217,7 +231,22 @@ void BankServer::reply(Client& client, std::string_view payload) {
     return;
   }
   client.replies_held_bytes_ += payload.size();
-  client.replies_.push_back(Client::Slot{true, false, std::string(payload)});
+  client.replies_.push_back(Client::Slot{true, false, false, std::string(payload)});
+  send_ready_replies(client);  // The first may be a prompt held for this answer.
+}
+
+void BankServer::reply_prompt(Client& client, std::string_view prompt) {
+  // A client that pipelines sent the amount without waiting for the prompt:
+  // the prompt then goes out with the amount's reply (after its sync), not in
+  // a write of its own. A client that waits for the prompt has sent nothing
+  // more, so it gets it at once.
+  if (!client.replies_.empty() || client.decoder_.buffered_bytes() == 0) {
+    reply(client, prompt);
+    return;
+  }
+  mark(Mark::prompt_held_for_answer);
+  client.replies_held_bytes_ += prompt.size();
+  client.replies_.push_back(Client::Slot{true, false, true, std::string(prompt)});
 }
 
 std::uint64_t BankServer::hold_reply(Client& client) {
@@ -237,6 +266,8 @@ void BankServer::fill_reply(Client& client, std::uint64_t slot, std::string payl
 
 void BankServer::send_ready_replies(Client& client) {
   while (!client.replies_.empty() && client.replies_.front().ready) {
+    if (client.replies_.front().with_next && (client.replies_.size() == 1 || !client.replies_[1].ready))
+      return;
     Client::Slot slot = std::move(client.replies_.front());
     client.replies_.pop_front();
     ++client.first_slot_;
@@ -255,7 +286,8 @@ void BankServer::close_after_replies(Client& client) {
     close_client(client);
     return;
   }
-  client.replies_.push_back(Client::Slot{true, true, {}});
+  client.replies_.push_back(Client::Slot{true, true, false, {}});
+  send_ready_replies(client);
 }
 
 void BankServer::close_client(Client& client) {
@@ -281,6 +313,10 @@ void BankServer::perform(Client& client, SessionAction action) {
   using Kind = SessionAction::Kind;
   switch (action.kind) {
     case Kind::reply:
+      if (action.reply == prompt_amount) {
+        reply_prompt(client, action.reply);
+        return;
+      }
       reply(client, action.reply);
       return;
     // Reads answer from durable state as it is now; behind a write of this

@@ -42,6 +42,8 @@ std::string_view describe(Mark mark) {
       return "write_pipelined";
     case Mark::request_waits_for_own_write:
       return "request_waits_for_own_write";
+    case Mark::prompt_held_for_answer:
+      return "prompt_held_for_answer";
     case Mark::connection_refused_at_limit:
       return "connection_refused_at_limit";
     case Mark::count_:

@@ -30,6 +30,7 @@ enum class Mark : std::uint8_t {
   connection_refused_at_limit,    // A connection past the limit was told so and closed.
   write_pipelined,                // A write was staged behind its connection's own write still syncing.
   request_waits_for_own_write,    // A read or void waited for its connection's earlier writes.
+  prompt_held_for_answer,         // An amount prompt waited to leave with its answer's reply.
   count_,
 };
 
