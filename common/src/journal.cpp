@@ -152,6 +152,15 @@ bool all_zero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == '\0'; });
 }
 
+// The key of the record at the start of bytes, read without checking it: a
+// hint only (see recover_journal).
+std::string_view peek_key(std::string_view bytes) {
+  if (bytes.size() < journal_header_bytes + journal_payload_fixed_bytes) return {};
+  const std::string_view payload = bytes.substr(journal_header_bytes);
+  const std::size_t key_bytes = static_cast<unsigned char>(payload[journal_payload_fixed_bytes - 1]);
+  return payload.substr(journal_payload_fixed_bytes, key_bytes);
+}
+
 }  // namespace
 
 Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_view file_name) {
@@ -172,6 +181,11 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
       damage = record.outcome;
       break;
     }
+    // The key index is a table much larger than the caches: ask for the next
+    // record's slot while this one is replayed (a third of recovery's time
+    // went to waiting for those slots).
+    if (const std::string_view next_key = peek_key(bytes.substr(at + record.record_bytes)); !next_key.empty())
+      recovered.ledger.prefetch_key(next_key);
     if (auto status = recovered.ledger.replay(std::move(record.transaction)); !status) {
       return Error{
           fmt::format("journal {} is inconsistent at offset {}: {}", file_name, at, status.error().message)};

@@ -25,6 +25,11 @@ void KeyIndex::reserve(std::size_t keys) {
   if (wanted > slots_.size()) grow_to(wanted);
 }
 
+void KeyIndex::prefetch(std::string_view key) const {
+  if (slots_.empty()) return;
+  __builtin_prefetch(&slots_[hash_of(key) & (slots_.size() - 1)]);
+}
+
 std::size_t KeyIndex::locate(std::string_view key, std::uint64_t hash, const KeyOf& key_of) const {
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t at = hash & mask;; at = (at + 1) & mask) {

@@ -24,6 +24,9 @@ class KeyIndex {
 
   // Room for this many keys without growing.
   void reserve(std::size_t keys);
+  // A hint: starts loading the slot where key would be, so that a find or
+  // insert of it soon after does not wait for memory.
+  void prefetch(std::string_view key) const;
   // The id recorded for key, or 0.
   std::uint64_t find(std::string_view key, const KeyOf& key_of) const;
   // Records key -> id (id > 0); false, and nothing changed, if key is there already.

@@ -66,6 +66,8 @@ class Ledger {
   // Recovery: room for about this many transactions, so that rebuilding a
   // large ledger does not reallocate as it grows.
   void reserve(std::size_t transactions);
+  // A hint for recovery: a transaction with this key comes soon.
+  void prefetch_key(std::string_view key) const { keys_.prefetch(key); }
   // Recovery: applies a transaction read back from the journal as durable.
   // Fails, naming the rule, when the record cannot follow the ledger so far.
   Status replay(Transaction transaction);
