@@ -56,14 +56,18 @@ fi
 redis-cli -p 6399 set balance 0 >/dev/null
 
 # Each prints "requests/s p50_us p99_us".
+# A cell with more in flight runs more requests (REQUESTS per 16 in flight, at
+# least REQUESTS), so that a fast cell still runs long enough to measure.
 measure() {  # mix, clients, in flight per connection, port[, --resp]
-  "$bin/bench/dst_demo_bench" "127.0.0.1:$4" ${5:-} -c "$2" -P "$3" -n "$requests" --mix "$1" -q |
+  local n=$((requests * $2 * $3 / 16))
+  [ "$n" -ge "$requests" ] || n=$requests
+  "$bin/bench/dst_demo_bench" "127.0.0.1:$4" ${5:-} -c "$2" -P "$3" -n "$n" --mix "$1" -q |
     sed -n 's/.* s: \([0-9.]*\) exchanges\/s, p50 \([0-9]*\) us, p99 \([0-9]*\) us.*/\1 \2 \3/p'
 }
 # The median of RUNS lines "requests/s p50 p99", by requests/s.
 median() { sort -g | sed -n "$(((runs + 1) / 2))p"; }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $requests requests per cell, median of $runs runs"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $requests requests per cell (per 16 in flight above 16), median of $runs runs"
 echo "(one client for both servers: dst_demo_bench, with --resp for Redis; latency p50/p99 in microseconds)"
 if [ -n "$markdown" ]; then
   echo
