@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "bank/coverage.hpp"
+#include "bank/errors.hpp"
 
 namespace bank {
 
@@ -128,7 +129,7 @@ void BankServer::on_accept(std::unique_ptr<Connection> connection) {
     if (!shutting_down_) mark(Mark::connection_refused_at_limit);
     env_.log.warn("refused connection from {}: {}", ref.peer_,
                   shutting_down_ ? "shutting down" : "connection limit reached");
-    send_frame(ref, shutting_down_ ? error_reply("server is shutting down")
+    send_frame(ref, shutting_down_ ? error_reply(error_text::shutting_down())
                                    : fmt::format("{} (the limit is {}); try again later",
                                                  notice_too_many_connections, config_.connections_max));
     close_client(ref);
@@ -179,8 +180,7 @@ void BankServer::pump(Client& client) {
       mark(Mark::frame_too_large);
       env_.log.warn("connection {} from {}: frame larger than {} bytes; closing", client_id, client.peer_,
                     config_.frame_bytes_max);
-      reply(client,
-            error_reply(fmt::format("frame too large (the limit is {} bytes)", config_.frame_bytes_max)));
+      reply(client, error_reply(error_text::frame_too_large(config_.frame_bytes_max)));
       close_after_replies(client);
       return;
     }
@@ -345,7 +345,7 @@ void BankServer::perform(Client& client, SessionAction action) {
       return;
     case Kind::exit:
       if (!config_.allow_remote_exit || !on_exit_requested_) {
-        reply(client, error_reply("remote shutdown is disabled (start the server with --allow-remote-exit)"));
+        reply(client, error_reply(error_text::exit_disabled()));
         return;
       }
       env_.log.warn("EXIT from connection {} ({}): shutting down", client.id_, client.peer_);
@@ -357,13 +357,12 @@ void BankServer::perform(Client& client, SessionAction action) {
 
 void BankServer::handle_write(Client& client, const SessionAction& action) {
   if (shutting_down_) {
-    reply(client, error_reply("server is shutting down; nothing was recorded"));
+    reply(client, error_reply(error_text::shutting_down_nothing_recorded()));
     return;
   }
   if (writes_disabled_) {
     mark(Mark::write_refused_writes_disabled);
-    reply(client, error_reply("writes are disabled after a disk failure until the server restarts; "
-                              "nothing was recorded"));
+    reply(client, error_reply(error_text::writes_disabled()));
     return;
   }
   const bool is_create = action.kind == SessionAction::Kind::create;
@@ -474,10 +473,7 @@ void BankServer::on_disk_failure(std::string_view operation, IoStatus status) {
       journal_.file_name(), operation, describe(status), waiters_.size());
   std::vector<Waiter> failed;
   failed.swap(waiters_);
-  const std::string unknown_outcome =
-      error_reply(fmt::format("journal {} failed ({}): the outcome of this request is unknown; the server "
-                              "refuses writes until it restarts",
-                              operation, describe(status)));
+  const std::string unknown_outcome = error_reply(error_text::disk_failed(operation, describe(status)));
   for (const Waiter& waiter : failed) {
     auto it = clients_.find(waiter.client_id);
     if (it == clients_.end()) continue;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "bank/errors.hpp"
+
 namespace bank {
 
 namespace {
@@ -80,7 +82,7 @@ Result<StagedWrite> Ledger::stage_create(Money amount, std::int64_t now_s, std::
     if (const std::uint64_t id = keys_.find(key, key_of()); id != 0) return StagedWrite{id, true};
   }
   if (!checked_add(balance_staged_, amount)) {
-    return Error{fmt::format("creating {} would overflow the balance", format_money(amount))};
+    return Error{error_text::create_overflow(format_money(amount))};
   }
   Transaction transaction;
   transaction.id = transactions_.size() + 1;
@@ -95,11 +97,10 @@ Status Ledger::validate_void(std::uint64_t target_id) const {
   const Transaction* target = get_any(target_id);
   BANK_ASSERT(target != nullptr);
   if (target->voids_id != 0) {
-    return Error{
-        fmt::format("transaction {} is a reversal of {} and cannot be voided", target_id, target->voids_id)};
+    return Error{error_text::reversal(target_id, target->voids_id)};
   }
   if (auto it = voided_by_.find(target_id); it != voided_by_.end()) {
-    return Error{fmt::format("transaction {} is already voided by transaction {}", target_id, it->second)};
+    return Error{error_text::already_voided(target_id, it->second)};
   }
   return ok_status();
 }
@@ -116,7 +117,7 @@ Result<StagedWrite> Ledger::stage_void(std::uint64_t target_id, std::int64_t now
   const auto reversed = checked_negate(target.amount);
   BANK_ASSERT(reversed.has_value());  // |amount| <= amount_cents_max.
   if (!checked_add(balance_staged_, *reversed)) {
-    return Error{fmt::format("voiding transaction {} would overflow the balance", target_id)};
+    return Error{error_text::void_overflow(target_id)};
   }
   Transaction transaction;
   transaction.id = transactions_.size() + 1;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "bank/errors.hpp"
+
 namespace bank_sim {
 
 namespace {
@@ -41,12 +43,6 @@ std::string short_reply(std::string_view reply) {
   if (newline == std::string_view::npos) return std::string(reply);
   return fmt::format("{} (+{} more lines)", reply.substr(0, newline),
                      std::count(reply.begin(), reply.end(), '\n'));
-}
-
-// A void refused because of what the ledger holds (Model::void_rejected checks which).
-bool is_void_refusal(std::string_view reply) {
-  return reply.find("is already voided by") != std::string_view::npos ||
-         reply.find("is a reversal of") != std::string_view::npos;
 }
 
 bool is_write(BankerOp op) {
@@ -96,7 +92,7 @@ class Banker::Echo {
     Model& model = banker_.context_.model;
     if (void_target_ != 0 && reply == bank::reply_not_found) {
       model.write_refused(key_);
-    } else if (void_target_ != 0 && is_void_refusal(reply)) {
+    } else if (void_target_ != 0 && bank::parse_void_refusal(reply)) {
       model.void_rejected(banker_.name_ + "-rival", key_, void_target_, reply, banker_.host_.durable_count());
     } else if (reply.starts_with("id=")) {
       ClockWindow clock;
@@ -553,7 +549,7 @@ void Banker::finish_request(Request& request) {
       model.check_get(name_, request.id, reply, request.generation, host_.durable_count());
       break;
     case BankerOp::garbage:
-      if (!reply.starts_with("ERROR ")) {
+      if (bank::error_kind(reply) == bank::ErrorKind::none) {
         model.fail("protocol", name_,
                    fmt::format("malformed input {} was answered `{}`, not an ERROR",
                                frames_text(request.frames), reply));
@@ -568,11 +564,12 @@ void Banker::finish_request(Request& request) {
           own_acked_high_id_ = std::max(own_acked_high_id_, acked->id);
         break;
       }
-      if (reply.starts_with("ERROR journal ") || reply.starts_with("ERROR writes are disabled")) {
+      const bank::ErrorKind error = bank::error_kind(reply);
+      if (error == bank::ErrorKind::disk || error == bank::ErrorKind::writes_disabled) {
         // A disk error needs a disk operation that failed: one after this
         // request was sent for its own outcome, or any earlier one for the
         // refusal that follows it until a restart.
-        const bool own_failure = reply.starts_with("ERROR journal ");
+        const bool own_failure = error == bank::ErrorKind::disk;
         const std::uint64_t failures = host_.disk_failures();
         if (own_failure ? failures == request.disk_failures_at_send : failures == 0) {
           model.fail("every error is justified", name_,
@@ -600,11 +597,12 @@ void Banker::finish_request(Request& request) {
         model.write_refused(request.model_key);
         break;
       }
-      if (is_void && is_void_refusal(reply)) {
+      // Refused because of what the ledger holds (Model::void_rejected checks which).
+      if (is_void && (error == bank::ErrorKind::already_voided || error == bank::ErrorKind::reversal)) {
         model.void_rejected(name_, request.model_key, request.id, reply, host_.durable_count());
         break;
       }
-      if (reply.find("would overflow the balance") != std::string::npos) {
+      if (error == bank::ErrorKind::overflow) {
         // With a twin still in flight the write may yet apply: it stays pending.
         if (!request.interaction.echo) {
           model.overflow_refused(name_, request.model_key,

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "bank/errors.hpp"
+
 namespace bank_sim {
 
 namespace {
@@ -340,16 +342,13 @@ void Model::void_rejected(const std::string& actor, const std::string& key, std:
                      reply, durable_high));
     return true;
   };
-  // "ERROR transaction T is already voided by transaction X"
-  const std::string already =
-      fmt::format("ERROR transaction {} is already voided by transaction ", target_id);
-  if (reply.substr(0, already.size()) == already) {
-    std::uint64_t by = 0;
-    std::string_view rest = reply.substr(already.size());
-    if (!take_int(rest, by)) {
-      fail("reply format", actor, fmt::format("unreadable reply `{}`", reply));
-      return;
-    }
+  const auto refusal = bank::parse_void_refusal(reply);
+  if (!refusal || refusal->target_id != target_id) {
+    fail("reply format", actor, fmt::format("VOID {} got an unexpected refusal `{}`", target_id, reply));
+    return;
+  }
+  if (refusal->kind == bank::ErrorKind::already_voided) {
+    const std::uint64_t by = refusal->other_id;
     if (named_before_durable(by)) return;
     if (auto it = confirmed_.find(by); it != confirmed_.end() && it->second.voids_id != target_id) {
       fail("a transaction is voided at most once", actor,
@@ -360,17 +359,13 @@ void Model::void_rejected(const std::string& actor, const std::string& key, std:
     void_claims_.push_back(VoidClaim{actor, target_id, by, std::string(reply)});
     return;
   }
-  const std::string reversal = fmt::format("ERROR transaction {} is a reversal of ", target_id);
-  if (reply.substr(0, reversal.size()) == reversal) {
-    if (named_before_durable(target_id)) return;
-    if (auto it = confirmed_.find(target_id); it != confirmed_.end() && it->second.voids_id == 0) {
-      fail("void rules", actor,
-           fmt::format("VOID {} was refused as `{}`, but it is `{}`, not a reversal", target_id, reply,
-                       it->second.line));
-    }
-    return;
+  // A reversal of refusal->other_id.
+  if (named_before_durable(target_id)) return;
+  if (auto it = confirmed_.find(target_id); it != confirmed_.end() && it->second.voids_id == 0) {
+    fail("void rules", actor,
+         fmt::format("VOID {} was refused as `{}`, but it is `{}`, not a reversal", target_id, reply,
+                     it->second.line));
   }
-  fail("reply format", actor, fmt::format("VOID {} got an unexpected refusal `{}`", target_id, reply));
 }
 
 void Model::check_not_found(const std::string& actor, std::uint64_t id, std::string_view request,
