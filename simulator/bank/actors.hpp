@@ -17,11 +17,11 @@
 #include "framed_client.hpp"
 #include "model.hpp"
 #include "plan.hpp"
+#include "run_events.hpp"
 #include "sim/sim_disk.hpp"
 #include "sim/sim_host_env.hpp"
 #include "sim/sim_network.hpp"
 #include "sim_logger.hpp"
-#include "trace_json.hpp"
 
 namespace bank_sim {
 
@@ -52,6 +52,7 @@ struct RunContext {
   RunStats& stats;
   bank::LogLevel log_level;
   std::string& log;
+  RunEvents& events;  // Every event of the story goes here (the log lines of detail go to log).
   std::int64_t step_ms;
   std::int64_t liveness_deadline_ms;
   std::optional<std::int64_t> healed_at_ms;  // Set when faults stop for good.
@@ -63,7 +64,6 @@ struct RunContext {
   std::int64_t latency_ms_max = 10;  // The network's longest one-way trip when nothing disturbs it.
   std::int64_t progress_at_ms = 0;   // When a banker's request last completed.
   void disturb(std::int64_t until_ms) { disturbed_until_ms = std::max(disturbed_until_ms, until_ms); }
-  TraceRecorder* recorder = nullptr;  // Set when the run is recorded as a timeline.
 };
 
 class Host {

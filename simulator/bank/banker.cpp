@@ -37,14 +37,6 @@ std::string frames_text(const std::vector<std::string>& frames) {
   return text;
 }
 
-std::string short_reply(std::string_view reply) {
-  // A LIST reply can be long: the log shows its size and first line.
-  const auto newline = reply.find('\n');
-  if (newline == std::string_view::npos) return std::string(reply);
-  return fmt::format("{} (+{} more lines)", reply.substr(0, newline),
-                     std::count(reply.begin(), reply.end(), '\n'));
-}
-
 bool is_write(BankerOp op) {
   return op == BankerOp::create || op == BankerOp::void_;
 }
@@ -359,15 +351,7 @@ void Banker::send_batch() {
     // The argument goes out with the action, before the prompt comes back, as
     // the original's load generator does.
     for (const auto& frame : request.frames) bank::append_frame(bytes, frame);
-    if (log_.enabled(bank::LogLevel::debug)) {
-      log_.debug("send {}{}", frames_text(request.frames),
-                 attempts_ > 0 ? fmt::format(" (attempt {})", attempts_ + 1) : "");
-    }
-    if (context_.world.tracing())
-      context_.world.trace(fmt::format("{} send {}", name_, frames_text(request.frames)));
-    if (context_.recorder != nullptr) {
-      context_.recorder->begin_request(name_, frames_text(request.frames), context_.world.now_ms());
-    }
+    context_.events.request_sent(name_, frames_text(request.frames), attempts_);
     slow_read_ms = std::max(slow_read_ms, request.interaction.slow_read_ms);
     request.hang_up_armed = request.interaction.hang_up && attempts_ == 0;
     if (request.interaction.echo && attempts_ == 0) {
@@ -476,8 +460,7 @@ void Banker::handle_reply(std::string reply) {
     return;
   }
   Request& request = *it;
-  if (log_.enabled(bank::LogLevel::debug)) log_.debug("recv {}", short_reply(reply));
-  if (context_.world.tracing()) context_.world.trace(fmt::format("{} recv {}", name_, short_reply(reply)));
+  context_.events.reply_received(name_, reply);
   request.replies.push_back(std::move(reply));
   if (request.replies.size() == 1 && request.replies_expected == 2 && request.replies[0] != request.prompt) {
     context_.model.fail("protocol", name_,
@@ -490,13 +473,13 @@ void Banker::handle_reply(std::string reply) {
     if (!request.interaction.polite) {
       // Gone while the write syncs: its outcome is unknown to us, and the
       // server's answer has nowhere to go.
-      if (context_.world.tracing()) context_.world.trace(name_ + " hangs up while the write syncs");
+      context_.events.story(name_, "hangs up while the write syncs");
       retry_batch("hung up while the write syncs");
       return;
     }
     // Or a polite CLOSE while the write syncs: the server answers the write
     // first (frames are handled in order), then closes.
-    if (context_.world.tracing()) context_.world.trace(name_ + " send CLOSE while the write syncs");
+    context_.events.story(name_, "send CLOSE while the write syncs");
     std::string bytes;
     bank::append_frame(bytes, "CLOSE");
     client_.send(bytes);
@@ -514,8 +497,7 @@ void Banker::finish_request(Request& request) {
   request.clock.stepped = context_.model.clock_steps() != request.clock_steps_at_send;
   context_.model.note_host_clock(request.clock.at_reply_ms);
   const std::string& reply = request.replies.back();
-  if (context_.recorder != nullptr)
-    context_.recorder->end_request(name_, short_reply(reply), context_.world.now_ms());
+  context_.events.request_answered(name_, reply);
   Model& model = context_.model;
   request.done = true;
   if (request.interaction.hang_up) polite_close_sent_ = false;  // The write before the CLOSE is answered.
@@ -649,8 +631,7 @@ void Banker::drop_connection() {
 
 void Banker::retry_batch(std::string_view reason_view) {
   const std::string reason(reason_view);  // It may point into a reply that is cleared below.
-  if (context_.recorder != nullptr)
-    context_.recorder->end_request(name_, "lost: " + reason, context_.world.now_ms());
+  context_.events.request_lost(name_, reason);
   drop_connection();
   for (Request& request : batch_) {
     if (request.done || !request.sent) continue;

@@ -60,18 +60,8 @@ void FaultInjector::next() {
 void FaultInjector::apply(const Fault& fault) {
   ++context_.stats.faults_injected;
   context_.disturb(context_.world.now_ms() + std::max<std::int64_t>(fault.duration_ms, 0));
-  log_.info("{}", describe_fault(fault));
-  if (context_.world.tracing()) context_.world.trace("fault " + describe_fault(fault));
+  context_.events.fault(fault);
   sim::World& world = context_.world;
-  if (context_.recorder != nullptr) {
-    if (fault.duration_ms > 0 && fault.op != FaultOp::crash && fault.op != FaultOp::power_loss &&
-        fault.op != FaultOp::vanish) {
-      context_.recorder->span("faults", describe(fault.op), world.now_ms(),
-                              world.now_ms() + fault.duration_ms, describe_fault(fault));
-    } else {
-      context_.recorder->instant("faults", describe(fault.op), world.now_ms(), describe_fault(fault));
-    }
-  }
   switch (fault.op) {
     case FaultOp::crash:
     case FaultOp::power_loss:
@@ -198,9 +188,7 @@ void FaultInjector::heal_now() {
   context_.healed_at_ms = context_.world.now_ms();
   // Every fault ends here, however long it was planned to last.
   context_.disturbed_until_ms = context_.world.now_ms();
-  log_.info("heal: every fault is over; liveness deadline {} ms", context_.liveness_deadline_ms);
-  if (context_.world.tracing()) context_.world.trace("heal");
-  if (context_.recorder != nullptr) context_.recorder->instant("faults", "heal", context_.world.now_ms());
+  context_.events.heal(context_.liveness_deadline_ms);
 }
 
 }  // namespace bank_sim

@@ -113,7 +113,7 @@ void Host::start() {
       log_.info(
           "the server refused to start after {} corruption(s), naming the damage: {}; restoring the file",
           disk_.corruptions(), reason);
-      if (context_.world.tracing()) context_.world.trace("host refused to start after corruption");
+      context_.events.host_refused_after_corruption();
       disk_.repair();
       schedule_start(context_.step_ms);
       return;
@@ -124,13 +124,7 @@ void Host::start() {
   }
   server_ = std::move(*started);
   context_.disturb(now_ms);
-  if (context_.world.tracing())
-    context_.world.trace(fmt::format("host up ({} transactions)", server_->ledger().durable_count()));
-  if (context_.recorder != nullptr) {
-    if (down_since_ms_) context_.recorder->span("host", "down (crashed)", *down_since_ms_, now_ms);
-    context_.recorder->instant("host", "up", now_ms,
-                               fmt::format("{} transactions recovered", server_->ledger().durable_count()));
-  }
+  context_.events.host_up(server_->ledger().durable_count(), down_since_ms_);
   down_since_ms_.reset();
 }
 
@@ -153,10 +147,7 @@ void Host::crash(std::int64_t restart_after_ms) {
   if (!up()) return;  // Already down, and a restart is on its way.
   ++context_.stats.crashes;
   stop_process("process crash (the page cache survives)");
-  log_.info("restart in {} ms", restart_after_ms);
-  if (context_.world.tracing()) context_.world.trace("host crash");
-  if (context_.recorder != nullptr)
-    context_.recorder->instant("host", "crash", *down_since_ms_, "process crash");
+  context_.events.host_crash(restart_after_ms, *down_since_ms_);
   schedule_start(restart_after_ms);
 }
 
@@ -165,14 +156,7 @@ void Host::power_loss(std::int64_t restart_after_ms) {
   const bool was_up = up();
   if (was_up) stop_process("power loss");
   const std::uint64_t lost = disk_.power_loss();
-  log_.info(
-      "power loss: {} bytes of page cache lost{}", lost,
-      was_up ? fmt::format("; restart in {} ms", restart_after_ms) : std::string(" (the host was down)"));
-  if (context_.world.tracing()) context_.world.trace(fmt::format("host power loss lost={}", lost));
-  if (context_.recorder != nullptr) {
-    context_.recorder->instant("host", "power loss", context_.world.now_ms(),
-                               fmt::format("{} bytes of page cache lost", lost));
-  }
+  context_.events.host_power_loss(lost, was_up, restart_after_ms);
   if (was_up) schedule_start(restart_after_ms);
 }
 

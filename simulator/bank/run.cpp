@@ -75,17 +75,15 @@ Run::Run(const Plans& plans, const RunOptions& options) : plans_(plans), options
       std::max<std::int64_t>(network_config.connect_timeout_ms, 10 * knobs.step_ms);
   network_ = std::make_unique<sim::SimNetwork>(*world_, network_config);
   model_ = std::make_unique<Model>(*world_);
+  events_ = std::make_unique<RunEvents>(*world_, options.log_level, result_.log);
+  if (options.record_timeline) events_->record_timeline(knobs.epoch_offset_ms);
   context_ = std::make_unique<RunContext>(RunContext{*world_, *network_, *model_, result_.stats,
-                                                     options.log_level, result_.log, knobs.step_ms,
+                                                     options.log_level, result_.log, *events_, knobs.step_ms,
                                                      result_.liveness_deadline_ms, std::nullopt});
   // Slow syncs, slow readers and backpressure stay well inside this; steps of hours stretch it.
   context_->calm_answer_ms = std::max<std::int64_t>(10'000, 50 * knobs.step_ms);
   context_->latency_ms_max = knobs.parameters.latency_ms_max;
   log_ = std::make_unique<SimLogger>(*world_, "run", options.log_level, result_.log);
-  if (options.record_timeline) {
-    recorder_ = std::make_unique<TraceRecorder>(knobs.epoch_offset_ms);
-    context_->recorder = recorder_.get();
-  }
   host_ = std::make_unique<Host>(*context_, server_config(knobs), disk_config(knobs.parameters));
   for (std::uint32_t i = 0; i < knobs.banker_count; ++i) {
     bankers_.push_back(std::make_unique<Banker>(*context_, *host_, i, plans_.bankers[i],
@@ -224,15 +222,13 @@ RunResult Run::finish() {
     if (known) result.recovery_ms = recovered_ms;
   }
   result.failure = model_->failure();
-  if (recorder_) {
-    if (result.failure) {
-      recorder_->instant("checker", "FAIL: " + result.failure->invariant, result.failure->time_ms,
-                         result.failure->actor + ": " + result.failure->evidence);
-    } else {
-      recorder_->instant("checker", "PASS", world_->now_ms());
-    }
-    result.timeline_json = recorder_->json();
+  if (result.failure) {
+    events_->verdict_failed(result.failure->invariant, result.failure->time_ms,
+                            result.failure->actor + ": " + result.failure->evidence);
+  } else {
+    events_->verdict_passed();
   }
+  if (auto timeline = events_->timeline_json()) result.timeline_json = std::move(*timeline);
   result.steps = world_->steps();
   result.simulated_ms = world_->now_ms() - world_->start_ms();
   result.events = world_->events_run();

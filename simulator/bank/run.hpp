@@ -94,7 +94,7 @@ class Run {
   std::unique_ptr<Model> model_;
   std::unique_ptr<RunContext> context_;
   std::unique_ptr<SimLogger> log_;
-  std::unique_ptr<TraceRecorder> recorder_;
+  std::unique_ptr<RunEvents> events_;
   std::unique_ptr<Host> host_;
   std::vector<std::unique_ptr<Banker>> bankers_;
   std::unique_ptr<HealthChecker> health_;

@@ -9,6 +9,14 @@
 
 namespace bank_sim {
 
+// One line of a run's log: the simulated time, the step, the level and the actor.
+inline void append_log_line(std::string& out, const sim::World& world, bank::LogLevel level,
+                            std::string_view actor, std::string_view message) {
+  const std::int64_t elapsed_ms = world.now_ms() - world.start_ms();
+  fmt::format_to(std::back_inserter(out), "  [+{}.{:03}s step {}] {:<5} {:<9} {}\n", elapsed_ms / 1000,
+                 elapsed_ms % 1000, world.steps(), bank::describe(level), actor, message);
+}
+
 class SimLogger final : public bank::Logger {
  public:
   SimLogger(sim::World& world, std::string actor, bank::LogLevel level, std::string& out)
@@ -16,9 +24,7 @@ class SimLogger final : public bank::Logger {
 
  protected:
   void write(bank::LogLevel level, std::string_view message) override {
-    const std::int64_t elapsed_ms = world_.now_ms() - world_.start_ms();
-    fmt::format_to(std::back_inserter(out_), "  [+{}.{:03}s step {}] {:<5} {:<9} {}\n", elapsed_ms / 1000,
-                   elapsed_ms % 1000, world_.steps(), bank::describe(level), actor_, message);
+    append_log_line(out_, world_, level, actor_, message);
   }
 
  private:

@@ -1,0 +1,114 @@
+#include "run_events.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "sim_logger.hpp"
+
+namespace bank_sim {
+
+std::string short_reply(std::string_view reply) {
+  const auto newline = reply.find('\n');
+  if (newline == std::string_view::npos) return std::string(reply);
+  return fmt::format("{} (+{} more lines)", reply.substr(0, newline),
+                     std::count(reply.begin(), reply.end(), '\n'));
+}
+
+void RunEvents::log(bank::LogLevel level, std::string_view actor, std::string_view message) {
+  append_log_line(log_, world_, level, actor, message);
+}
+
+void RunEvents::request_sent(const std::string& actor, std::string_view frames, std::uint32_t attempt) {
+  if (logs(bank::LogLevel::debug)) {
+    log(bank::LogLevel::debug, actor,
+        fmt::format("send {}{}", frames, attempt > 0 ? fmt::format(" (attempt {})", attempt + 1) : ""));
+  }
+  if (world_.tracing()) world_.trace(fmt::format("{} send {}", actor, frames));
+  if (recorder_) recorder_->begin_request(actor, std::string(frames), world_.now_ms());
+}
+
+void RunEvents::reply_received(const std::string& actor, std::string_view reply) {
+  if (logs(bank::LogLevel::debug))
+    log(bank::LogLevel::debug, actor, fmt::format("recv {}", short_reply(reply)));
+  if (world_.tracing()) world_.trace(fmt::format("{} recv {}", actor, short_reply(reply)));
+}
+
+void RunEvents::request_answered(const std::string& actor, std::string_view reply) {
+  if (recorder_) recorder_->end_request(actor, short_reply(reply), world_.now_ms());
+}
+
+void RunEvents::request_lost(const std::string& actor, std::string_view reason) {
+  if (recorder_) recorder_->end_request(actor, fmt::format("lost: {}", reason), world_.now_ms());
+}
+
+void RunEvents::story(const std::string& actor, std::string_view what) {
+  if (world_.tracing()) world_.trace(fmt::format("{} {}", actor, what));
+}
+
+void RunEvents::fault(const Fault& fault) {
+  const std::string text = describe_fault(fault);
+  if (logs(bank::LogLevel::info)) log(bank::LogLevel::info, "faults", text);
+  if (world_.tracing()) world_.trace("fault " + text);
+  if (!recorder_) return;
+  const std::int64_t now_ms = world_.now_ms();
+  // A fault that lasts is a span; a crash, a power loss or a vanished client is a moment.
+  if (fault.duration_ms > 0 && fault.op != FaultOp::crash && fault.op != FaultOp::power_loss &&
+      fault.op != FaultOp::vanish) {
+    recorder_->span("faults", describe(fault.op), now_ms, now_ms + fault.duration_ms, text);
+  } else {
+    recorder_->instant("faults", describe(fault.op), now_ms, text);
+  }
+}
+
+void RunEvents::heal(std::int64_t liveness_deadline_ms) {
+  if (logs(bank::LogLevel::info)) {
+    log(bank::LogLevel::info, "faults",
+        fmt::format("heal: every fault is over; liveness deadline {} ms", liveness_deadline_ms));
+  }
+  if (world_.tracing()) world_.trace("heal");
+  if (recorder_) recorder_->instant("faults", "heal", world_.now_ms());
+}
+
+void RunEvents::host_up(std::uint64_t transactions, std::optional<std::int64_t> down_since_ms) {
+  if (world_.tracing()) world_.trace(fmt::format("host up ({} transactions)", transactions));
+  if (!recorder_) return;
+  const std::int64_t now_ms = world_.now_ms();
+  if (down_since_ms) recorder_->span("host", "down (crashed)", *down_since_ms, now_ms);
+  recorder_->instant("host", "up", now_ms, fmt::format("{} transactions recovered", transactions));
+}
+
+void RunEvents::host_refused_after_corruption() {
+  if (world_.tracing()) world_.trace("host refused to start after corruption");
+}
+
+void RunEvents::host_crash(std::int64_t restart_after_ms, std::int64_t down_since_ms) {
+  if (logs(bank::LogLevel::info))
+    log(bank::LogLevel::info, "host", fmt::format("restart in {} ms", restart_after_ms));
+  if (world_.tracing()) world_.trace("host crash");
+  if (recorder_) recorder_->instant("host", "crash", down_since_ms, "process crash");
+}
+
+void RunEvents::host_power_loss(std::uint64_t lost_bytes, bool was_up, std::int64_t restart_after_ms) {
+  if (logs(bank::LogLevel::info)) {
+    log(bank::LogLevel::info, "host",
+        fmt::format("power loss: {} bytes of page cache lost{}", lost_bytes,
+                    was_up ? fmt::format("; restart in {} ms", restart_after_ms)
+                           : std::string(" (the host was down)")));
+  }
+  if (world_.tracing()) world_.trace(fmt::format("host power loss lost={}", lost_bytes));
+  if (recorder_) {
+    recorder_->instant("host", "power loss", world_.now_ms(),
+                       fmt::format("{} bytes of page cache lost", lost_bytes));
+  }
+}
+
+void RunEvents::verdict_failed(const std::string& invariant, std::int64_t at_ms, const std::string& detail) {
+  if (recorder_) recorder_->instant("checker", "FAIL: " + invariant, at_ms, detail);
+}
+
+void RunEvents::verdict_passed() {
+  if (recorder_) recorder_->instant("checker", "PASS", world_.now_ms());
+}
+
+}  // namespace bank_sim
