@@ -151,6 +151,10 @@ int main(int argc, char** argv) {
   }
 
   fit_connections_to_descriptors(config, log);
+  // A file-size limit (ulimit -f) reached by the journal is a disk error the
+  // server answers (EFBIG: writes refused, reads served), not a signal that
+  // kills it with replies in flight.
+  std::signal(SIGXFSZ, SIG_IGN);
   config.address = address;
   config.port = static_cast<std::uint16_t>(port);
   config.idle_timeout_ms = idle_timeout_s * 1000;
