@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "bank/errors.hpp"
 #include "support/sim_bank.hpp"
@@ -25,8 +26,17 @@ TEST_CASE("errors: malformed requests, the ledger's refusals and EXIT, each by i
   auto& c = bank.connect();
   CHECK(kind_of(bank.request(c, "FOO")) == "request");
   CHECK(kind_of(bank.request(c, "")) == "request");
-  for (const char* amount : {"1.234", "abc", "", "1e5", "99999999999999999999", "1 junk",
-                             "1 key=", "1 key=has\x01control", std::string(200, '1').c_str()}) {
+  const std::vector<std::string> amounts = {"1.234",
+                                            "abc",
+                                            "",
+                                            "1e5",
+                                            "99999999999999999999",
+                                            "1 junk",
+                                            "1 key=",
+                                            "1 key=has\x01"
+                                            "control",
+                                            std::string(200, '1')};
+  for (const std::string& amount : amounts) {
     INFO("amount '" << amount << "'");
     REQUIRE(bank.request(c, "CREATE_TRANSACTION") == "Enter the transaction amount:");
     CHECK(kind_of(bank.request(c, amount)) == "request");
@@ -75,7 +85,7 @@ TEST_CASE("errors: malformed requests, the ledger's refusals and EXIT, each by i
   CHECK(kind_of(bank.request(c, "GET_BALANCE")) == "none");
 }
 
-TEST_CASE("errors: a failed sync, then writes refused, by kind; reads go on") {
+TEST_CASE("errors: a failed sync, then writes refused, by kind, and reads go on") {
   SimBank bank;
   REQUIRE(bank.start().ok());
   auto& c = bank.connect();
