@@ -75,11 +75,15 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   bool read_in_flight = false;  // A read is pending in read_slot.
   std::array<char, read_slot_bytes> read_slot{};
   std::string held_input;  // Read while paused (at most one slot): delivered on resume.
+  // The peer's end of input, seen while paused: delivered on resume, after held_input.
+  bool held_eof = false;
+  bool input_ended = false;  // on_input_ended delivered: nothing more to read.
   bool paused = false;
   bool write_in_flight = false;
   bool flush_posted = false;
   bool close_requested = false;
-  bool finished = false;  // on_closed delivered, or the facade was destroyed.
+  bool send_shut = false;  // shutdown_send(): the socket's sending side shuts once queued is written.
+  bool finished = false;   // on_closed delivered, or the facade was destroyed.
 
   // Reading: a read of up to read_slot_bytes is kept pending in the
   // connection's own small buffer, so that a connection that sends a request
@@ -90,7 +94,7 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   // paused, as the seam's contract says: what a read in flight brings in then
   // is held (at most one slot) and delivered on resume.
   void start_read() {
-    if (finished || close_requested || paused || read_in_flight || !started) return;
+    if (finished || close_requested || paused || read_in_flight || !started || input_ended) return;
     read_in_flight = true;
     socket.async_read_some(asio::buffer(read_slot),
                            [self = shared_from_this()](const asio::error_code& ec, std::size_t bytes) {
@@ -101,6 +105,16 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   void on_read(const asio::error_code& ec, std::size_t bytes) {
     read_in_flight = false;
     if (finished) return;
+    if (ec == asio::error::eof && !close_requested) {
+      // The peer shut its sending side (or closed): every byte it sent was
+      // delivered; the replies to them still go out, and the handler closes.
+      if (paused) {
+        held_eof = true;
+      } else {
+        end_input();
+      }
+      return;
+    }
     if (ec) {
       finish(ec == asio::error::eof ? bank::CloseReason::peer_closed : bank::CloseReason::reset);
       return;
@@ -116,6 +130,13 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
     start_read();
   }
 
+  void end_input() {
+    held_eof = false;
+    input_ended = true;  // No read is made any more.
+    auto self = shared_from_this();
+    if (handler != nullptr) handler->on_input_ended();
+  }
+
   // Hands bytes to the handler; false when it paused, closed or let go of the connection.
   bool deliver(std::string_view bytes) {
     if (handler != nullptr) handler->on_data(bytes);
@@ -127,8 +148,12 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
     for (;;) {
       asio::error_code read_ec;
       const std::size_t got = read_now(read_ec);
+      if (read_ec == asio::error::eof) {
+        end_input();
+        return;
+      }
       if (read_ec) {
-        finish(read_ec == asio::error::eof ? bank::CloseReason::peer_closed : bank::CloseReason::reset);
+        finish(bank::CloseReason::reset);
         return;
       }
       if (got == 0 || !deliver(std::string_view(read_buffer->bytes.data(), got))) return;
@@ -138,16 +163,21 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
 
   void resume() {
     paused = false;
-    if (held_input.empty()) {
+    if (held_input.empty() && !held_eof) {
       start_read();
       return;
     }
-    // Never inline: on_data must come from the loop, not from inside resume_reading().
+    // Never inline: on_data and on_closed must come from the loop, not from inside resume_reading().
     asio::post(socket.get_executor(), [self = shared_from_this()] {
       if (self->finished || self->close_requested || self->paused) return;
       std::string input;
       input.swap(self->held_input);
-      if (self->deliver(input)) self->start_read();
+      if (!input.empty() && !self->deliver(input)) return;
+      if (self->held_eof) {
+        self->end_input();
+        return;
+      }
+      self->start_read();
     });
   }
 
@@ -164,7 +194,7 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   // this turn, a sync's completion), so a connection that pipelines gets all
   // its replies in one write.
   void send(std::string_view bytes) {
-    if (finished || close_requested) return;
+    if (finished || close_requested || send_shut) return;
     queued.append(bytes);
     if (write_in_flight || flush_posted) return;
     flush_posted = true;
@@ -208,6 +238,8 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
     } else if (close_requested) {
       begin_linger();
       return false;
+    } else if (send_shut) {
+      shut_now();
     }
     return true;
   }
@@ -232,6 +264,17 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
     if (!write_queued()) return;
     auto self = shared_from_this();
     if (handler != nullptr) handler->on_sent();
+  }
+
+  void shutdown_send() {
+    if (finished || close_requested || send_shut) return;
+    send_shut = true;
+    if (!write_in_flight && !flush_posted && queued.empty()) shut_now();
+  }
+
+  void shut_now() {
+    asio::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
   }
 
   void close() {
@@ -303,6 +346,7 @@ class AsioConnection final : public bank::Connection {
   std::size_t send_queued_bytes() const override { return state_->queued.size() + state_->writing.size(); }
   void pause_reading() override { state_->paused = true; }  // Nothing is delivered while paused.
   void resume_reading() override { state_->resume(); }
+  void shutdown_send() override { state_->shutdown_send(); }
   void close() override { state_->close(); }
   std::string peer_name() const override { return state_->peer; }
 

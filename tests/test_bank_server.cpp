@@ -149,6 +149,31 @@ TEST_CASE("an amount prompt whose answer came with it leaves with the answer's r
   CHECK(slow.replies[0] == "Enter the transaction amount:");
 }
 
+TEST_CASE("a client that shuts its sending side gets every reply, in order, then the server closes") {
+  SimBank bank;
+  REQUIRE(bank.start().ok());
+  auto& c = bank.connect();
+  std::string burst;
+  for (const char* frame : {"CREATE_TRANSACTION", "5.00", "GET_BALANCE", "CREATE_TRANSACTION", "6.00"})
+    bank::append_frame(burst, frame);
+  c.connection->send(burst);
+  c.connection->shutdown_send();
+  REQUIRE(bank.run_until([&] { return c.closed; }));
+  CHECK(c.close_reason == bank::CloseReason::peer_closed);
+  REQUIRE(c.replies.size() == 5);
+  CHECK(c.replies[0] == "Enter the transaction amount:");
+  CHECK_THAT(c.replies[1], Catch::StartsWith("id=1 "));
+  CHECK(c.replies[2] == "$5.00");
+  CHECK(c.replies[3] == "Enter the transaction amount:");
+  CHECK_THAT(c.replies[4], Catch::StartsWith("id=2 "));
+  CHECK(bank.server->ledger().durable_count() == 2);
+  // With nothing pending, the server closes at once.
+  auto& quiet = bank.connect("quiet");
+  quiet.connection->shutdown_send();
+  REQUIRE(bank.run_until([&] { return quiet.closed; }));
+  CHECK(quiet.replies.empty());
+}
+
 TEST_CASE("writes that arrive together share one sync (group commit)") {
   // Every message takes 5 ms, whole: the sixteen writes arrive in the same millisecond.
   sim::NetworkConfig network;

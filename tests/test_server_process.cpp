@@ -1,6 +1,8 @@
 // The real dst_demo_server binary over real TCP: the protocol byte for byte,
 // restarts, and kill -9 with writes in flight.
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -117,6 +119,25 @@ TEST_CASE("process: a restart finds everything, and SIGTERM exits cleanly") {
   CHECK(c.request("GET_BALANCE") == "$325.25");
   CHECK(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
   CHECK(c.request("1.01 key=k1") == list_before.substr(0, list_before.find('\n')));
+}
+
+TEST_CASE("process: a client that sends its requests and shuts its side gets every reply, then EOF") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(dir + "/data");
+  TcpClient c(server.port());
+  std::string burst;
+  for (const char* frame : {"CREATE_TRANSACTION", "12.50", "CREATE_TRANSACTION", "1.50", "GET_BALANCE"})
+    bank::append_frame(burst, frame);
+  REQUIRE(c.send_raw(burst));
+  REQUIRE(::shutdown(c.fd(), SHUT_WR) == 0);  // As `printf ... | nc` does when its input ends.
+  CHECK(c.read_frame() == "Enter the transaction amount:");
+  CHECK(c.read_frame().value_or("<none>").starts_with("id=1 "));
+  CHECK(c.read_frame() == "Enter the transaction amount:");
+  CHECK(c.read_frame().value_or("<none>").starts_with("id=2 "));
+  CHECK(c.read_frame() == "$14.00");
+  CHECK(c.closed_by_peer());
+  TcpClient after(server.port());
+  CHECK(after.request("GET_BALANCE") == "$14.00");
 }
 
 TEST_CASE("process: a second server on the same data dir refuses to start") {

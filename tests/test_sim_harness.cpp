@@ -149,6 +149,7 @@ struct RawSink final : bank::ConnectionHandler {
     reads_coalesced += first_end != std::string_view::npos && first_end + 1 < b.size();
   }
   bool closed = false;
+  bool input_ended = false;
   bank::CloseReason reason{};
   void on_data(std::string_view b) override {
     bytes += b;
@@ -156,6 +157,7 @@ struct RawSink final : bank::ConnectionHandler {
     count(b);
   }
   void on_sent() override {}
+  void on_input_ended() override { input_ended = true; }
   void on_closed(bank::CloseReason r) override {
     closed = true;
     reason = r;
@@ -233,6 +235,31 @@ TEST_CASE("sim network: a paused reader gets nothing until it resumes") {
   CHECK(pair.server_side.replies.empty());
   pair.server_side.connection->resume_reading();
   REQUIRE(pair.env.run_until([&] { return pair.server_side.replies.size() == 1; }));
+}
+
+TEST_CASE("sim network: a half-close ends the reader's input after its bytes, not while it is paused") {
+  Pair pair;
+  RawSink sink;
+  pair.server_side.connection->start(&sink);
+  pair.server_side.connection->pause_reading();
+  pair.client_side.connection->send("last|");
+  pair.client_side.connection->shutdown_send();
+  pair.client_side.connection->send("ignored|");  // Nothing goes out after a half-close.
+  pair.env.advance_ms(1'000);
+  CHECK(sink.bytes.empty());
+  CHECK_FALSE(sink.input_ended);
+  pair.server_side.connection->resume_reading();
+  REQUIRE(pair.env.run_until([&] { return sink.input_ended; }));
+  CHECK(sink.bytes == "last|");
+  CHECK_FALSE(sink.closed);
+  // The half-closed side still reads; the reader's close ends both.
+  pair.server_side.connection->send(std::string("reply\0", 6));
+  REQUIRE(pair.env.run_until([&] { return pair.client_side.replies.size() == 1; }));
+  CHECK(pair.client_side.replies[0] == "reply");
+  pair.server_side.connection->close();
+  REQUIRE(pair.env.run_until([&] { return pair.client_side.closed && sink.closed; }));
+  CHECK(pair.client_side.close_reason == bank::CloseReason::peer_closed);
+  CHECK(sink.reason == bank::CloseReason::local_close);
 }
 
 namespace {

@@ -366,6 +366,7 @@ struct Doorkeeper final : bank::ConnectionHandler {
   }
   void on_data(std::string_view) override {}
   void on_sent() override {}
+  void on_input_ended() override {}
   void on_closed(bank::CloseReason) override {}
 };
 

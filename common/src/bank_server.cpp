@@ -26,6 +26,10 @@ class BankServer::Client final : public ConnectionHandler {
   void on_sent() override {
     if (!refused_) server_.pump(*this);
   }
+  void on_input_ended() override {
+    input_ended_ = true;
+    if (!refused_) server_.pump(*this);
+  }
   void on_closed(CloseReason reason) override {
     // Destroys *this: nothing may follow.
     server_.on_client_closed(id_, reason);
@@ -53,6 +57,9 @@ class BankServer::Client final : public ConnectionHandler {
   std::uint64_t first_slot_ = 0;  // The slot number of replies_.front().
   std::size_t replies_held_bytes_ = 0;
   bool close_requested_ = false;  // Nothing more is read; closed once the replies before it are sent.
+  // The client shut its sending side: once the frames it sent are handled,
+  // it is closed as after a CLOSE (its replies go out first).
+  bool input_ended_ = false;
   // A read or a void that arrived behind this connection's own writes still
   // syncing: it runs once they are durable, so that it sees them (requests of
   // one connection take effect in order, pipelined or not). Creates do not
@@ -175,7 +182,15 @@ void BankServer::pump(Client& client) {
          client.connection_->send_queued_bytes() + client.replies_held_bytes_ <
              config_.send_queue_bytes_max) {
     const FrameDecoder::Next next = client.decoder_.next();
-    if (next.status == FrameDecoder::Status::need_more) break;
+    if (next.status == FrameDecoder::Status::need_more) {
+      if (client.input_ended_) {
+        mark(Mark::input_ended_closes_after_replies);
+        env_.log.debug("connection {} from {}: input ended", client_id, client.peer_);
+        close_after_replies(client);
+        return;
+      }
+      break;
+    }
     if (next.status == FrameDecoder::Status::too_large) {
       mark(Mark::frame_too_large);
       env_.log.warn("connection {} from {}: frame larger than {} bytes; closing", client_id, client.peer_,

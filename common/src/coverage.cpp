@@ -44,6 +44,8 @@ std::string_view describe(Mark mark) {
       return "request_waits_for_own_write";
     case Mark::prompt_held_for_answer:
       return "prompt_held_for_answer";
+    case Mark::input_ended_closes_after_replies:
+      return "input_ended_closes_after_replies";
     case Mark::connection_refused_at_limit:
       return "connection_refused_at_limit";
     case Mark::count_:

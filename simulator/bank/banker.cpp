@@ -477,12 +477,18 @@ void Banker::handle_reply(std::string reply) {
       retry_batch("hung up while the write syncs");
       return;
     }
-    // Or a polite CLOSE while the write syncs: the server answers the write
-    // first (frames are handled in order), then closes.
-    context_.events.story(name_, "send CLOSE while the write syncs");
-    std::string bytes;
-    bank::append_frame(bytes, "CLOSE");
-    client_.send(bytes);
+    // Or a polite CLOSE while the write syncs, or shutting the sending side (a
+    // half-close): the server answers the write first (frames are handled in
+    // order), then closes.
+    if (request.interaction.shut) {
+      context_.events.story(name_, "shuts its sending side while the write syncs");
+      client_.shutdown_send();
+    } else {
+      context_.events.story(name_, "send CLOSE while the write syncs");
+      std::string bytes;
+      bank::append_frame(bytes, "CLOSE");
+      client_.send(bytes);
+    }
     last_send_ms_ = context_.world.now_ms();
     polite_close_sent_ = true;
   }
@@ -670,11 +676,12 @@ void Banker::on_closed(bank::CloseReason reason) {
   const bool closed_after_close = polite_close_sent_ && reason == bank::CloseReason::peer_closed;
   polite_close_sent_ = false;
   if (closed_after_close && waiting) {
-    // Frames are handled in order: the write before the CLOSE is answered
-    // before the connection closes (a crash resets it instead).
+    // Frames are handled in order: the write before the CLOSE (or the
+    // half-close) is answered before the connection closes (a crash resets it instead).
     context_.model.fail(
         "protocol", name_,
-        "the server closed the connection after CLOSE without answering the write sent before it");
+        "the server closed the connection after CLOSE (or a half-close) without answering the "
+        "write sent before it");
     return;
   }
   if (waiting) retry_batch(fmt::format("connection {}", bank::describe(reason)));

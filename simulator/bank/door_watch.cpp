@@ -31,6 +31,7 @@ class DoorWatch::Watched final : public bank::Connection, public bank::Connectio
   std::size_t send_queued_bytes() const override { return inner_->send_queued_bytes(); }
   void pause_reading() override { inner_->pause_reading(); }
   void resume_reading() override { inner_->resume_reading(); }
+  void shutdown_send() override { inner_->shutdown_send(); }
   void close() override {
     closing_ = true;
     inner_->close();
@@ -40,6 +41,7 @@ class DoorWatch::Watched final : public bank::Connection, public bank::Connectio
   // ConnectionHandler, as the network calls it.
   void on_data(std::string_view bytes) override { handler_->on_data(bytes); }
   void on_sent() override { handler_->on_sent(); }
+  void on_input_ended() override { handler_->on_input_ended(); }
   void on_closed(bank::CloseReason reason) override {
     ended_ = true;
     handler_->on_closed(reason);

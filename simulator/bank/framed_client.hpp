@@ -41,6 +41,8 @@ class FramedClient final : public bank::ConnectionHandler {
   bool connected() const { return connection_ != nullptr; }
   bool connecting() const { return connecting_; }
   void send(std::string_view bytes) { connection_->send(bytes); }
+  // A half-close: nothing more is sent; replies are still read until the server closes.
+  void shutdown_send() { connection_->shutdown_send(); }
   bank::Connection* connection() { return connection_.get(); }
   // Lets the connection go (the peer sees a reset if it has unread bytes);
   // a connect in progress is forgotten.
@@ -48,6 +50,8 @@ class FramedClient final : public bank::ConnectionHandler {
 
   void on_data(std::string_view bytes) override;
   void on_sent() override {}
+  // The server never shuts only its sending side: its close follows.
+  void on_input_ended() override {}
   void on_closed(bank::CloseReason reason) override;
 
  private:

@@ -357,6 +357,13 @@ Plans generate_plans(const Knobs& knobs) {
   for (std::uint32_t b = 0; b < knobs.banker_count; ++b) {
     sim::Rng banker_rng = rng.fork();
     plans.bankers.push_back(generate_banker_plan(banker_rng, knobs.interactions_per_banker, limit_sign));
+    // Half of the polite hang-ups shut the sending side instead of sending a
+    // CLOSE: decided apart from the banker's stream, which keeps every other draw.
+    auto& interactions = plans.bankers.back().interactions;
+    for (std::size_t i = 0; i < interactions.size(); ++i) {
+      if (!interactions[i].polite) continue;
+      interactions[i].shut = (sim::mix64(knobs.seed ^ 0x73687574ULL ^ (std::uint64_t{b} << 32) ^ i) & 1) != 0;
+    }
   }
   // Faults span about as long as the first banker's plan (every run has one),
   // in time and in steps.
@@ -475,7 +482,7 @@ std::string describe_interaction(const Interaction& i) {
   std::string style;
   if (i.op == BankerOp::create && i.text != AmountText::canonical) style += " text=" + describe(i.text);
   if (i.keyless) style += " nokey";
-  if (i.hang_up) style += i.polite ? " hangup=close" : " hangup";
+  if (i.hang_up) style += i.shut ? " hangup=shut" : i.polite ? " hangup=close" : " hangup";
   if (i.echo) style += " echo";
   if (i.slow_read_ms > 0) style += fmt::format(" slow={}", i.slow_read_ms);
   switch (i.op) {

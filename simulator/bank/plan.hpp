@@ -121,7 +121,8 @@ struct Interaction {
   IdPick id;
   bool keyless = false;  // create, void: no idempotency key, so never retried.
   bool hang_up = false;  // create, void: leave right after sending, while the write syncs...
-  bool polite = false;   // ...with a CLOSE rather than by dropping the connection.
+  bool polite = false;   // ...with a CLOSE rather than by dropping the connection...
+  bool shut = false;     // ...or, polite, by shutting its sending side (a half-close) rather than a CLOSE.
   bool echo = false;  // keyed create: the same request at once on a second connection; keyed void: a rival's.
   std::int64_t slow_read_ms = 0;  // list, balance, get: stop reading replies for this long after sending.
   std::uint32_t count = 0;        // pipeline: how many of the following requests go out together.

@@ -30,6 +30,7 @@ class TestClient final : public bank::ConnectionHandler {
   bank::FrameDecoder decoder{1 << 26};
   std::deque<std::string> replies;
   bool closed = false;
+  bool input_ended = false;  // The server shut its sending side (it never does: it closes).
   bank::CloseReason close_reason = bank::CloseReason::local_close;
   std::string connect_error;
 
@@ -42,6 +43,7 @@ class TestClient final : public bank::ConnectionHandler {
     }
   }
   void on_sent() override {}
+  void on_input_ended() override { input_ended = true; }
   void on_closed(bank::CloseReason reason) override {
     closed = true;
     close_reason = reason;

@@ -23,14 +23,15 @@ enum class Mark : std::uint8_t {
   idle_close,             // A silent connection was told so and closed.
   disk_failure,           // An append or sync failed: writes stop until a restart.
   failed_write_cut_back,  // The journal was cut back to its last successful sync.
-  write_refused_writes_disabled,  // A write came while writes were disabled.
-  refusal_waits_for_sync,         // A refusal waited for the writes it rests on to be durable.
-  write_refused_by_rules,         // A write was refused: already voided, a reversal, an overflow.
-  frame_too_large,                // A frame passed the size limit: the connection was closed.
-  connection_refused_at_limit,    // A connection past the limit was told so and closed.
-  write_pipelined,                // A write was staged behind its connection's own write still syncing.
-  request_waits_for_own_write,    // A read or void waited for its connection's earlier writes.
-  prompt_held_for_answer,         // An amount prompt waited to leave with its answer's reply.
+  write_refused_writes_disabled,     // A write came while writes were disabled.
+  refusal_waits_for_sync,            // A refusal waited for the writes it rests on to be durable.
+  write_refused_by_rules,            // A write was refused: already voided, a reversal, an overflow.
+  frame_too_large,                   // A frame passed the size limit: the connection was closed.
+  connection_refused_at_limit,       // A connection past the limit was told so and closed.
+  write_pipelined,                   // A write was staged behind its connection's own write still syncing.
+  request_waits_for_own_write,       // A read or void waited for its connection's earlier writes.
+  prompt_held_for_answer,            // An amount prompt waited to leave with its answer's reply.
+  input_ended_closes_after_replies,  // A client shut its sending side: answered, then closed.
   count_,
 };
 

@@ -18,7 +18,8 @@ struct Pipe {
   std::size_t bytes = 0;
   std::int64_t last_ready_ms = 0;
   EventId pump_event = 0;
-  bool fin = false;  // The sender closed: after the last piece, the reader sees EOF.
+  bool fin = false;   // The sender closed: after the last piece, the reader sees EOF.
+  bool half = false;  // ...only its sending side (shutdown_send): the reader's input ends, both stay open.
 };
 
 // Side 0 is the connecting node, side 1 the accepting one. pipes[d] carries
@@ -61,7 +62,7 @@ class SimEndpoint final : public bank::Connection {
     network_.schedule_pump(state_, 1 - side_);
   }
   void send(std::string_view bytes) override {
-    if (state_->finished[side_] || close_requested_ || bytes.empty()) return;
+    if (state_->finished[side_] || close_requested_ || send_shut_ || bytes.empty()) return;
     Pipe& pipe = state_->pipes[side_];
     Rng& rng = state_->rng.at(network_.world_.now_ms());
     // Cut the write into up to pieces_per_send_max pieces of random sizes: the
@@ -93,6 +94,13 @@ class SimEndpoint final : public bank::Connection {
     paused_ = false;
     network_.schedule_pump(state_, 1 - side_);
   }
+  void shutdown_send() override {
+    if (state_->finished[side_] || close_requested_ || send_shut_) return;
+    send_shut_ = true;
+    state_->pipes[side_].fin = true;
+    state_->pipes[side_].half = true;
+    network_.schedule_pump(state_, side_);
+  }
   void close() override {
     if (state_->finished[side_] || close_requested_) return;
     close_requested_ = true;
@@ -107,6 +115,7 @@ class SimEndpoint final : public bank::Connection {
       return;
     }
     state_->pipes[side_].fin = true;
+    state_->pipes[side_].half = false;
     network_.schedule_pump(state_, side_);
   }
   std::string peer_name() const override {
@@ -128,6 +137,7 @@ class SimEndpoint final : public bank::Connection {
   bank::ConnectionHandler* handler_ = nullptr;
   bool paused_ = false;
   bool close_requested_ = false;
+  bool send_shut_ = false;
 };
 
 class SimListener final : public bank::Listener {
@@ -292,6 +302,7 @@ void SimNetwork::pump(const std::shared_ptr<SimConnectionState>& state, int dire
     pipe.pieces.clear();
     pipe.bytes = 0;
     pipe.fin = false;
+    pipe.half = false;
     reset_later(state);
     return;
   }
@@ -314,8 +325,19 @@ void SimNetwork::pump(const std::shared_ptr<SimConnectionState>& state, int dire
     if (sender != nullptr && !state->finished[direction] && sender->handler() != nullptr) {
       sender->handler()->on_sent();
     }
+  } else if (pipe.fin && pipe.half) {
+    // A half-close: the reader's input ends once it has read everything (not
+    // while it is paused); both sides stay open, and the reader closes in turn.
+    SimEndpoint* receiver = state->endpoints[reader];
+    if (receiver != nullptr && receiver->paused()) return;  // resume_reading() resumes it.
+    pipe.fin = false;
+    pipe.half = false;
+    if (receiver != nullptr && !state->finished[reader] && receiver->handler() != nullptr)
+      receiver->handler()->on_input_ended();
+    return;
   } else if (pipe.fin) {
     pipe.fin = false;
+    pipe.half = false;
     // EOF reaches the reader; the closer learns its close completed.
     notify_closed(state, reader, bank::CloseReason::peer_closed);
     notify_closed(state, direction, bank::CloseReason::local_close);
@@ -343,6 +365,7 @@ void SimNetwork::reset_connection(const std::shared_ptr<SimConnectionState>& sta
     pipe.pieces.clear();
     pipe.bytes = 0;
     pipe.fin = false;
+    pipe.half = false;
   }
   // Each side learns of the reset from the loop, never inline.
   world_.schedule_after(0, "net close", [this, state] {
@@ -377,6 +400,7 @@ void SimNetwork::vanish(const std::string& name) {
     pipe.pieces.clear();
     pipe.bytes = 0;
     pipe.fin = false;
+    pipe.half = false;
     // Its own process learns the connection is gone, from the loop.
     world_.schedule_after(0, "net reset", [this, state, side] {
       notify_closed(state, side, bank::CloseReason::reset);

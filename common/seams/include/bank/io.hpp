@@ -49,6 +49,10 @@ class ConnectionHandler {
   virtual void on_data(std::string_view bytes) = 0;
   // Some queued bytes left; send_queued_bytes() went down.
   virtual void on_sent() = 0;
+  // The peer sends nothing more (it shut its sending side): every byte it sent
+  // has been delivered. The connection still sends, until the handler closes
+  // it or the peer resets it; on_closed follows either way.
+  virtual void on_input_ended() = 0;
   // The last call a handler gets from this connection. The handler may destroy
   // the Connection from inside this call.
   virtual void on_closed(CloseReason reason) = 0;
@@ -66,6 +70,10 @@ class Connection {
   // While paused, no on_data arrives; bytes wait in the transport.
   virtual void pause_reading() = 0;
   virtual void resume_reading() = 0;
+  // A half-close: sends what is queued, then nothing more; the peer's handler
+  // gets on_input_ended once it has read it all. This side still reads until
+  // on_closed (the peer closes in its turn, or resets).
+  virtual void shutdown_send() = 0;
   // Graceful: sends what is queued, then closes; on_closed(local_close) follows.
   virtual void close() = 0;
   virtual std::string peer_name() const = 0;
