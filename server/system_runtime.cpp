@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <asio/connect.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -16,6 +18,9 @@
 #include <cerrno>
 #include <chrono>
 #include <map>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
 
 #include "bank/framing.hpp"
 #include "bank/session.hpp"
@@ -31,19 +36,64 @@ using asio::ip::tcp;
 // last reply before the peer reads it.
 constexpr auto linger_timeout = std::chrono::seconds(2);
 constexpr std::size_t read_chunk_bytes = 64 * 1024;
-// Each connection's own read buffer, where its pending read lands: a request
-// or a pipelined batch of a few fits; more is read on into the shared buffer.
-constexpr std::size_t read_slot_bytes = 1024;
+// Readiness reports taken from the connections' epoll set in one turn.
+constexpr int ready_batch_max = 256;
 // After an accept failed for want of descriptors, wait this long before the next.
 constexpr auto accept_backoff = std::chrono::milliseconds(100);
 // Out-of-descriptor warnings: at most one in this long.
 constexpr auto descriptor_warning_interval = std::chrono::seconds(10);
 
-// One buffer for the reads past a connection's own slot (a big frame, a long
-// pipeline) and for draining a closing connection: they happen at once, on
-// the loop's one thread, so one buffer serves every connection.
-struct ReadBuffer {
-  std::array<char, read_chunk_bytes> bytes;
+struct ConnectionState;
+
+// The connections' reads, as Redis does them: every connection's socket is in
+// one epoll set of ours, level-triggered, registered once; Asio waits for that
+// set, and one turn reads every connection it reports ready into one shared
+// buffer. A request costs its recv and nothing else (Asio would re-arm a
+// socket's registration, or try a read that finds nothing, for every one).
+// A paused connection leaves the set's interest (reading stops at once, and
+// its bytes wait in the socket); an idle one holds no buffer of its own.
+struct Readiness : std::enable_shared_from_this<Readiness> {
+  explicit Readiness(asio::io_context& io) : set(io) {
+    const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+    set.assign(fd);
+  }
+  asio::posix::stream_descriptor set;
+  std::array<char, read_chunk_bytes> buffer{};
+  std::unordered_map<std::uint64_t, std::weak_ptr<ConnectionState>> watched;
+  std::uint64_t watch_id_next = 1;
+  bool waiting = false;
+  std::array<epoll_event, ready_batch_max> ready{};
+
+  // Adds a socket, reading; returns its watch id (0 if the kernel refused).
+  std::uint64_t watch(int fd, std::weak_ptr<ConnectionState> state) {
+    const std::uint64_t id = watch_id_next++;
+    if (!interest(fd, id, true)) return 0;
+    watched.emplace(id, std::move(state));
+    wait();
+    return id;
+  }
+  // In the set while reading, out of it otherwise: a socket left in the set
+  // with no interest would still report a hang-up, again and again.
+  bool interest(int fd, std::uint64_t id, bool reading) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = id;
+    return ::epoll_ctl(set.native_handle(), reading ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &event) == 0;
+  }
+  // The socket is closed (which takes it out of the set) or about to be.
+  void forget(std::uint64_t id) { watched.erase(id); }
+
+  void wait() {
+    if (waiting) return;
+    waiting = true;
+    set.async_wait(asio::posix::stream_descriptor::wait_read,
+                   [self = shared_from_this()](const asio::error_code& ec) {
+                     self->waiting = false;
+                     if (!ec) self->dispatch();
+                   });
+  }
+  void dispatch();
 };
 
 std::string endpoint_name(const tcp::socket& socket) {
@@ -56,8 +106,8 @@ std::string endpoint_name(const tcp::socket& socket) {
 // The state of one connection, shared with its pending operations so that it
 // outlives them; the Connection facade detaches it when destroyed.
 struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
-  ConnectionState(tcp::socket s, std::shared_ptr<ReadBuffer> buffer)
-      : socket(std::move(s)), linger_timer(socket.get_executor()), read_buffer(std::move(buffer)) {
+  ConnectionState(tcp::socket s, std::shared_ptr<Readiness> reads)
+      : socket(std::move(s)), linger_timer(socket.get_executor()), readiness(std::move(reads)) {
     peer = endpoint_name(socket);
     asio::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
@@ -67,16 +117,13 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   tcp::socket socket;
   asio::steady_timer linger_timer;
   bank::ConnectionHandler* handler = nullptr;
-  std::shared_ptr<ReadBuffer> read_buffer;
+  std::shared_ptr<Readiness> readiness;
+  std::uint64_t watch_id = 0;  // In readiness's set (0: not yet, or refused).
+  bool reading = false;        // The set reports this socket's input.
   std::string queued;
   std::string writing;
   std::string peer;
   bool started = false;
-  bool read_in_flight = false;  // A read is pending in read_slot.
-  std::array<char, read_slot_bytes> read_slot{};
-  std::string held_input;  // Read while paused (at most one slot): delivered on resume.
-  // The peer's end of input, seen while paused: delivered on resume, after held_input.
-  bool held_eof = false;
   bool input_ended = false;  // on_input_ended delivered: nothing more to read.
   bool paused = false;
   bool write_in_flight = false;
@@ -85,106 +132,66 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   bool send_shut = false;  // shutdown_send(): the socket's sending side shuts once queued is written.
   bool finished = false;   // on_closed delivered, or the facade was destroyed.
 
-  // Reading: a read of up to read_slot_bytes is kept pending in the
-  // connection's own small buffer, so that a connection that sends a request
-  // at a time costs one recv a request and no re-arming of its epoll
-  // registration (a wait for readability costs an epoll_ctl each time). A
-  // read that fills the slot is followed at once by reads into the loop's
-  // shared buffer until the socket is empty. Nothing is delivered while
-  // paused, as the seam's contract says: what a read in flight brings in then
-  // is held (at most one slot) and delivered on resume.
+  // Reading: see Readiness. Nothing is read while paused, closing or done.
   void start_read() {
-    if (finished || close_requested || paused || read_in_flight || !started || input_ended) return;
-    read_in_flight = true;
-    socket.async_read_some(asio::buffer(read_slot),
-                           [self = shared_from_this()](const asio::error_code& ec, std::size_t bytes) {
-                             self->on_read(ec, bytes);
-                           });
-  }
-
-  void on_read(const asio::error_code& ec, std::size_t bytes) {
-    read_in_flight = false;
-    if (finished) return;
-    if (ec == asio::error::eof && !close_requested) {
-      // The peer shut its sending side (or closed): every byte it sent was
-      // delivered; the replies to them still go out, and the handler closes.
-      if (paused) {
-        held_eof = true;
-      } else {
-        end_input();
-      }
-      return;
-    }
-    if (ec) {
-      finish(ec == asio::error::eof ? bank::CloseReason::peer_closed : bank::CloseReason::reset);
-      return;
-    }
-    if (close_requested) return;  // Lingering drains the rest.
-    if (paused) {
-      held_input.append(read_slot.data(), bytes);
-      return;
-    }
-    auto self = shared_from_this();  // on_data may destroy the facade.
-    if (!deliver(std::string_view(read_slot.data(), bytes))) return;
-    if (bytes == read_slot.size()) drain_socket();
-    start_read();
-  }
-
-  void end_input() {
-    held_eof = false;
-    input_ended = true;  // No read is made any more.
-    auto self = shared_from_this();
-    if (handler != nullptr) handler->on_input_ended();
-  }
-
-  // Hands bytes to the handler; false when it paused, closed or let go of the connection.
-  bool deliver(std::string_view bytes) {
-    if (handler != nullptr) handler->on_data(bytes);
-    return !finished && !close_requested && !paused && handler != nullptr;
-  }
-
-  // Reads what the socket still holds into the shared buffer, a chunk at a time.
-  void drain_socket() {
-    for (;;) {
-      asio::error_code read_ec;
-      const std::size_t got = read_now(read_ec);
-      if (read_ec == asio::error::eof) {
-        end_input();
-        return;
-      }
-      if (read_ec) {
+    if (finished || close_requested || paused || !started || input_ended || reading) return;
+    if (watch_id == 0) {
+      watch_id = readiness->watch(socket.native_handle(), weak_from_this());
+      if (watch_id == 0) {
         finish(bank::CloseReason::reset);
         return;
       }
-      if (got == 0 || !deliver(std::string_view(read_buffer->bytes.data(), got))) return;
-      if (got < read_buffer->bytes.size()) return;
-    }
-  }
-
-  void resume() {
-    paused = false;
-    if (held_input.empty() && !held_eof) {
-      start_read();
+    } else if (!readiness->interest(socket.native_handle(), watch_id, true)) {
+      finish(bank::CloseReason::reset);
       return;
     }
-    // Never inline: on_data and on_closed must come from the loop, not from inside resume_reading().
-    asio::post(socket.get_executor(), [self = shared_from_this()] {
-      if (self->finished || self->close_requested || self->paused) return;
-      std::string input;
-      input.swap(self->held_input);
-      if (!input.empty() && !self->deliver(input)) return;
-      if (self->held_eof) {
-        self->end_input();
-        return;
-      }
-      self->start_read();
-    });
+    reading = true;
+  }
+  void stop_reading() {
+    if (!reading) return;
+    reading = false;
+    readiness->interest(socket.native_handle(), watch_id, false);
+  }
+
+  // The set says the socket has input (or an end, or an error).
+  void on_ready() {
+    if (finished || close_requested || paused || input_ended) {
+      stop_reading();
+      return;
+    }
+    asio::error_code read_ec;
+    const std::size_t bytes = read_now(read_ec);
+    if (read_ec == asio::error::eof) {
+      // The peer shut its sending side (or closed): every byte it sent was
+      // delivered; the replies to them still go out, and the handler closes.
+      stop_reading();
+      input_ended = true;
+      auto self = shared_from_this();
+      if (handler != nullptr) handler->on_input_ended();
+      return;
+    }
+    if (read_ec) {
+      finish(bank::CloseReason::reset);
+      return;
+    }
+    if (bytes == 0) return;          // Reported ready, yet nothing there after all.
+    auto self = shared_from_this();  // on_data may destroy the facade.
+    if (handler != nullptr) handler->on_data(std::string_view(readiness->buffer.data(), bytes));
+  }
+
+  void pause() {
+    paused = true;
+    stop_reading();
+  }
+  void resume() {
+    paused = false;
+    start_read();  // What waits in the socket comes with the set's next report, from the loop.
   }
 
   // Reads what the socket holds now into the shared buffer: the bytes read,
   // 0 (with no error) when nothing was there after all.
   std::size_t read_now(asio::error_code& ec) {
-    const std::size_t bytes = socket.read_some(asio::buffer(read_buffer->bytes), ec);
+    const std::size_t bytes = socket.read_some(asio::buffer(readiness->buffer), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
     return bytes;
   }
@@ -280,6 +287,7 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   void close() {
     if (finished || close_requested) return;
     close_requested = true;
+    stop_reading();  // Lingering drains what still comes.
     if (!write_in_flight && !flush_posted && queued.empty()) {
       // Never inline: on_closed must come from the loop.
       asio::post(socket.get_executor(), [self = shared_from_this()] { self->begin_linger(); });
@@ -314,6 +322,7 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   void finish(bank::CloseReason reason) {
     if (finished) return;
     finished = true;
+    readiness->forget(watch_id);  // Closing the socket takes it out of the set.
     asio::error_code ignored;
     linger_timer.cancel();
     socket.close(ignored);
@@ -326,11 +335,27 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
     handler = nullptr;
     if (finished) return;
     finished = true;
+    readiness->forget(watch_id);
     asio::error_code ignored;
     linger_timer.cancel();
     socket.close(ignored);
   }
 };
+
+void Readiness::dispatch() {
+  const int count = ::epoll_wait(set.native_handle(), ready.data(), static_cast<int>(ready.size()), 0);
+  for (int i = 0; i < count; ++i) {
+    // By id, not by pointer: a connection an earlier one's handler closed is simply gone.
+    auto it = watched.find(ready[static_cast<std::size_t>(i)].data.u64);
+    if (it == watched.end()) continue;
+    if (auto state = it->second.lock()) {
+      state->on_ready();
+    } else {
+      watched.erase(it);
+    }
+  }
+  wait();
+}
 
 class AsioConnection final : public bank::Connection {
  public:
@@ -344,7 +369,7 @@ class AsioConnection final : public bank::Connection {
   }
   void send(std::string_view bytes) override { state_->send(bytes); }
   std::size_t send_queued_bytes() const override { return state_->queued.size() + state_->writing.size(); }
-  void pause_reading() override { state_->paused = true; }  // Nothing is delivered while paused.
+  void pause_reading() override { state_->pause(); }  // Nothing is read while paused.
   void resume_reading() override { state_->resume(); }
   void shutdown_send() override { state_->shutdown_send(); }
   void close() override { state_->close(); }
@@ -355,9 +380,9 @@ class AsioConnection final : public bank::Connection {
 };
 
 struct AcceptorState : std::enable_shared_from_this<AcceptorState> {
-  AcceptorState(asio::io_context& io, std::shared_ptr<ReadBuffer> buffer,
+  AcceptorState(asio::io_context& io, std::shared_ptr<Readiness> reads,
                 std::function<void(const std::string&)> warn_sink)
-      : acceptor(io), backoff(io), read_buffer(std::move(buffer)), warn(std::move(warn_sink)) {
+      : acceptor(io), backoff(io), readiness(std::move(reads)), warn(std::move(warn_sink)) {
     spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   }
   ~AcceptorState() {
@@ -365,7 +390,7 @@ struct AcceptorState : std::enable_shared_from_this<AcceptorState> {
   }
   tcp::acceptor acceptor;
   asio::steady_timer backoff;
-  std::shared_ptr<ReadBuffer> read_buffer;
+  std::shared_ptr<Readiness> readiness;
   std::function<void(const std::string&)> warn;
   bank::AcceptCallback on_accept;
   bool closed = false;
@@ -380,7 +405,7 @@ struct AcceptorState : std::enable_shared_from_this<AcceptorState> {
       if (self->closed) return;
       if (!ec) {
         self->on_accept(std::make_unique<AsioConnection>(
-            std::make_shared<ConnectionState>(std::move(socket), self->read_buffer)));
+            std::make_shared<ConnectionState>(std::move(socket), self->readiness)));
         self->accept_next();
         return;
       }
@@ -458,7 +483,7 @@ struct SystemRuntime::Impl {
   asio::signal_set signals{io};
   std::map<bank::TimerId, std::unique_ptr<asio::steady_timer>> timers;
   bank::TimerId timer_id_next = 1;
-  std::shared_ptr<ReadBuffer> read_buffer = std::make_shared<ReadBuffer>();
+  std::shared_ptr<Readiness> readiness = std::make_shared<Readiness>(io);
   std::function<void(const std::string&)> warn;
 };
 
@@ -513,7 +538,7 @@ bank::Result<std::unique_ptr<bank::Listener>> SystemRuntime::listen(const std::s
       return bank::Error{fmt::format("cannot resolve address '{}': {}", address, ec.message())};
     endpoint = results.begin()->endpoint();
   }
-  auto state = std::make_shared<AcceptorState>(impl_->io, impl_->read_buffer, impl_->warn);
+  auto state = std::make_shared<AcceptorState>(impl_->io, impl_->readiness, impl_->warn);
   state->on_accept = std::move(on_accept);
   auto& acceptor = state->acceptor;
   if (acceptor.open(endpoint.protocol(), ec); ec) return bank::Error{ec.message()};
