@@ -297,8 +297,7 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   // Half-close, then drain the peer's input until it closes or linger_timeout.
   void begin_linger() {
     if (finished) return;
-    asio::error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    shut_now();
     linger_timer.expires_after(linger_timeout);
     linger_timer.async_wait([self = shared_from_this()](const asio::error_code& ec) {
       if (!ec) self->finish(bank::CloseReason::local_close);

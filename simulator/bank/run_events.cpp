@@ -29,9 +29,11 @@ void RunEvents::request_sent(const std::string& actor, std::string_view frames, 
 }
 
 void RunEvents::reply_received(const std::string& actor, std::string_view reply) {
-  if (logs(bank::LogLevel::debug))
-    log(bank::LogLevel::debug, actor, fmt::format("recv {}", short_reply(reply)));
-  if (world_.tracing()) world_.trace(fmt::format("{} recv {}", actor, short_reply(reply)));
+  const bool log_it = logs(bank::LogLevel::debug);
+  if (!log_it && !world_.tracing()) return;  // Every reply passes here: shorten it only when shown.
+  const std::string shown = short_reply(reply);
+  if (log_it) log(bank::LogLevel::debug, actor, fmt::format("recv {}", shown));
+  if (world_.tracing()) world_.trace(fmt::format("{} recv {}", actor, shown));
 }
 
 void RunEvents::request_answered(const std::string& actor, std::string_view reply) {
