@@ -492,6 +492,19 @@ void Model::check_list(const std::string& actor, std::string_view reply, std::ui
     check_list_after_prefix(actor, reply, generation);
     return;
   }
+  // A list that is itself a prefix of the verified one (most often, one sent
+  // before the prefix was last extended): its every line was checked with the
+  // prefix (shape, confirmations), so what is left is that nothing confirmed
+  // before it was sent is missing, and that its lines nobody has acknowledged
+  // are still explained by writes in flight, as the whole check would ask. The
+  // whole check words a missing one.
+  const bool within_verified =
+      reply.empty() || (reply.size() <= verified_text_.size() && verified_text_.starts_with(reply) &&
+                        (reply.size() == verified_text_.size() || verified_text_[reply.size()] == '\n'));
+  if (within_verified && highest_confirmed_id(generation) <= lines) {
+    explain_unconfirmed(actor, verified_unacknowledged(lines));
+    return;
+  }
   check_list_whole(actor, reply, generation);
 }
 
@@ -605,6 +618,19 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
   return true;
 }
 
+std::vector<ParsedTransaction> Model::verified_unacknowledged(std::uint64_t through_id) {
+  std::vector<ParsedTransaction> found;
+  for (auto it = verified_unacked_.begin(); it != verified_unacked_.end() && *it <= through_id;) {
+    if (acked_ids_.contains(*it)) {
+      it = verified_unacked_.erase(it);
+      continue;
+    }
+    found.push_back(confirmed_.at(*it));
+    ++it;
+  }
+  return found;
+}
+
 void Model::extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list) {
   // list holds the transactions after the old prefix, or the whole ledger.
   const bool whole = !list.empty() && list.front().id == 1;
@@ -612,7 +638,9 @@ void Model::extend_verified_prefix(std::string_view reply, const std::vector<Par
     verified_voided_.clear();
     verified_amounts_.clear();
   }
+  if (whole) verified_unacked_.clear();
   for (const ParsedTransaction& t : list) {
+    if (!acked_ids_.contains(t.id)) verified_unacked_.insert(t.id);
     if (t.voids_id != 0) {
       verified_voided_.insert(t.voids_id);
     } else {

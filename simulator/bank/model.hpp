@@ -128,6 +128,8 @@ class Model {
                                                                  std::uint64_t generation);
   bool check_list_after_prefix(const std::string& actor, std::string_view reply, std::uint64_t generation);
   void extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list);
+  // The verified transactions up to through_id that no write has acknowledged, by id.
+  std::vector<ParsedTransaction> verified_unacknowledged(std::uint64_t through_id);
   bool explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list);
   std::optional<std::vector<ParsedTransaction>> parse_list(const std::string& actor, std::string_view reply);
   std::uint64_t highest_confirmed_id(std::uint64_t generation) const;
@@ -151,6 +153,7 @@ class Model {
   std::int64_t verified_created_at_last_s_ = INT64_MIN;
   std::set<std::uint64_t> verified_voided_;
   std::map<std::uint64_t, bank::Money> verified_amounts_;  // Of verified transactions that are not reversals.
+  std::set<std::uint64_t> verified_unacked_;  // Verified ids not acknowledged when last looked at.
   std::vector<std::uint64_t> known_ids_;
   std::map<std::string, Write> pending_;
   std::map<std::string, std::uint64_t> acked_keys_;   // key -> id
