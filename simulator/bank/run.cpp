@@ -155,9 +155,9 @@ void Run::check_phases() {
   end_if_stuck();
   check_liveness_deadline();
   if (phase_ == Phase::liveness) {
-    bool all_finished = true;
-    for (auto& banker : bankers_) all_finished = all_finished && banker->finished();
-    if (all_finished) {
+    // A banker that finished stays finished: look on from the first that had not.
+    while (unfinished_from_ < bankers_.size() && bankers_[unfinished_from_]->finished()) ++unfinished_from_;
+    if (unfinished_from_ == bankers_.size()) {
       phase_ = Phase::audit;
       auditor_->start();
     }

@@ -89,6 +89,7 @@ class Run {
   Phase phase_ = Phase::safety;
   std::int64_t end_ms_ = INT64_MAX;
   bool liveness_checked_ = false;
+  std::size_t unfinished_from_ = 0;  // Every banker before this index has finished.
   std::unique_ptr<sim::World> world_;
   std::unique_ptr<sim::SimNetwork> network_;
   std::unique_ptr<Model> model_;

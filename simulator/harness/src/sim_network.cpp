@@ -8,14 +8,42 @@
 namespace sim {
 
 struct Piece {
-  std::string bytes;
+  std::size_t size;
   std::int64_t ready_ms;
 };
 
-// One direction of a connection.
+// One direction of a connection. The pieces' bytes are kept in one buffer, in
+// order, so that a send or a delivery allocates nothing once it has grown.
 struct Pipe {
   std::deque<Piece> pieces;
-  std::size_t bytes = 0;
+  std::string data;  // The bytes of the pieces, from head on.
+  std::size_t head = 0;
+  std::size_t bytes = 0;  // In flight: data.size() - head.
+  void push(std::string_view piece, std::int64_t ready_ms) {
+    pieces.push_back(Piece{piece.size(), ready_ms});
+    data.append(piece);
+    bytes += piece.size();
+  }
+  void clear() {
+    pieces.clear();
+    data.clear();
+    head = 0;
+    bytes = 0;
+  }
+  // Takes size bytes from the front into out.
+  void take(std::size_t size, std::string& out) {
+    out.assign(data, head, size);
+    head += size;
+    bytes -= size;
+    if (head == data.size()) {
+      data.clear();
+      head = 0;
+    } else if (head >= compact_at_bytes) {
+      data.erase(0, head);
+      head = 0;
+    }
+  }
+  static constexpr std::size_t compact_at_bytes = 64 * 1024;
   std::int64_t last_ready_ms = 0;
   EventId pump_event = 0;
   bool fin = false;   // The sender closed: after the last piece, the reader sees EOF.
@@ -38,6 +66,10 @@ struct SimConnectionState {
   // how its pieces coalesce. Seeded by its two nodes and how many
   // connections the first has opened to the second before.
   MomentRng rng{0};
+  // The link between its nodes, looked up again only when a link was added
+  // (links are never removed): a delivery looks it up without building a key.
+  const SimNetwork::Link* link = nullptr;
+  std::size_t links_seen = SIZE_MAX;
 };
 
 class SimEndpoint final : public bank::Connection {
@@ -76,9 +108,8 @@ class SimEndpoint final : public bank::Connection {
       const std::size_t taken = std::min(piece_bytes, bytes.size());
       const std::int64_t ready_ms =
           std::max(pipe.last_ready_ms, network_.world_.now_ms() + network_.latency(rng));
-      pipe.pieces.push_back(Piece{std::string(bytes.substr(0, taken)), ready_ms});
+      pipe.push(bytes.substr(0, taken), ready_ms);
       pipe.last_ready_ms = ready_ms;
-      pipe.bytes += taken;
       bytes.remove_prefix(taken);
       if (pieces > 1) --pieces;
     }
@@ -231,6 +262,16 @@ bool SimNetwork::flow_blocked(const std::string& from, const std::string& to) co
                              link->one_way_blocked_sender == from);
 }
 
+bool SimNetwork::flow_blocked(SimConnectionState& state, int direction) const {
+  if (state.links_seen != links_.size()) {
+    state.link = find_link(state.nodes[0], state.nodes[1]);
+    state.links_seen = links_.size();
+  }
+  const Link* link = state.link;
+  return link != nullptr && (link->partitioned || link->clogged_until_ms > world_.now_ms() ||
+                             link->one_way_blocked_sender == state.nodes[direction]);
+}
+
 void SimNetwork::connect(const std::string& from, const std::string& to, std::uint16_t port,
                          ConnectCallback on_done) {
   if (find_link(from, to) != nullptr && find_link(from, to)->partitioned) {
@@ -279,7 +320,7 @@ void SimNetwork::schedule_pump(const std::shared_ptr<SimConnectionState>& state,
   if (pipe.pieces.empty() && !pipe.fin) return;
   const int reader = 1 - direction;
   if (state->finished[direction] && state->finished[reader]) return;
-  if (flow_blocked(state->nodes[direction], state->nodes[reader])) return;  // kick_link() resumes it.
+  if (flow_blocked(*state, direction)) return;  // kick_link() resumes it.
   SimEndpoint* receiver = state->endpoints[reader];
   if (!pipe.pieces.empty() && receiver != nullptr && (receiver->paused() || receiver->handler() == nullptr)) {
     return;  // resume_reading() or start() resumes it.
@@ -295,12 +336,11 @@ void SimNetwork::schedule_pump(const std::shared_ptr<SimConnectionState>& state,
 void SimNetwork::pump(const std::shared_ptr<SimConnectionState>& state, int direction) {
   Pipe& pipe = state->pipes[direction];
   const int reader = 1 - direction;
-  if (flow_blocked(state->nodes[direction], state->nodes[reader])) return;
+  if (flow_blocked(*state, direction)) return;
   if (state->vanished[reader]) {
     // Nobody is there: the bytes are lost, and the sender's retransmissions
     // will time out.
-    pipe.pieces.clear();
-    pipe.bytes = 0;
+    pipe.clear();
     pipe.fin = false;
     pipe.half = false;
     reset_later(state);
@@ -310,14 +350,18 @@ void SimNetwork::pump(const std::shared_ptr<SimConnectionState>& state, int dire
     SimEndpoint* receiver = state->endpoints[reader];
     if (receiver != nullptr && (receiver->paused() || receiver->handler() == nullptr)) return;
     // Deliver the head piece, coalescing with ready followers now and then.
-    std::string bytes = std::move(pipe.pieces.front().bytes);
+    std::size_t size = pipe.pieces.front().size;
     pipe.pieces.pop_front();
     while (!pipe.pieces.empty() && pipe.pieces.front().ready_ms <= world_.now_ms() &&
            state->rng.at(world_.now_ms()).chance(1, 2)) {
-      bytes += pipe.pieces.front().bytes;
+      size += pipe.pieces.front().size;
       pipe.pieces.pop_front();
     }
-    pipe.bytes -= bytes.size();
+    // Into the network's own buffer (what the reader does may send on the
+    // pipe or clear it); a delivery only ever runs from its own event, never
+    // from inside another.
+    std::string& bytes = delivery_;
+    pipe.take(size, bytes);
     bytes_delivered_ += bytes.size();
     state->last_delivered_ms[direction] = world_.now_ms();
     if (receiver != nullptr && !state->finished[reader]) receiver->handler()->on_data(bytes);
@@ -362,8 +406,7 @@ void SimNetwork::reset_connection(const std::shared_ptr<SimConnectionState>& sta
   for (auto& pipe : state->pipes) {
     if (pipe.pump_event != 0) world_.cancel(pipe.pump_event);
     pipe.pump_event = 0;
-    pipe.pieces.clear();
-    pipe.bytes = 0;
+    pipe.clear();
     pipe.fin = false;
     pipe.half = false;
   }
@@ -397,8 +440,7 @@ void SimNetwork::vanish(const std::string& name) {
     Pipe& pipe = state->pipes[side];
     if (pipe.pump_event != 0) world_.cancel(pipe.pump_event);
     pipe.pump_event = 0;
-    pipe.pieces.clear();
-    pipe.bytes = 0;
+    pipe.clear();
     pipe.fin = false;
     pipe.half = false;
     // Its own process learns the connection is gone, from the loop.

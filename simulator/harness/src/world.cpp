@@ -14,7 +14,7 @@ std::uint64_t World::stream_seed(std::string_view name) const {
   return mix64(seed_ ^ mix64(hash));
 }
 
-EventId World::schedule_after(std::int64_t delay_ms, const char* kind, std::function<void()> callback) {
+EventId World::schedule_after(std::int64_t delay_ms, const char* kind, EventCallback callback) {
   BANK_ASSERT(delay_ms >= 0);
   std::int64_t due_ms = now_ms_;
   if (delay_ms > 0) {
@@ -76,7 +76,7 @@ bool World::run_next(std::int64_t until_ms) {
     const auto index = static_cast<std::uint32_t>(entry.id & 0xffffffffu);
     Slot& slot = slots_[index];
     const bool live = slot.live;
-    std::function<void()> callback = std::move(slot.callback);
+    EventCallback callback = std::move(slot.callback);
     slot.callback = nullptr;
     slot.live = false;
     if (++slot.generation == 0) slot.generation = 1;

@@ -94,6 +94,7 @@ class SimNetwork {
  private:
   friend class SimEndpoint;
   friend class SimListener;
+  friend struct SimConnectionState;
   class NodeNetwork;
   struct Link {
     bool partitioned = false;
@@ -105,6 +106,8 @@ class SimNetwork {
   static LinkKey link_key(const std::string& a, const std::string& b);
   const Link* find_link(const std::string& a, const std::string& b) const;
 
+  // flow_blocked() for bytes from side `direction` of a connection to the other.
+  bool flow_blocked(SimConnectionState& state, int direction) const;
   void schedule_pump(const std::shared_ptr<SimConnectionState>& state, int direction);
   void pump(const std::shared_ptr<SimConnectionState>& state, int direction);
   void kick_link(const std::string& a, const std::string& b);
@@ -130,6 +133,7 @@ class SimNetwork {
   std::uint64_t connection_id_next_ = 1;
   std::map<std::pair<std::string, std::string>, MomentRng> connect_rngs_;
   std::uint64_t bytes_delivered_ = 0;
+  std::string delivery_;  // The bytes being delivered (see pump).
 };
 
 }  // namespace sim

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sim/event_callback.hpp"
 #include "sim/rng.hpp"
 
 namespace sim {
@@ -42,7 +43,7 @@ class World {
   // delay of 0 runs it later in the current step, never inline. `kind` (a
   // string literal: "net deliver", "disk sync", ...) names the event in the
   // determinism hash and the event log.
-  EventId schedule_after(std::int64_t delay_ms, const char* kind, std::function<void()> callback);
+  EventId schedule_after(std::int64_t delay_ms, const char* kind, EventCallback callback);
   void cancel(EventId id);
 
   // Runs the next event if it is due at or before until_ms. Returns false when
@@ -103,7 +104,7 @@ class World {
   // slot's index plus its generation, so a stale id never cancels a newer event.
   // Generations start at 1: no event has id 0, which callers use for "none".
   struct Slot {
-    std::function<void()> callback;
+    EventCallback callback;
     std::uint32_t generation = 1;
     bool live = false;
   };
