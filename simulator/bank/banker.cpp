@@ -13,30 +13,6 @@ namespace {
 // Larger than the server's frame limit (64 KiB by default).
 constexpr std::size_t oversized_frame_bytes = 70 * 1024;
 
-// Frames as one line: long ones by their size, control characters escaped.
-std::string frames_text(const std::vector<std::string>& frames) {
-  std::string text;
-  for (const auto& f : frames) {
-    if (!text.empty()) text += " | ";
-    if (f.size() > 80) {
-      text += fmt::format("<{} bytes>", f.size());
-      continue;
-    }
-    for (char c : f) {
-      if (c == '\r') {
-        text += "\\r";
-      } else if (c == '\n') {
-        text += "\\n";
-      } else if (c == '\t') {
-        text += "\\t";
-      } else {
-        text += c;
-      }
-    }
-  }
-  return text;
-}
-
 bool is_write(BankerOp op) {
   return op == BankerOp::create || op == BankerOp::void_;
 }
@@ -351,7 +327,7 @@ void Banker::send_batch() {
     // The argument goes out with the action, before the prompt comes back, as
     // the original's load generator does.
     for (const auto& frame : request.frames) bank::append_frame(bytes, frame);
-    context_.events.request_sent(name_, frames_text(request.frames), attempts_);
+    context_.events.request_sent(name_, request.frames, attempts_);
     slow_read_ms = std::max(slow_read_ms, request.interaction.slow_read_ms);
     request.hang_up_armed = request.interaction.hang_up && attempts_ == 0;
     if (request.interaction.echo && attempts_ == 0) {

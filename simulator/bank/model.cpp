@@ -647,7 +647,11 @@ void Model::extend_verified_prefix(std::string_view reply, const std::vector<Par
       verified_amounts_[t.id] = t.amount;
     }
   }
-  verified_text_ = std::string(reply);
+  if (reply.starts_with(verified_text_)) {
+    verified_text_.append(reply.substr(verified_text_.size()));  // Most often: the old prefix and more.
+  } else {
+    verified_text_ = std::string(reply);
+  }
   verified_count_ = list.empty() ? verified_count_ : list.back().id;
   verified_created_at_last_s_ = list.empty() ? verified_created_at_last_s_ : list.back().created_at_s;
   verified_generation_ = confirmations_.size();

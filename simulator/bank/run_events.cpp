@@ -8,6 +8,29 @@
 
 namespace bank_sim {
 
+std::string frames_text(const std::vector<std::string>& frames) {
+  std::string text;
+  for (const auto& f : frames) {
+    if (!text.empty()) text += " | ";
+    if (f.size() > 80) {
+      text += fmt::format("<{} bytes>", f.size());
+      continue;
+    }
+    for (char c : f) {
+      if (c == '\r') {
+        text += "\\r";
+      } else if (c == '\n') {
+        text += "\\n";
+      } else if (c == '\t') {
+        text += "\\t";
+      } else {
+        text += c;
+      }
+    }
+  }
+  return text;
+}
+
 std::string short_reply(std::string_view reply) {
   const auto newline = reply.find('\n');
   if (newline == std::string_view::npos) return std::string(reply);
@@ -19,13 +42,16 @@ void RunEvents::log(bank::LogLevel level, std::string_view actor, std::string_vi
   append_log_line(log_, world_, level, actor, message);
 }
 
-void RunEvents::request_sent(const std::string& actor, std::string_view frames, std::uint32_t attempt) {
+void RunEvents::request_sent(const std::string& actor, const std::vector<std::string>& frames_sent,
+                             std::uint32_t attempt) {
+  if (!logs(bank::LogLevel::debug) && !world_.tracing() && !recorder_) return;  // Formatted only when shown.
+  const std::string frames = frames_text(frames_sent);
   if (logs(bank::LogLevel::debug)) {
     log(bank::LogLevel::debug, actor,
         fmt::format("send {}{}", frames, attempt > 0 ? fmt::format(" (attempt {})", attempt + 1) : ""));
   }
   if (world_.tracing()) world_.trace(fmt::format("{} send {}", actor, frames));
-  if (recorder_) recorder_->begin_request(actor, std::string(frames), world_.now_ms());
+  if (recorder_) recorder_->begin_request(actor, frames, world_.now_ms());
 }
 
 void RunEvents::reply_received(const std::string& actor, std::string_view reply) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bank/log.hpp"
 #include "plan.hpp"
@@ -21,6 +22,8 @@ namespace bank_sim {
 
 // A reply as the story shows it: a LIST's size and first line, not its all.
 std::string short_reply(std::string_view reply);
+// Frames as one line: long ones by their size, control characters escaped.
+std::string frames_text(const std::vector<std::string>& frames);
 
 class RunEvents {
  public:
@@ -32,8 +35,8 @@ class RunEvents {
     return recorder_ ? std::optional<std::string>(recorder_->json()) : std::nullopt;
   }
 
-  // A banker's request went out (its frames as text), on attempt `attempt` (0: the first).
-  void request_sent(const std::string& actor, std::string_view frames, std::uint32_t attempt);
+  // A banker's request went out (these frames), on attempt `attempt` (0: the first).
+  void request_sent(const std::string& actor, const std::vector<std::string>& frames, std::uint32_t attempt);
   // A reply reached a banker.
   void reply_received(const std::string& actor, std::string_view reply);
   // The request ended: answered with reply, or lost for reason (to be retried or given up).
