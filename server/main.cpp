@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -162,31 +163,52 @@ int main(int argc, char** argv) {
   dst_demo::SystemRuntime runtime;
   runtime.set_warning_sink([&log](const std::string& message) { log.warn("{}", message); });
   dst_demo::PosixDisk disk(data_dir, runtime);
+  std::unique_ptr<bank::BankServer> server;
+  bool stopping = false;
+  auto stop = [&](const char* why) {
+    if (stopping) return;
+    stopping = true;
+    log.info("{}: shutting down", why);
+    if (server) {
+      server->shutdown([&runtime] { runtime.stop(); });
+    } else {
+      runtime.stop();
+    }
+  };
+  // Before the disk starts its threads (they must not take the signals). The
+  // bound: the server's grace for work in flight, then the wait for a disk
+  // worker, with room; only a loop stuck in the disk needs it.
+  const auto shutdown_bound = std::chrono::milliseconds(config.shutdown_grace_ms) +
+                              dst_demo::PosixDisk::worker_stop_bound + std::chrono::seconds(3);
+  runtime.on_shutdown_signal(
+      [&](int signal_number) { stop(signal_number == SIGINT ? "SIGINT" : "SIGTERM"); }, shutdown_bound,
+      [&log, counters = disk.counters(), shutdown_bound] {
+        if (counters->syncs_in_progress > 0) {
+          log.error(
+              "the disk did not finish a sync within the shutdown bound; exiting without waiting for it");
+        } else {
+          log.error("shutdown did not finish within {} ms; exiting without waiting for it",
+                    shutdown_bound.count());
+        }
+        spdlog::shutdown();
+      });
   bank::BankEnvironment environment{runtime, runtime, runtime, disk, log};
   auto started = bank::BankServer::start(environment, config);
   if (!started) {
     log.error("cannot start: {}", started.error().message);
     return 1;
   }
-  std::unique_ptr<bank::BankServer> server = std::move(*started);
+  server = std::move(*started);
   std::printf("listening on %s:%u\n", address.c_str(), static_cast<unsigned>(server->port()));
   std::fflush(stdout);
-
-  bool stopping = false;
-  auto stop = [&](const char* why) {
-    if (stopping) return;
-    stopping = true;
-    log.info("{}: shutting down", why);
-    server->shutdown([&runtime] { runtime.stop(); });
-  };
-  runtime.on_shutdown_signal(
-      [&](int signal_number) { stop(signal_number == SIGINT ? "SIGINT" : "SIGTERM"); });
   server->set_on_exit_requested([&] { stop("EXIT"); });
   runtime.run();
   const auto& stats = server->stats();
-  log.info("served {} connections ({} refused), {} requests, {} writes in {} syncs",
-           stats.connections_accepted, stats.connections_refused, stats.requests, stats.writes_staged,
-           stats.syncs);
+  log.info(
+      "served {} connections ({} refused), {} requests, {} writes in {} syncs; disk batches: {} on the "
+      "loop, {} on the disk thread",
+      stats.connections_accepted, stats.connections_refused, stats.requests, stats.writes_staged, stats.syncs,
+      disk.counters()->batches_on_loop.load(), disk.counters()->batches_on_worker.load());
   server.reset();
   if (disk.abandoned_workers() > 0) {
     // The disk is stuck in a sync: nothing it holds was acknowledged. Exit

@@ -2,26 +2,32 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <asio/connect.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
-#include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "bank/assert.hpp"
 #include "bank/framing.hpp"
 #include "bank/session.hpp"
 
@@ -477,13 +483,70 @@ class AsioListener final : public bank::Listener {
 
 }  // namespace
 
+// SIGINT and SIGTERM, waited for on a thread of their own (see on_shutdown_signal).
+class SignalWatch {
+ public:
+  SignalWatch(asio::io_context& io, std::function<void(int)> on_signal, std::chrono::milliseconds bound,
+              std::function<void()> on_overdue)
+      : io_(io), on_signal_(std::move(on_signal)), bound_(bound), on_overdue_(std::move(on_overdue)) {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    ::pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+    thread_ = std::thread([this] { watch(); });
+  }
+  ~SignalWatch() {
+    closing_ = true;
+    ::pthread_kill(thread_.native_handle(), SIGTERM);  // Ends its wait; it sees closing_.
+    thread_.join();
+  }
+  SignalWatch(const SignalWatch&) = delete;
+  SignalWatch& operator=(const SignalWatch&) = delete;
+
+ private:
+  void watch() {
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    for (;;) {
+      siginfo_t info{};
+      int signal_number = -1;
+      if (deadline) {
+        const auto left = std::max(std::chrono::nanoseconds(0), *deadline - std::chrono::steady_clock::now());
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(left);
+        const timespec timeout{static_cast<time_t>(seconds.count()),
+                               static_cast<long>((left - seconds).count())};
+        signal_number = ::sigtimedwait(&signals_, &info, &timeout);
+      } else {
+        signal_number = ::sigwaitinfo(&signals_, &info);
+      }
+      if (closing_) return;
+      if (signal_number < 0) {
+        if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+          on_overdue_();
+          std::_Exit(1);
+        }
+        continue;  // EINTR, or woken early.
+      }
+      asio::post(io_, [this, signal_number] { on_signal_(signal_number); });
+      if (!deadline) deadline = std::chrono::steady_clock::now() + bound_;
+    }
+  }
+
+  asio::io_context& io_;
+  std::function<void(int)> on_signal_;
+  std::chrono::milliseconds bound_;
+  std::function<void()> on_overdue_;
+  sigset_t signals_{};
+  std::atomic<bool> closing_{false};
+  std::thread thread_;
+};
+
 struct SystemRuntime::Impl {
   asio::io_context io{1};
-  asio::signal_set signals{io};
   std::map<bank::TimerId, std::unique_ptr<asio::steady_timer>> timers;
   bank::TimerId timer_id_next = 1;
   std::shared_ptr<Readiness> readiness = std::make_shared<Readiness>(io);
   std::function<void(const std::string&)> warn;
+  std::unique_ptr<SignalWatch> signal_watch;  // Last: it posts to io.
 };
 
 SystemRuntime::SystemRuntime() : impl_(std::make_unique<Impl>()) {}
@@ -556,19 +619,16 @@ void SystemRuntime::set_warning_sink(std::function<void(const std::string&)> war
   impl_->warn = std::move(warn);
 }
 
-void SystemRuntime::on_shutdown_signal(std::function<void(int)> on_signal) {
-  impl_->signals.add(SIGINT);
-  impl_->signals.add(SIGTERM);
-  struct Waiter {
-    Impl* impl;
-    std::function<void(int)> on_signal;
-    void operator()(const asio::error_code& ec, int signal_number) {
-      if (ec) return;
-      on_signal(signal_number);
-      impl->signals.async_wait(Waiter{impl, on_signal});
-    }
-  };
-  impl_->signals.async_wait(Waiter{impl_.get(), std::move(on_signal)});
+bool SystemRuntime::input_waiting() {
+  epoll_event event{};
+  return ::epoll_wait(impl_->readiness->set.native_handle(), &event, 1, 0) > 0;
+}
+
+void SystemRuntime::on_shutdown_signal(std::function<void(int)> on_signal, std::chrono::milliseconds bound,
+                                       std::function<void()> on_overdue) {
+  BANK_ASSERT(!impl_->signal_watch);
+  impl_->signal_watch =
+      std::make_unique<SignalWatch>(impl_->io, std::move(on_signal), bound, std::move(on_overdue));
 }
 
 void SystemRuntime::run() {
@@ -577,8 +637,6 @@ void SystemRuntime::run() {
 }
 
 void SystemRuntime::stop() {
-  asio::error_code ignored;
-  impl_->signals.cancel(ignored);
   for (auto& [id, timer] : impl_->timers) timer->cancel();
   impl_->timers.clear();
   impl_->io.stop();

@@ -571,6 +571,32 @@ TEST_CASE(
   CHECK(test_support::split_lines(c.request("LIST_TRANSACTIONS")).size() == 2);
 }
 
+// The commit path syncs on the loop while it is idle (as Redis does); a slow
+// disk must send the syncs to the disk thread, so that the loop goes on
+// serving reads while one hangs.
+TEST_CASE("hostile: after one slow sync, a sync that never returns leaves reads served (real binary)") {
+  const auto dir = test_support::make_temp_dir();
+  ServerProcess server(
+      dir + "/data", {},
+      shim_setup(dir + "/io.log", "BANK_SHIM_SLOW_SYNC_MS=50 BANK_SHIM_HANG_SYNC_AFTER_WRITES=1"));
+  TcpClient writer(server.port());
+  TcpClient reader(server.port());
+  REQUIRE(writer.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+  REQUIRE(writer.request("1.00").starts_with("id=1 "));  // Synced in 50 ms: the disk is slow.
+  REQUIRE(writer.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+  REQUIRE(writer.send_frame("2.00"));  // Its sync never returns.
+  REQUIRE(test_support::wait_until(
+      [&] { return test_support::read_file(dir + "/io.log").find("\nH ") != std::string::npos; }, 20'000));
+  INFO("reads must not wait for a disk that does not answer");
+  CHECK(reader.request("HEALTH") == "healthy");
+  CHECK(reader.request("GET_BALANCE") == "$1.00");
+  CHECK(writer.read_frame(200) == std::nullopt);  // Never acknowledged.
+  ::kill(server.pid(), SIGTERM);
+  const auto code = server.wait_for(30'000);
+  REQUIRE(code.has_value());
+  CHECK(*code == 1);
+}
+
 TEST_CASE(
     "hostile: SIGTERM with the disk stuck in fdatasync exits within its bounds, acknowledging nothing "
     "unsynced") {

@@ -2,7 +2,8 @@
 // order they happen, the journal's writes and fdatasyncs and every send to a
 // socket, into the file named by BANK_SHIM_LOG; and it can make the journal's
 // fdatasync fail with EIO (BANK_SHIM_FAIL_SYNC_AFTER_WRITES=N) or never return
-// (BANK_SHIM_HANG_SYNC_AFTER_WRITES=N) once the journal has taken N writes.
+// (BANK_SHIM_HANG_SYNC_AFTER_WRITES=N) once the journal has taken N writes;
+// and it can make every journal fdatasync take BANK_SHIM_SLOW_SYNC_MS longer.
 //
 // Log lines:  W <bytes>            a write to the journal (after it returned)
 //             Z <bytes>            zeros written to grow the journal ahead of its appends (not counted)
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -164,6 +166,10 @@ extern "C" int fdatasync(int fd) {
   if (hang_after >= 0 && writes > hang_after) {
     record("H " + std::to_string(writes) + "\n");
     for (;;) ::pause();  // A disk that never answers.
+  }
+  if (const long slow_ms = threshold("BANK_SHIM_SLOW_SYNC_MS"); slow_ms > 0) {
+    const timespec pause{slow_ms / 1000, (slow_ms % 1000) * 1'000'000};
+    ::nanosleep(&pause, nullptr);  // A slow disk, not a race being waited out.
   }
   const int result = real(fd);
   if (result == 0) record("S " + std::to_string(writes) + "\n");
