@@ -109,4 +109,5 @@ for pair in "HEALTH vs PING:health=1" "GET_BALANCE vs GET:balance=1" "CREATE vs 
 done
 kill -TERM "$bank_pid"; wait "$bank_pid" 2>/dev/null || true
 echo
-echo "group commit: $(grep -o '[0-9]* writes in [0-9]* syncs' "$work/bank.log" | tail -1) ($(grep -o '[0-9]* writes in [0-9]* syncs' "$work/bank.log" | awk '{printf "%.2f syncs per create", $4/$1}'))"
+echo "group commit: $(grep -o '[0-9]* writes in [0-9]* syncs' "$work/bank.log" | tail -1) ($(grep -o '[0-9]* writes in [0-9]* syncs' "$work/bank.log" | awk '{printf "%.2f syncs per create", $4/$1}'));" \
+  "$(grep -o 'disk batches: .*' "$work/bank.log" | tail -1)"

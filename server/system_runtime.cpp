@@ -70,6 +70,11 @@ struct Readiness : std::enable_shared_from_this<Readiness> {
   std::uint64_t watch_id_next = 1;
   bool waiting = false;
   std::array<epoll_event, ready_batch_max> ready{};
+  // While a turn reads its connections, the replies they produce wait here
+  // and go out when the reads are done: one write per connection, and no trip
+  // through Asio's queue (which would cost the loop another look at its fds).
+  bool dispatching = false;
+  std::vector<std::shared_ptr<ConnectionState>> to_flush;
 
   // Adds a socket, reading; returns its watch id (0 if the kernel refused).
   std::uint64_t watch(int fd, std::weak_ptr<ConnectionState> state) {
@@ -211,6 +216,10 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
     queued.append(bytes);
     if (write_in_flight || flush_posted) return;
     flush_posted = true;
+    if (readiness->dispatching) {
+      readiness->to_flush.push_back(shared_from_this());
+      return;
+    }
     asio::post(socket.get_executor(), [self = shared_from_this()] {
       self->flush_posted = false;
       self->flush();
@@ -349,6 +358,7 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
 
 void Readiness::dispatch() {
   const int count = ::epoll_wait(set.native_handle(), ready.data(), static_cast<int>(ready.size()), 0);
+  dispatching = true;
   for (int i = 0; i < count; ++i) {
     // By id, not by pointer: a connection an earlier one's handler closed is simply gone.
     auto it = watched.find(ready[static_cast<std::size_t>(i)].data.u64);
@@ -359,6 +369,15 @@ void Readiness::dispatch() {
       watched.erase(it);
     }
   }
+  dispatching = false;
+  std::vector<std::shared_ptr<ConnectionState>> flushing;
+  flushing.swap(to_flush);
+  for (auto& state : flushing) {
+    state->flush_posted = false;
+    state->flush();
+  }
+  flushing.clear();
+  if (to_flush.empty()) to_flush.swap(flushing);  // Keeps the capacity for the next turn.
   wait();
 }
 
