@@ -68,53 +68,9 @@ class Parser {
       }
       if (!saw_version) return fail(fmt::format("expected 'version {}' first", plan_file_version));
       if (section == Section::header) {
-        std::int64_t value = 0;
-        if (head == "seed") {
-          if (words_.size() != 2) return fail("expected 'seed N'");
-          const auto r = std::from_chars(words_[1].data(), words_[1].data() + words_[1].size(), k.seed);
-          if (r.ec != std::errc{} || r.ptr != words_[1].data() + words_[1].size())
-            return fail("expected 'seed N'");
-          continue;
-        }
-        if (head == "duration_steps") {
-          if (!number(1, value, 0, static_cast<std::int64_t>(duration_steps_max))) return error_;
-          k.duration_steps = static_cast<std::uint64_t>(value);
-          continue;
-        }
-        if (head == "step_ms") {
-          if (!number(1, value, 1, step_ms_max)) return error_;
-          k.step_ms = value;
-          continue;
-        }
-        if (head == "epoch_offset_ms") {
-          if (!number(1, value, 0, epoch_offset_ms_limit)) return error_;
-          k.epoch_offset_ms = value;
-          continue;
-        }
-        if (head == "branch") {
-          Branch branch;
-          if (!unsigned_field(1, "at_event", branch.at_event) || !unsigned_field(2, "seed", branch.seed)) {
-            return fail("expected 'branch at_event=N seed=N'");
-          }
-          if (!plans.branches.empty() && branch.at_event < plans.branches.back().at_event) {
-            return fail("branches must come in the order of their events");
-          }
-          plans.branches.push_back(branch);
-          continue;
-        }
-        if (head == "health_interval_ms") {
-          if (!number(1, value, 1)) return error_;
-          plans.health_interval_ms = value;
-          continue;
-        }
-        if (head == "parameters") {
-          if (auto status = parse_parameters(k.parameters); !status) return status.error();
-          continue;
-        }
-        if (head == "swarm") {
-          if (auto status = parse_swarm(k.swarm); !status) return status.error();
-          continue;
-        }
+        const HeaderLine line = parse_header_line(plans, head);
+        if (line == HeaderLine::malformed) return error_;
+        if (line == HeaderLine::handled) continue;
       }
       if (head == "banker") {
         std::int64_t index = 0;
@@ -154,6 +110,65 @@ class Parser {
     k.banker_count = static_cast<std::uint32_t>(plans.bankers.size());
     k.interactions_per_banker = interactions_per_banker_of(plans);
     return plans;
+  }
+
+  // A line of the header (the seed and knobs, branches); error_ says why a malformed one is.
+  enum class HeaderLine { handled, not_one, malformed };
+  HeaderLine parse_header_line(Plans& plans, std::string_view head) {
+    Knobs& k = plans.knobs;
+    std::int64_t value = 0;
+    if (head == "seed") {
+      const auto r = words_.size() != 2
+                         ? std::from_chars_result{nullptr, std::errc::invalid_argument}
+                         : std::from_chars(words_[1].data(), words_[1].data() + words_[1].size(), k.seed);
+      if (r.ec != std::errc{} || r.ptr != words_[1].data() + words_[1].size()) {
+        fail("expected 'seed N'");
+        return HeaderLine::malformed;
+      }
+      return HeaderLine::handled;
+    }
+    if (head == "duration_steps") {
+      if (!number(1, value, 0, static_cast<std::int64_t>(duration_steps_max))) return HeaderLine::malformed;
+      k.duration_steps = static_cast<std::uint64_t>(value);
+      return HeaderLine::handled;
+    }
+    if (head == "step_ms") {
+      if (!number(1, value, 1, step_ms_max)) return HeaderLine::malformed;
+      k.step_ms = value;
+      return HeaderLine::handled;
+    }
+    if (head == "epoch_offset_ms") {
+      if (!number(1, value, 0, epoch_offset_ms_limit)) return HeaderLine::malformed;
+      k.epoch_offset_ms = value;
+      return HeaderLine::handled;
+    }
+    if (head == "branch") {
+      Branch branch;
+      if (!unsigned_field(1, "at_event", branch.at_event) || !unsigned_field(2, "seed", branch.seed)) {
+        fail("expected 'branch at_event=N seed=N'");
+        return HeaderLine::malformed;
+      }
+      if (!plans.branches.empty() && branch.at_event < plans.branches.back().at_event) {
+        fail("branches must come in the order of their events");
+        return HeaderLine::malformed;
+      }
+      plans.branches.push_back(branch);
+      return HeaderLine::handled;
+    }
+    if (head == "health_interval_ms") {
+      if (!number(1, value, 1)) return HeaderLine::malformed;
+      plans.health_interval_ms = value;
+      return HeaderLine::handled;
+    }
+    if (head == "parameters") {
+      if (!parse_parameters(k.parameters)) return HeaderLine::malformed;  // error_ says why.
+      return HeaderLine::handled;
+    }
+    if (head == "swarm") {
+      if (!parse_swarm(k.swarm)) return HeaderLine::malformed;
+      return HeaderLine::handled;
+    }
+    return HeaderLine::not_one;
   }
 
  private:
@@ -394,6 +409,50 @@ class Parser {
     return bank::ok_status();
   }
 
+  // disk_errors EIO|ENOSPC ops=appends|syncs|both|reads for=N
+  bank::Status parse_disk_errors(Fault& f) {
+    if (words_.size() < 2 || (words_[1] != "EIO" && words_[1] != "ENOSPC")) {
+      return fail("expected 'disk_errors EIO|ENOSPC ops=appends|syncs|both|reads for=N'");
+    }
+    f.op = FaultOp::disk_errors;
+    f.error_code = words_[1] == "EIO" ? EIO : ENOSPC;
+    const std::string_view ops = words_.size() < 3 ? std::string_view{} : words_[2];
+    if (ops == "ops=appends") {
+      f.disk_ops = DiskOps::appends;
+    } else if (ops == "ops=syncs") {
+      f.disk_ops = DiskOps::syncs;
+    } else if (ops == "ops=both") {
+      f.disk_ops = DiskOps::both;
+    } else if (ops == "ops=reads") {
+      f.disk_ops = DiskOps::reads;
+    } else {
+      return fail("expected 'disk_errors EIO|ENOSPC ops=appends|syncs|both|reads for=N'");
+    }
+    std::int64_t value = 0;
+    if (!field(3, "for", value)) return error_;
+    f.duration_ms = value;
+    return bank::ok_status();
+  }
+
+  // corrupt bit_flip from_end=N bit=0..7 | corrupt misdirected pick=N
+  bank::Status parse_corrupt(Fault& f) {
+    f.op = FaultOp::corrupt;
+    std::uint64_t pick = 0;
+    std::int64_t bit = 0;
+    if (words_.size() == 4 && words_[1] == "bit_flip" && unsigned_field(2, "from_end", pick) &&
+        field(3, "bit", bit) && bit >= 0 && bit < 8) {
+      f.corrupt_kind = CorruptKind::bit_flip;
+      f.pick = pick;
+      f.bit = static_cast<unsigned>(bit);
+    } else if (words_.size() == 3 && words_[1] == "misdirected" && unsigned_field(2, "pick", pick)) {
+      f.corrupt_kind = CorruptKind::misdirected;
+      f.pick = pick;
+    } else {
+      return fail("expected 'corrupt bit_flip from_end=N bit=0..7' or 'corrupt misdirected pick=N'");
+    }
+    return bank::ok_status();
+  }
+
   bank::Status parse_fault(Fault& f, std::size_t banker_count) {
     const std::string_view op = words_[0];
     std::int64_t value = 0;
@@ -416,25 +475,7 @@ class Parser {
       if (!field(2, "for", value)) return error_;
       f.duration_ms = value;
     } else if (op == "disk_errors") {
-      if (words_.size() < 2 || (words_[1] != "EIO" && words_[1] != "ENOSPC")) {
-        return fail("expected 'disk_errors EIO|ENOSPC ops=appends|syncs|both|reads for=N'");
-      }
-      f.op = FaultOp::disk_errors;
-      f.error_code = words_[1] == "EIO" ? EIO : ENOSPC;
-      const std::string_view ops = words_.size() < 3 ? std::string_view{} : words_[2];
-      if (ops == "ops=appends") {
-        f.disk_ops = DiskOps::appends;
-      } else if (ops == "ops=syncs") {
-        f.disk_ops = DiskOps::syncs;
-      } else if (ops == "ops=both") {
-        f.disk_ops = DiskOps::both;
-      } else if (ops == "ops=reads") {
-        f.disk_ops = DiskOps::reads;
-      } else {
-        return fail("expected 'disk_errors EIO|ENOSPC ops=appends|syncs|both|reads for=N'");
-      }
-      if (!field(3, "for", value)) return error_;
-      f.duration_ms = value;
+      if (auto status = parse_disk_errors(f); !status) return status;
     } else if (op == "slow_disk") {
       f.op = FaultOp::slow_disk;
       if (!field(1, "extra", value)) return error_;
@@ -458,20 +499,7 @@ class Parser {
       if (!field(1, "for", value)) return error_;
       f.duration_ms = value;
     } else if (op == "corrupt") {
-      f.op = FaultOp::corrupt;
-      std::uint64_t pick = 0;
-      std::int64_t bit = 0;
-      if (words_.size() == 4 && words_[1] == "bit_flip" && unsigned_field(2, "from_end", pick) &&
-          field(3, "bit", bit) && bit >= 0 && bit < 8) {
-        f.corrupt_kind = CorruptKind::bit_flip;
-        f.pick = pick;
-        f.bit = static_cast<unsigned>(bit);
-      } else if (words_.size() == 3 && words_[1] == "misdirected" && unsigned_field(2, "pick", pick)) {
-        f.corrupt_kind = CorruptKind::misdirected;
-        f.pick = pick;
-      } else {
-        return fail("expected 'corrupt bit_flip from_end=N bit=0..7' or 'corrupt misdirected pick=N'");
-      }
+      if (auto status = parse_corrupt(f); !status) return status;
     } else if (op == "clock_step") {
       if (!number(1, value)) return error_;
       f.op = FaultOp::clock_step;
