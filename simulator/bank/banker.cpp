@@ -170,7 +170,8 @@ void Banker::next() {
     timer_ = context_.world.schedule_after(interaction.sleep_ms, "banker sleep", [this] { next(); });
     return;
   }
-  std::vector<Interaction> batch;
+  std::vector<Interaction>& batch = next_batch_;  // Reused: no allocation per interaction.
+  batch.clear();
   if (interaction.op == BankerOp::pipeline) {
     // The next requests of the plan go out together; sleeps between them are skipped.
     std::vector<std::size_t> members;
@@ -185,7 +186,7 @@ void Banker::next() {
   } else {
     batch.push_back(interaction);
   }
-  begin_batch(std::move(batch));
+  begin_batch(batch);
 }
 
 std::uint64_t Banker::resolve(const IdPick& pick) const {
@@ -285,7 +286,7 @@ Banker::Request Banker::build(const Interaction& interaction) {
   return request;
 }
 
-void Banker::begin_batch(std::vector<Interaction> interactions) {
+void Banker::begin_batch(const std::vector<Interaction>& interactions) {
   BANK_ASSERT(batch_.empty());
   BANK_ASSERT(interactions.size() <= pipeline_requests_max);
   for (const Interaction& interaction : interactions) batch_.push_back(build(interaction));

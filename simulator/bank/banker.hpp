@@ -67,7 +67,7 @@ class Banker {
   class Echo;
 
   void next();
-  void begin_batch(std::vector<Interaction> interactions);
+  void begin_batch(const std::vector<Interaction>& interactions);
   Request build(const Interaction& interaction);
   static std::string amount_text(bank::Money amount, AmountText text);
   void connect();
@@ -99,11 +99,11 @@ class Banker {
   std::int64_t last_send_ms_ = 0;  // On the current connection.
   FramedClient client_;
   std::vector<std::int64_t> entry_started_ms_;
-  std::uint64_t own_acked_high_id_ = 0;
-  bool polite_close_sent_ = false;  // On the current connection, behind a write still unanswered.  // The
-                                    // highest id this batch's own writes were acknowledged with.
-  sim::MomentRng backoff_rng_;      // This banker's own stream: its retries' jitter.
+  std::uint64_t own_acked_high_id_ = 0;  // The highest id this batch's own writes were acknowledged with.
+  bool polite_close_sent_ = false;       // On the current connection, behind a write still unanswered.
+  sim::MomentRng backoff_rng_;           // This banker's own stream: its retries' jitter.
   std::vector<std::unique_ptr<Echo>> echoes_;
+  std::vector<Interaction> next_batch_;  // The interactions next() sends together (kept for its capacity).
   sim::EventId timer_ = 0;
   sim::EventId watchdog_ = 0;
   sim::EventId resume_event_ = 0;

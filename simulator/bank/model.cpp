@@ -35,8 +35,8 @@ bool take_canonical_digits(std::string_view& text, std::uint64_t& value) {
   value = 0;
   while (length < text.size() && text[length] >= '0' && text[length] <= '9') {
     const auto digit = static_cast<std::uint64_t>(text[length] - '0');
-    if (value > (UINT64_MAX - digit) / 10) return false;
-    value = value * 10 + digit;
+    if (__builtin_mul_overflow(value, 10U, &value) || __builtin_add_overflow(value, digit, &value))
+      return false;
     ++length;
   }
   if (length == 0 || (length > 1 && text[0] == '0')) return false;

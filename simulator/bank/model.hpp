@@ -10,6 +10,8 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "bank/money.hpp"
@@ -156,16 +158,17 @@ class Model {
   std::set<std::uint64_t> verified_unacked_;  // Verified ids not acknowledged when last looked at.
   std::vector<std::uint64_t> known_ids_;
   std::map<std::string, Write> pending_;
-  std::map<std::string, std::uint64_t> acked_keys_;   // key -> id
-  std::map<std::uint64_t, std::string> acked_by_id_;  // id -> the key acknowledged with it
+  // Looked up, never walked (so their order cannot show): hashed.
+  std::unordered_map<std::string, std::uint64_t> acked_keys_;   // key -> id
+  std::unordered_map<std::uint64_t, std::string> acked_by_id_;  // id -> the key acknowledged with it
   struct VoidClaim {
     std::string actor;
     std::uint64_t target_id;
     std::uint64_t by_id;
     std::string reply;
   };
-  std::vector<VoidClaim> void_claims_;  // "already voided by X" replies, checked at the audit.
-  std::set<std::uint64_t> acked_ids_;
+  std::vector<VoidClaim> void_claims_;           // "already voided by X" replies, checked at the audit.
+  std::unordered_set<std::uint64_t> acked_ids_;  // Looked up, never walked.
   std::vector<BalanceRead> balance_reads_;
   std::uint64_t acknowledged_writes_ = 0;
   std::uint64_t amounts_abs_sum_ = 0;  // Of every create started (saturating): no balance can exceed it.

@@ -34,6 +34,7 @@ EventId World::schedule_after(std::int64_t delay_ms, const char* kind, EventCall
   Slot& slot = slots_[index];
   BANK_ASSERT(!slot.live);
   slot.callback = std::move(callback);
+  slot.kind = kind;
   slot.live = true;
   const EventId id = make_id(index, slot.generation);
   if (scheduling_at_ms_ != now_ms_) {
@@ -42,7 +43,7 @@ EventId World::schedule_after(std::int64_t delay_ms, const char* kind, EventCall
   }
   const std::uint64_t order =
       mix64(seed_ ^ salt_ ^ mix64(mix64(static_cast<std::uint64_t>(now_ms_)) + scheduled_at_this_ms_++));
-  queue_.push(Entry{due_ms, order, id, kind});
+  queue_.push(Entry{due_ms, order, id});
   return id;
 }
 
@@ -76,23 +77,31 @@ bool World::run_next(std::int64_t until_ms) {
     const auto index = static_cast<std::uint32_t>(entry.id & 0xffffffffu);
     Slot& slot = slots_[index];
     const bool live = slot.live;
-    EventCallback callback = std::move(slot.callback);
-    slot.callback = nullptr;
+    // No longer live (a cancel() from inside the callback finds nothing) and
+    // not yet free (nothing scheduled meanwhile takes the slot): the callback
+    // runs in place, then the slot is freed.
     slot.live = false;
     if (++slot.generation == 0) slot.generation = 1;
-    free_slots_.push_back(index);
+    struct Release {
+      World& world;
+      std::uint32_t index;
+      ~Release() {
+        world.slots_[index].callback = nullptr;
+        world.free_slots_.push_back(index);
+      }
+    } release{*this, index};
     if (!live) continue;  // Cancelled.
     BANK_ASSERT(entry.due_ms >= now_ms_);
     now_ms_ = entry.due_ms;
     ++events_run_;
     fold(static_cast<std::uint64_t>(now_ms_));
     fold(entry.order);
-    fold(kind_hash(entry.kind));
+    fold(kind_hash(slot.kind));
     if (keep_trace_) {
       trace_lines_.push_back("event " + std::to_string(events_run_) + " " + std::to_string(now_ms_) + " " +
-                             entry.kind);
+                             slot.kind);
     }
-    callback();
+    slot.callback();
     return true;
   }
   return false;
@@ -140,7 +149,7 @@ std::vector<std::pair<std::int64_t, const char*>> World::pending(std::size_t lim
     queue.pop();
     const auto index = static_cast<std::uint32_t>(entry.id & 0xffffffffu);
     if (slots_[index].live && slots_[index].generation == static_cast<std::uint32_t>(entry.id >> 32)) {
-      out.emplace_back(entry.due_ms, entry.kind);
+      out.emplace_back(entry.due_ms, slots_[index].kind);
     }
   }
   return out;

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <queue>
 #include <string>
@@ -82,7 +83,6 @@ class World {
     std::int64_t due_ms;
     std::uint64_t order;  // Drawn from the seed: shuffles events due at one step (see schedule_after).
     EventId id;
-    const char* kind;
     bool operator>(const Entry& other) const {
       if (due_ms != other.due_ms) return due_ms > other.due_ms;
       if (order != other.order) return order > other.order;
@@ -105,6 +105,7 @@ class World {
   // Generations start at 1: no event has id 0, which callers use for "none".
   struct Slot {
     EventCallback callback;
+    const char* kind = nullptr;
     std::uint32_t generation = 1;
     bool live = false;
   };
@@ -114,7 +115,9 @@ class World {
   Slot* find_live(EventId id);
 
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> queue_;
-  std::vector<Slot> slots_;
+  // A deque: a slot stays where it is while its callback runs in place and
+  // schedules more events.
+  std::deque<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::uint64_t events_run_ = 0;
   std::uint64_t trace_hash_ = 0xcbf29ce484222325ULL;
