@@ -62,6 +62,10 @@ class Banker {
     bool done = false;
     bool closes_connection = false;  // An oversized frame: the server answers, then closes.
     bool hang_up_armed = false;      // Hang up when the prompt comes: the write is then syncing.
+    // Sent on a connection whose sending side this banker had shut: its bytes
+    // went nowhere (a real socket fails such a send with EPIPE), so the server
+    // cannot have heard it; the banker learns of it when the server closes.
+    bool sent_into_shut_side = false;
   };
 
   class Echo;
@@ -101,6 +105,7 @@ class Banker {
   std::vector<std::int64_t> entry_started_ms_;
   std::uint64_t own_acked_high_id_ = 0;  // The highest id this batch's own writes were acknowledged with.
   bool polite_close_sent_ = false;       // On the current connection, behind a write still unanswered.
+  bool sending_shut_ = false;            // This banker shut the current connection's sending side.
   sim::MomentRng backoff_rng_;           // This banker's own stream: its retries' jitter.
   std::vector<std::unique_ptr<Echo>> echoes_;
   std::vector<Interaction> next_batch_;  // The interactions next() sends together (kept for its capacity).
