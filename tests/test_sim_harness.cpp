@@ -1,7 +1,9 @@
 // The simulated world's semantics: time, ordering, the network and the disk.
 
+#include <array>
 #include <catch2/catch.hpp>
 #include <cerrno>
+#include <memory>
 #include <set>
 
 #include "support/sim_bank.hpp"
@@ -74,6 +76,33 @@ TEST_CASE("sim: what happens at one moment does not reshuffle the draws of a lat
   // Two draws at one moment differ; the stream goes on within a moment.
   sim::MomentRng one(1);
   CHECK(one.at(9).next() != one.at(9).next());
+}
+
+TEST_CASE("sim: an event runs in place - it may cancel itself and schedule many more; any callback fits") {
+  sim::World world(1, 0, 1);
+  std::vector<int> ran;
+  sim::EventId self = 0;
+  self = world.schedule_after(1, "first", [&] {
+    world.cancel(self);  // Itself, while it runs: nothing happens to it.
+    // Enough events to grow the world's slots while this one runs in its own.
+    for (int i = 0; i < 100; ++i) world.schedule_after(0, "later", [&ran, i] { ran.push_back(i); });
+    ran.push_back(-1);
+  });
+  std::array<char, 200> large{};  // Past what a callback keeps in place: kept on the heap.
+  large[199] = 7;
+  world.schedule_after(2, "large", [&ran, large] { ran.push_back(large[199]); });
+  auto owned = std::make_unique<int>(8);  // A callback that can only be moved.
+  world.schedule_after(3, "owned", [&ran, owned = std::move(owned)] { ran.push_back(*owned); });
+  const sim::EventId cancelled = world.schedule_after(3, "cancelled", [&ran] { ran.push_back(-2); });
+  world.cancel(cancelled);
+  while (world.run_next(INT64_MAX)) {
+  }
+  REQUIRE(ran.size() == 103);
+  CHECK(ran.front() == -1);
+  CHECK(std::set<int>(ran.begin() + 1, ran.begin() + 101).size() == 100);  // Each later event once.
+  CHECK(ran[101] == 7);
+  CHECK(ran[102] == 8);
+  CHECK(world.events_run() == 103);
 }
 
 TEST_CASE("sim: idle stretches are skipped, and time lands on step boundaries") {
