@@ -89,6 +89,10 @@ class Host {
   // Disk operations that failed so far: an ERROR about the journal needs one.
   std::uint64_t disk_failures() const { return disk_.appends_failed + disk_.syncs_failed; }
   bool writes_disabled() const { return server_ != nullptr && server_->writes_disabled(); }
+  // Writes staged and not yet durable (a sync in flight, or one to come).
+  bool writes_in_flight() const {
+    return server_ != nullptr && server_->ledger().staged_last_id() > server_->ledger().durable_count();
+  }
   // The worst moment for a crash or a power loss: the server is up, has shown
   // its ledger to a client since it started, and its disk holds unsynced bytes.
   bool at_worst_moment() const {
@@ -175,7 +179,7 @@ class FaultInjector {
 // Reads the whole ledger once every banker is done, and hands it to the model.
 class Auditor {
  public:
-  explicit Auditor(RunContext& context);
+  Auditor(RunContext& context, const Host& host);
   ~Auditor();
   void start();
   bool done() const { return done_; }
@@ -185,6 +189,7 @@ class Auditor {
   bool on_reply(std::string_view frame);
   void retry_later();
   RunContext& context_;
+  const Host& host_;
   SimLogger log_;
   FramedClient client_;
   std::vector<std::string> replies_;

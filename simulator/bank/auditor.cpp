@@ -6,8 +6,9 @@
 
 namespace bank_sim {
 
-Auditor::Auditor(RunContext& context)
+Auditor::Auditor(RunContext& context, const Host& host)
     : context_(context),
+      host_(host),
       log_(context.world, "auditor", context.log_level, context.log),
       client_(context.network, "auditor", bank_port, reply_bytes_max,
               {.connected =
@@ -35,6 +36,14 @@ void Auditor::start() {
 
 void Auditor::attempt() {
   timer_ = 0;
+  // The ledger must stand still while it is read: LIST_TRANSACTIONS and
+  // GET_BALANCE are answered one after the other, and a write still syncing
+  // (one its banker gave up on) could become durable between them. Every
+  // banker is done, so the ledger comes to rest.
+  if (host_.writes_in_flight()) {
+    retry_later();
+    return;
+  }
   replies_.clear();
   client_.connect(bank_node);
 }

@@ -91,7 +91,7 @@ Run::Run(const Plans& plans, const RunOptions& options) : plans_(plans), options
   }
   health_ = std::make_unique<HealthChecker>(*context_, plans_.health_interval_ms);
   faults_ = std::make_unique<FaultInjector>(*context_, *host_, plans_.faults, knobs.banker_count);
-  auditor_ = std::make_unique<Auditor>(*context_);
+  auditor_ = std::make_unique<Auditor>(*context_, *host_);
   end_ms_ = knobs.duration_steps == 0
                 ? INT64_MAX
                 : knobs.epoch_offset_ms + static_cast<std::int64_t>(knobs.duration_steps) * knobs.step_ms;
