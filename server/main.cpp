@@ -85,6 +85,11 @@ void fit_connections_to_descriptors(bank::BankServerConfig& config, SpdLogger& l
   }
 }
 
+// Logged when a sync never returned before the shutdown's bound, whichever
+// thread was waiting in it: nothing it held had been acknowledged.
+constexpr const char* disk_stuck_at_shutdown =
+    "the disk did not finish a sync within the shutdown bound; exiting without waiting for it";
+
 int main(int argc, char** argv) {
   CLI::App app{
       "dst_demo_server: the bank over TCP (NUL-framed text protocol; see docs/PROTOCOL.md).\n"
@@ -184,8 +189,7 @@ int main(int argc, char** argv) {
       [&](int signal_number) { stop(signal_number == SIGINT ? "SIGINT" : "SIGTERM"); }, shutdown_bound,
       [&log, counters = disk.counters(), shutdown_bound] {
         if (counters->syncs_in_progress > 0) {
-          log.error(
-              "the disk did not finish a sync within the shutdown bound; exiting without waiting for it");
+          log.error("{}", disk_stuck_at_shutdown);
         } else {
           log.error("shutdown did not finish within {} ms; exiting without waiting for it",
                     shutdown_bound.count());
@@ -213,7 +217,7 @@ int main(int argc, char** argv) {
   if (disk.abandoned_workers() > 0) {
     // The disk is stuck in a sync: nothing it holds was acknowledged. Exit
     // now rather than wait for it (threads stuck in the kernel end with us).
-    log.error("the disk did not finish a sync within the shutdown bound; exiting without waiting for it");
+    log.error("{}", disk_stuck_at_shutdown);
     spdlog::shutdown();
     std::_Exit(1);
   }

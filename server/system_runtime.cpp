@@ -220,10 +220,13 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
       readiness->to_flush.push_back(shared_from_this());
       return;
     }
-    asio::post(socket.get_executor(), [self = shared_from_this()] {
-      self->flush_posted = false;
-      self->flush();
-    });
+    asio::post(socket.get_executor(), [self = shared_from_this()] { self->posted_flush(); });
+  }
+
+  // The flush send() asked for (posted, or held for the end of a turn's reads).
+  void posted_flush() {
+    flush_posted = false;
+    flush();
   }
 
   void flush() {
@@ -370,14 +373,9 @@ void Readiness::dispatch() {
     }
   }
   dispatching = false;
-  std::vector<std::shared_ptr<ConnectionState>> flushing;
-  flushing.swap(to_flush);
-  for (auto& state : flushing) {
-    state->flush_posted = false;
-    state->flush();
-  }
-  flushing.clear();
-  if (to_flush.empty()) to_flush.swap(flushing);  // Keeps the capacity for the next turn.
+  // Nothing joins to_flush now (send() posts outside a turn's reads).
+  for (auto& state : to_flush) state->posted_flush();
+  to_flush.clear();
   wait();
 }
 

@@ -296,7 +296,6 @@ void Banker::begin_batch(const std::vector<Interaction>& interactions) {
 }
 
 void Banker::connect() {
-  sending_shut_ = false;
   client_.connect(bank_node);
 }
 
@@ -313,7 +312,7 @@ void Banker::send_batch() {
     if (request.sent || request.done) continue;
     request.sent = true;
     request.sent_at_ms = context_.world.now_ms();
-    request.sent_into_shut_side = sending_shut_;
+    request.sent_into_shut_side = client_.sending_shut();
     request.replies.clear();
     request.generation = context_.model.generation();
     request.disk_failures_at_send = host_.disk_failures();
@@ -462,7 +461,6 @@ void Banker::handle_reply(std::string reply) {
     if (request.interaction.shut) {
       context_.events.story(name_, "shuts its sending side while the write syncs");
       client_.shutdown_send();
-      sending_shut_ = true;
     } else {
       context_.events.story(name_, "send CLOSE while the write syncs");
       std::string bytes;
@@ -610,7 +608,6 @@ void Banker::complete_batch() {
 }
 
 void Banker::drop_connection() {
-  sending_shut_ = false;
   client_.drop();
   if (resume_event_ != 0) context_.world.cancel(resume_event_);
   resume_event_ = 0;
@@ -656,7 +653,6 @@ void Banker::on_closed(bank::CloseReason reason) {
       std::any_of(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
   const bool closed_after_close = polite_close_sent_ && reason == bank::CloseReason::peer_closed;
   polite_close_sent_ = false;
-  sending_shut_ = false;
   if (closed_after_close && waiting) {
     // Frames are handled in order: the write before the CLOSE (or the
     // half-close) is answered before the connection closes (a crash resets it instead).

@@ -105,7 +105,6 @@ class Banker {
   std::vector<std::int64_t> entry_started_ms_;
   std::uint64_t own_acked_high_id_ = 0;  // The highest id this batch's own writes were acknowledged with.
   bool polite_close_sent_ = false;       // On the current connection, behind a write still unanswered.
-  bool sending_shut_ = false;            // This banker shut the current connection's sending side.
   sim::MomentRng backoff_rng_;           // This banker's own stream: its retries' jitter.
   std::vector<std::unique_ptr<Echo>> echoes_;
   std::vector<Interaction> next_batch_;  // The interactions next() sends together (kept for its capacity).

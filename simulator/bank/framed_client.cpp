@@ -27,6 +27,7 @@ void FramedClient::connect(const std::string& host) {
       return;
     }
     connection_ = std::move(*result);
+    sending_shut_ = false;
     decoder_ = bank::FrameDecoder(frame_bytes_max_);
     connection_->start(this);
     if (handlers_.connected) handlers_.connected();

@@ -42,7 +42,13 @@ class FramedClient final : public bank::ConnectionHandler {
   bool connecting() const { return connecting_; }
   void send(std::string_view bytes) { connection_->send(bytes); }
   // A half-close: nothing more is sent; replies are still read until the server closes.
-  void shutdown_send() { connection_->shutdown_send(); }
+  void shutdown_send() {
+    connection_->shutdown_send();
+    sending_shut_ = true;
+  }
+  // This connection's sending side was shut: what send() hands it goes nowhere
+  // (a real socket fails such a send with EPIPE).
+  bool sending_shut() const { return sending_shut_; }
   bank::Connection* connection() { return connection_.get(); }
   // Lets the connection go (the peer sees a reset if it has unread bytes);
   // a connect in progress is forgotten.
@@ -63,6 +69,7 @@ class FramedClient final : public bank::ConnectionHandler {
   std::unique_ptr<bank::Connection> connection_;
   bank::FrameDecoder decoder_;
   bool connecting_ = false;
+  bool sending_shut_ = false;     // Of the current connection.
   std::uint64_t generation_ = 0;  // Of the connect in progress: a dropped one's answer is ignored.
 };
 

@@ -76,6 +76,11 @@ std::optional<std::int64_t> parse_dollars(std::string_view text) {
   return negative ? -total : total;
 }
 
+// Whether text's first lines are exactly lines (a whole number of lines of a LIST reply).
+bool starts_with_lines(std::string_view text, std::string_view lines) {
+  return text.starts_with(lines) && (text.size() == lines.size() || text[lines.size()] == '\n');
+}
+
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
@@ -486,9 +491,7 @@ void Model::check_list(const std::string& actor, std::string_view reply, std::ui
   // A list sent after the verified prefix was last extended must start with
   // it; then only the rest needs parsing. Anything else gets the whole check,
   // which also words the failure when there is one.
-  if (verified_count_ > 0 && generation >= verified_generation_ &&
-      reply.substr(0, verified_text_.size()) == verified_text_ &&
-      (reply.size() == verified_text_.size() || reply[verified_text_.size()] == '\n')) {
+  if (verified_count_ > 0 && generation >= verified_generation_ && starts_with_lines(reply, verified_text_)) {
     check_list_after_prefix(actor, reply, generation);
     return;
   }
@@ -498,10 +501,8 @@ void Model::check_list(const std::string& actor, std::string_view reply, std::ui
   // before it was sent is missing, and that its lines nobody has acknowledged
   // are still explained by writes in flight, as the whole check would ask. The
   // whole check words a missing one.
-  const bool within_verified =
-      reply.empty() || (reply.size() <= verified_text_.size() && verified_text_.starts_with(reply) &&
-                        (reply.size() == verified_text_.size() || verified_text_[reply.size()] == '\n'));
-  if (within_verified && highest_confirmed_id(generation) <= lines) {
+  if ((reply.empty() || starts_with_lines(verified_text_, reply)) &&
+      highest_confirmed_id(generation) <= lines) {
     explain_unconfirmed(actor, verified_unacknowledged(lines));
     return;
   }
@@ -637,8 +638,8 @@ void Model::extend_verified_prefix(std::string_view reply, const std::vector<Par
   if (whole) {
     verified_voided_.clear();
     verified_amounts_.clear();
+    verified_unacked_.clear();
   }
-  if (whole) verified_unacked_.clear();
   for (const ParsedTransaction& t : list) {
     if (!acked_ids_.contains(t.id)) verified_unacked_.insert(t.id);
     if (t.voids_id != 0) {

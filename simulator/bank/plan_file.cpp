@@ -112,16 +112,20 @@ class Parser {
     return plans;
   }
 
+ private:
   // A line of the header (the seed and knobs, branches); error_ says why a malformed one is.
   enum class HeaderLine { handled, not_one, malformed };
   HeaderLine parse_header_line(Plans& plans, std::string_view head) {
     Knobs& k = plans.knobs;
     std::int64_t value = 0;
     if (head == "seed") {
-      const auto r = words_.size() != 2
-                         ? std::from_chars_result{nullptr, std::errc::invalid_argument}
-                         : std::from_chars(words_[1].data(), words_[1].data() + words_[1].size(), k.seed);
-      if (r.ec != std::errc{} || r.ptr != words_[1].data() + words_[1].size()) {
+      bool read = words_.size() == 2;
+      if (read) {
+        const char* end = words_[1].data() + words_[1].size();
+        const auto r = std::from_chars(words_[1].data(), end, k.seed);
+        read = r.ec == std::errc{} && r.ptr == end;
+      }
+      if (!read) {
         fail("expected 'seed N'");
         return HeaderLine::malformed;
       }
@@ -171,7 +175,6 @@ class Parser {
     return HeaderLine::not_one;
   }
 
- private:
   bool next_line() {
     if (at_ >= text_.size()) return false;
     const auto newline = text_.find('\n', at_);

@@ -18,23 +18,20 @@ struct Pipe {
   std::deque<Piece> pieces;
   std::string data;  // The bytes of the pieces, from head on.
   std::size_t head = 0;
-  std::size_t bytes = 0;  // In flight: data.size() - head.
+  std::size_t bytes() const { return data.size() - head; }  // In flight.
   void push(std::string_view piece, std::int64_t ready_ms) {
     pieces.push_back(Piece{piece.size(), ready_ms});
     data.append(piece);
-    bytes += piece.size();
   }
   void clear() {
     pieces.clear();
     data.clear();
     head = 0;
-    bytes = 0;
   }
   // Takes size bytes from the front into out.
   void take(std::size_t size, std::string& out) {
     out.assign(data, head, size);
     head += size;
-    bytes -= size;
     if (head == data.size()) {
       data.clear();
       head = 0;
@@ -116,7 +113,7 @@ class SimEndpoint final : public bank::Connection {
     network_.schedule_pump(state_, side_);
   }
   std::size_t send_queued_bytes() const override {
-    const std::size_t in_flight = state_->pipes[side_].bytes;
+    const std::size_t in_flight = state_->pipes[side_].bytes();
     return in_flight > network_.config_.window_bytes ? in_flight - network_.config_.window_bytes : 0;
   }
   void pause_reading() override { paused_ = true; }
@@ -154,7 +151,7 @@ class SimEndpoint final : public bank::Connection {
   }
 
   bank::ConnectionHandler* handler() const { return handler_; }
-  std::size_t undelivered_bytes() const { return state_->pipes[side_].bytes; }
+  std::size_t undelivered_bytes() const { return state_->pipes[side_].bytes(); }
   const std::optional<SimNetwork::CloseView>& peer_close_view() const {
     return state_->closed_view[1 - side_];
   }
@@ -256,10 +253,13 @@ bool SimNetwork::link_blocked(const std::string& a, const std::string& b) const 
   return link != nullptr && (link->partitioned || link->clogged_until_ms > world_.now_ms());
 }
 
-bool SimNetwork::flow_blocked(const std::string& from, const std::string& to) const {
-  const Link* link = find_link(from, to);
+bool SimNetwork::blocks(const Link* link, const std::string& from) const {
   return link != nullptr && (link->partitioned || link->clogged_until_ms > world_.now_ms() ||
                              link->one_way_blocked_sender == from);
+}
+
+bool SimNetwork::flow_blocked(const std::string& from, const std::string& to) const {
+  return blocks(find_link(from, to), from);
 }
 
 bool SimNetwork::flow_blocked(SimConnectionState& state, int direction) const {
@@ -267,9 +267,7 @@ bool SimNetwork::flow_blocked(SimConnectionState& state, int direction) const {
     state.link = find_link(state.nodes[0], state.nodes[1]);
     state.links_seen = links_.size();
   }
-  const Link* link = state.link;
-  return link != nullptr && (link->partitioned || link->clogged_until_ms > world_.now_ms() ||
-                             link->one_way_blocked_sender == state.nodes[direction]);
+  return blocks(state.link, state.nodes[direction]);
 }
 
 void SimNetwork::connect(const std::string& from, const std::string& to, std::uint16_t port,
@@ -496,7 +494,7 @@ std::optional<SimNetwork::CloseView> SimNetwork::peer_close_view(const bank::Con
 
 std::uint64_t SimNetwork::bytes_in_flight() const {
   std::uint64_t bytes = 0;
-  for (const auto& [id, state] : connections_) bytes += state->pipes[0].bytes + state->pipes[1].bytes;
+  for (const auto& [id, state] : connections_) bytes += state->pipes[0].bytes() + state->pipes[1].bytes();
   return bytes;
 }
 
@@ -569,7 +567,7 @@ std::vector<std::string> SimNetwork::describe_connections() const {
       return fmt::format("{}{}", state->nodes[i], flags);
     };
     out.push_back(fmt::format("#{} {} -> {}: {} bytes in flight toward {}, {} toward {}", id, side(0),
-                              side(1), state->pipes[0].bytes, state->nodes[1], state->pipes[1].bytes,
+                              side(1), state->pipes[0].bytes(), state->nodes[1], state->pipes[1].bytes(),
                               state->nodes[0]));
   }
   return out;

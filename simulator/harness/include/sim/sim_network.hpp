@@ -106,6 +106,8 @@ class SimNetwork {
   static LinkKey link_key(const std::string& a, const std::string& b);
   const Link* find_link(const std::string& a, const std::string& b) const;
 
+  // Whether link (none: a link with no fault) stops bytes sent from `from` now.
+  bool blocks(const Link* link, const std::string& from) const;
   // flow_blocked() for bytes from side `direction` of a connection to the other.
   bool flow_blocked(SimConnectionState& state, int direction) const;
   void schedule_pump(const std::shared_ptr<SimConnectionState>& state, int direction);
