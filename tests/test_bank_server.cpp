@@ -200,7 +200,7 @@ TEST_CASE("writes that arrive together share one sync (group commit)") {
 }
 
 TEST_CASE(
-    "writes pipelined on one connection share one sync; replies keep request order; reads see own writes") {
+    "writes pipelined on one connection share one sync, replies keep request order, reads see own writes") {
   sim::NetworkConfig network;
   network.latency_ms_min = network.latency_ms_max = 5;
   network.pieces_per_send_max = 1;
@@ -272,6 +272,28 @@ TEST_CASE("a frame over the limit gets ERROR and the connection is closed") {
   // A well-behaved client is unaffected.
   auto& d = bank.connect();
   CHECK(bank.request(d, "HEALTH") == "healthy");
+}
+
+TEST_CASE("a frame of exactly the limit is served, whole or with its end arriving later, and one byte more is not") {
+  auto config = SimBank::default_config();
+  config.frame_bytes_max = 100;
+  SimBank bank(1, 1'745'529'640'464, config);
+  REQUIRE(bank.start().ok());
+  // Padding is trimmed: 94 spaces and HEALTH are a 100-byte frame asking for HEALTH.
+  const std::string at_limit = std::string(94, ' ') + "HEALTH";
+  REQUIRE(at_limit.size() == 100);
+  auto& c = bank.connect();
+  CHECK(bank.request(c, at_limit) == "healthy");
+  // All 100 bytes buffered and the NUL not yet there: still a frame in progress.
+  c.connection->send(at_limit);
+  bank.advance_ms(50);
+  CHECK(c.replies.size() == 1);
+  CHECK_FALSE(c.closed);
+  c.connection->send(std::string(1, '\0'));
+  REQUIRE(bank.run_until([&] { return c.replies.size() == 2 || c.closed; }));
+  REQUIRE(c.replies.size() == 2);
+  CHECK(c.replies[1] == "healthy");
+  CHECK(bank.request(c, " " + at_limit) == "ERROR frame too large (the limit is 100 bytes)");
 }
 
 TEST_CASE("connections past the limit are told so and closed") {

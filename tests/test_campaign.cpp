@@ -110,7 +110,7 @@ TEST_CASE("campaign: a merge counts a run found twice once, and refuses a broken
   CHECK_THAT(mixed.out, Catch::Contains("planted bug 'void_twice'"));
 }
 
-TEST_CASE("campaign: a job array's index variables pick the shard; a shard needs a seed") {
+TEST_CASE("campaign: a job array's index variables pick the shard, and a shard needs a seed") {
   const Ran slurm = run_shell("SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_COUNT=4 " +
                               simulator + " --seed 5 --runs 8 --quiet");
   CHECK(slurm.exit_code == 0);
