@@ -274,7 +274,9 @@ TEST_CASE("a frame over the limit gets ERROR and the connection is closed") {
   CHECK(bank.request(d, "HEALTH") == "healthy");
 }
 
-TEST_CASE("a frame of exactly the limit is served, whole or with its end arriving later, and one byte more is not") {
+TEST_CASE(
+    "a frame of exactly the limit is served, whole or with its end arriving later, and one byte more is "
+    "not") {
   auto config = SimBank::default_config();
   config.frame_bytes_max = 100;
   SimBank bank(1, 1'745'529'640'464, config);

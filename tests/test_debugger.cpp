@@ -49,7 +49,8 @@ TEST_CASE("debugger: a scripted session walks the epochalypse back and branches 
 }
 
 TEST_CASE(
-    "debugger: a branch saved as a plan replays to the same verdict, and bad commands are answered, not fatal") {
+    "debugger: a branch saved as a plan replays to the same verdict, and bad commands are answered, not "
+    "fatal") {
   const std::string dir = test_support::make_temp_dir();
   const Ran r = run_shell(
       "printf 'step 0\\nback x\\nshow nothing\\nfrobnicate\\nrun-to until (\\ngoto event 1\\nbranch 8\\n"

@@ -78,7 +78,8 @@ TEST_CASE("sim: what happens at one moment does not reshuffle the draws of a lat
   CHECK(one.at(9).next() != one.at(9).next());
 }
 
-TEST_CASE("sim: an event runs in place - it may cancel itself and schedule many more, and any callback fits") {
+TEST_CASE(
+    "sim: an event runs in place - it may cancel itself and schedule many more, and any callback fits") {
   sim::World world(1, 0, 1);
   std::vector<int> ran;
   sim::EventId self = 0;
