@@ -39,6 +39,7 @@ struct RunStats {
   std::uint64_t faults_injected = 0;
   std::uint64_t crashes = 0;
   std::uint64_t power_losses = 0;
+  std::uint64_t stops = 0;
   std::uint64_t disk_faults = 0;
   std::uint64_t corruptions = 0;
   std::uint64_t refusals_after_corruption = 0;  // Legal: the server named the damage and did not start.
@@ -77,7 +78,17 @@ class Host {
   // A power loss now: as a crash, and what was never synced is lost or torn.
   // Also while the host is down: the restart already planned still comes.
   void power_loss(std::int64_t restart_after_ms);
+  // A graceful stop (an operator's SIGTERM): the server stops accepting and
+  // reading, answers the writes in flight, closes every connection and exits,
+  // within its grace period; boot again restart_after_ms after it exits.
+  // Checked: it ends within the grace period; it ends before it with no write
+  // in flight; it does not wait out the grace period with nothing left to do.
+  void stop(std::int64_t restart_after_ms);
   bool up() const { return server_ != nullptr; }
+  // Graceful stops begun so far (one in progress included): an ERROR
+  // "shutting down" needs one begun after its request was sent.
+  std::uint64_t stops_begun() const { return stops_begun_; }
+  bool stopping() const { return stop_began_ms_.has_value(); }
   // The heal: a host waiting for its disk to work again restarts at once.
   void restart_if_waiting() {
     if (restart_event_ != 0) schedule_start(context_.step_ms);
@@ -109,6 +120,8 @@ class Host {
  private:
   void stop_process(std::string_view what);
   void schedule_start(std::int64_t after_ms);
+  void on_shutdown_done(std::int64_t restart_after_ms);
+  void check_stop_after_close();
 
   RunContext& context_;
   bank::BankServerConfig config_;
@@ -121,6 +134,10 @@ class Host {
   sim::EventId restart_event_ = 0;
   std::optional<std::int64_t> down_since_ms_;
   std::uint64_t durable_last_ = 0;
+  std::uint64_t stops_begun_ = 0;
+  std::optional<std::int64_t> stop_began_ms_;  // A graceful stop in progress.
+  sim::EventId stop_bound_event_ = 0;          // Fails the run if the stop outlasts its bound.
+  sim::EventId stopped_event_ = 0;             // The process exits (the server said it is done).
 };
 
 class HealthChecker {

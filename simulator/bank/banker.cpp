@@ -316,6 +316,7 @@ void Banker::send_batch() {
     request.replies.clear();
     request.generation = context_.model.generation();
     request.disk_failures_at_send = host_.disk_failures();
+    request.stops_at_send = host_.stops_begun() - (host_.stopping() ? 1 : 0);
     if (!request.clock_opened) {
       // A retried write may be answered with what its first attempt recorded,
       // so its clock window opens at the first real send (also when an earlier
@@ -554,6 +555,25 @@ void Banker::finish_request(Request& request) {
         }
         break;
       }
+      if (error == bank::ErrorKind::shutting_down) {
+        // Refused by a server that is stopping: nothing was recorded.
+        if (host_.stops_begun() == request.stops_at_send) {
+          model.fail("every error is justified", name_,
+                     fmt::format("{} was answered `{}`, but no graceful stop began after it was sent",
+                                 frames_text(request.frames), reply));
+          break;
+        }
+        // A keyed write may have been recorded by an earlier attempt: retried
+        // with its key, as after a disk error; an unkeyed one was sent once.
+        if (!request.key.empty()) {
+          request.done = false;
+          request.sent = false;
+          retry_batch(reply);
+          return;
+        }
+        model.write_refused(request.model_key);
+        break;
+      }
       if (is_void && reply == bank::reply_not_found) {
         if (own >= request.id) {
           misses_own_write("(ids are given in order, so this one existed)");
@@ -653,7 +673,12 @@ void Banker::on_closed(bank::CloseReason reason) {
       std::any_of(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
   const bool closed_after_close = polite_close_sent_ && reason == bank::CloseReason::peer_closed;
   polite_close_sent_ = false;
-  if (closed_after_close && waiting) {
+  // A server stopping gracefully stops reading: what it had not read yet,
+  // the CLOSE among it, goes unanswered.
+  const bool stop_since = std::any_of(batch_.begin(), batch_.end(), [this](const Request& r) {
+    return r.sent && !r.done && r.stops_at_send != host_.stops_begun();
+  });
+  if (closed_after_close && waiting && !stop_since) {
     // Frames are handled in order: the write before the CLOSE (or the
     // half-close) is answered before the connection closes (a crash resets it instead).
     context_.model.fail(

@@ -57,6 +57,9 @@ class Banker {
     bool clock_opened = false;  // The clock window opens at the first real send.
     std::uint64_t clock_steps_at_send = 0;
     std::uint64_t disk_failures_at_send = 0;
+    // Graceful stops begun before it was sent, one in progress not counted:
+    // an ERROR "shutting down", or a close without its answer, needs one more.
+    std::uint64_t stops_at_send = 0;
     bool sent = false;
     std::int64_t sent_at_ms = 0;
     bool done = false;

@@ -44,7 +44,9 @@ class DoorWatch::Watched final : public bank::Connection, public bank::Connectio
   void on_input_ended() override { handler_->on_input_ended(); }
   void on_closed(bank::CloseReason reason) override {
     ended_ = true;
+    DoorWatch& door = door_;  // The server may destroy this connection in on_closed.
     handler_->on_closed(reason);
+    if (door.after_close_) door.after_close_();
   }
 
   bool refused() const { return refused_; }

@@ -25,6 +25,10 @@ class DoorWatch final : public bank::Network {
 
   bank::Result<std::unique_ptr<bank::Listener>> listen(const std::string& address, std::uint16_t port,
                                                        bank::AcceptCallback on_accept) override;
+  // Connections the server holds (accepted or refused, not yet destroyed).
+  std::size_t connections_held() const { return live_.size(); }
+  // Called once the server has handled a connection's end (on_closed returned).
+  void on_server_saw_close(std::function<void()> callback) { after_close_ = std::move(callback); }
 
  private:
   class Watched;
@@ -33,6 +37,7 @@ class DoorWatch final : public bank::Network {
   bank::Network& inner_;
   std::size_t limit_;
   std::function<void(std::string)> fail_;
+  std::function<void()> after_close_;
   std::set<Watched*>
       live_;  // The server's connections that still exist; only looked up, never iterated for output.
 };

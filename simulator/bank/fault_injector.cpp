@@ -45,7 +45,8 @@ void FaultInjector::next() {
     timer_ = context_.world.schedule_after(fault.duration_ms, "fault next", [this] { next(); });
     return;
   }
-  if ((fault.op == FaultOp::crash || fault.op == FaultOp::power_loss) && fault.when_unsynced) {
+  if ((fault.op == FaultOp::crash || fault.op == FaultOp::power_loss || fault.op == FaultOp::stop) &&
+      fault.when_unsynced) {
     // The rest of the plan waits for the strike, so what follows keeps its
     // distance from it.
     strike(fault, worst_moment_wait_steps_max);
@@ -70,6 +71,9 @@ void FaultInjector::apply(const Fault& fault) {
       } else {
         host_.power_loss(fault.duration_ms);
       }
+      break;
+    case FaultOp::stop:
+      host_.stop(fault.duration_ms);
       break;
     case FaultOp::partition:
       for (const auto& node : targets(fault.target)) {

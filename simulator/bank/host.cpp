@@ -16,10 +16,28 @@ Host::Host(RunContext& context, bank::BankServerConfig config, sim::DiskConfig d
       log_(context.world, "host", context.log_level, context.log),
       door_(context.network.node(bank_node), config_.connections_max, [this](std::string evidence) {
         context_.model.fail("the connection limit holds", "host", evidence);
-      }) {}
+      }) {
+  door_.on_server_saw_close([this] { check_stop_after_close(); });
+}
+
+// During a graceful stop, once the server has handled the end of its last
+// connection with no write in flight, it has nothing left to wait for: its
+// shutdown must be done by now, not at the end of its grace period.
+void Host::check_stop_after_close() {
+  if (!stopping() || stopped_event_ != 0 || server_ == nullptr) return;
+  if (door_.connections_held() > 0 || writes_in_flight() || server_->writes_disabled()) return;
+  context_.model.fail(
+      "a graceful stop ends once nothing is left", "host",
+      fmt::format("the server's last connection closed {} ms into its graceful shutdown with no "
+                  "write in flight, and the shutdown did not finish (it waits for its grace "
+                  "period of {} ms)",
+                  context_.world.now_ms() - *stop_began_ms_, config_.shutdown_grace_ms));
+}
 
 Host::~Host() {
   if (restart_event_ != 0) context_.world.cancel(restart_event_);
+  if (stop_bound_event_ != 0) context_.world.cancel(stop_bound_event_);
+  if (stopped_event_ != 0) context_.world.cancel(stopped_event_);
   server_.reset();
 }
 
@@ -134,6 +152,12 @@ void Host::schedule_start(std::int64_t after_ms) {
 }
 
 void Host::stop_process(std::string_view what) {
+  // A crash or a power loss during a graceful stop ends it too.
+  stop_began_ms_.reset();
+  if (stop_bound_event_ != 0) context_.world.cancel(stop_bound_event_);
+  if (stopped_event_ != 0) context_.world.cancel(stopped_event_);
+  stop_bound_event_ = 0;
+  stopped_event_ = 0;
   const auto durable = server_->ledger().durable_count();
   durable_last_ = durable;
   server_.reset();  // All its memory is gone.
@@ -149,6 +173,53 @@ void Host::crash(std::int64_t restart_after_ms) {
   stop_process("process crash (the page cache survives)");
   context_.events.host_crash(restart_after_ms, *down_since_ms_);
   schedule_start(restart_after_ms);
+}
+
+void Host::stop(std::int64_t restart_after_ms) {
+  if (!up() || stopping()) return;  // Down, or stopping already: the restart is on its way.
+  ++context_.stats.stops;
+  ++stops_begun_;
+  const std::int64_t now_ms = context_.world.now_ms();
+  stop_began_ms_ = now_ms;
+  // Connections close and requests go unanswered until it is back.
+  context_.disturb(now_ms + config_.shutdown_grace_ms + restart_after_ms);
+  context_.events.host_stop_begins();
+  log_.info("graceful stop: {} connection(s), {} write(s) staged", door_.connections_held(),
+            server_->ledger().staged_last_id() - server_->ledger().durable_count());
+  const std::int64_t bound_ms = config_.shutdown_grace_ms + context_.step_ms;
+  stop_bound_event_ = context_.world.schedule_after(bound_ms, "host stop bound", [this, bound_ms] {
+    stop_bound_event_ = 0;
+    context_.model.fail(
+        "a graceful stop ends within its grace period", "host",
+        fmt::format("the server began a graceful shutdown {} ms ago (its grace period is {} ms) "
+                    "and has not finished it: {} connection(s) held, {} write(s) staged",
+                    bound_ms, config_.shutdown_grace_ms, door_.connections_held(),
+                    server_->ledger().staged_last_id() - server_->ledger().durable_count()));
+  });
+  server_->shutdown([this, restart_after_ms] { on_shutdown_done(restart_after_ms); });
+}
+
+// The server says its shutdown is done (from inside its own call): check how,
+// then the process exits at the next event, as main() returns after run().
+void Host::on_shutdown_done(std::int64_t restart_after_ms) {
+  BANK_ASSERT(stop_began_ms_.has_value());
+  const std::int64_t took_ms = context_.world.now_ms() - *stop_began_ms_;
+  const std::uint64_t staged = server_->ledger().staged_last_id() - server_->ledger().durable_count();
+  if (took_ms < config_.shutdown_grace_ms && staged > 0) {
+    context_.model.fail("a graceful stop answers the writes in flight first", "host",
+                        fmt::format("the server finished its shutdown after {} ms, within its grace period, "
+                                    "with {} write(s) staged and not yet durable",
+                                    took_ms, staged));
+  }
+  if (stopped_event_ != 0) return;
+  stopped_event_ = context_.world.schedule_after(0, "host stopped", [this, restart_after_ms] {
+    stopped_event_ = 0;
+    const std::int64_t began_ms = *stop_began_ms_;
+    stop_process("graceful stop");
+    context_.events.host_stopped(restart_after_ms, began_ms);
+    context_.disturb(context_.world.now_ms() + restart_after_ms);
+    schedule_start(restart_after_ms);
+  });
 }
 
 void Host::power_loss(std::int64_t restart_after_ms) {

@@ -263,6 +263,7 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
     switch (fault.op) {
       case FaultOp::crash:
       case FaultOp::power_loss:
+      case FaultOp::stop:  // Never drawn here: a crash may become a stop (see generate_plans).
         fault.duration_ms = std::max(rng.range(0, 2'000), step_ms * rng.range(1, 5));
         fault.when_unsynced = rng.chance(1, 2);
         break;
@@ -370,6 +371,15 @@ Plans generate_plans(const Knobs& knobs) {
   std::int64_t span_ms = 0;
   for (const auto& i : plans.bankers.front().interactions) span_ms += std::max(i.sleep_ms, knobs.step_ms * 4);
   plans.faults = generate_fault_plan(fault_rng, knobs, span_ms);
+  // A third of the crashes are graceful stops instead (an operator's SIGTERM:
+  // the server stops reading, answers the writes in flight, closes every
+  // connection and exits): decided apart from the faults' stream, which keeps
+  // every other draw.
+  for (std::size_t i = 0; i < plans.faults.faults.size(); ++i) {
+    Fault& fault = plans.faults.faults[i];
+    if (fault.op == FaultOp::crash && sim::mix64(knobs.seed ^ 0x73746f70ULL ^ i) % 3 == 0)
+      fault.op = FaultOp::stop;
+  }
   plans.health_interval_ms = std::max<std::int64_t>(1'000, knobs.step_ms);
   return plans;
 }
@@ -418,6 +428,8 @@ std::string describe(FaultOp op) {
       return "crash";
     case FaultOp::power_loss:
       return "power_loss";
+    case FaultOp::stop:
+      return "stop";
     case FaultOp::partition:
       return "partition";
     case FaultOp::clog:
@@ -515,6 +527,7 @@ std::string describe_fault(const Fault& f) {
       return fmt::format("sleep {}", f.duration_ms);
     case FaultOp::crash:
     case FaultOp::power_loss:
+    case FaultOp::stop:
       return fmt::format("{} restart_after={}{}", describe(f.op), f.duration_ms,
                          f.when_unsynced ? " when=unsynced" : "");
     case FaultOp::partition:

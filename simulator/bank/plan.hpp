@@ -149,6 +149,7 @@ enum class FaultOp {
   one_way,          // A one-way partition: bytes toward the host (or toward the clients) stall.
   vanish,           // Clients vanish: the host keeps half-open connections.
   accept_failures,  // The host's accepts fail (out of descriptors) for a while.
+  stop,             // A graceful stop (an operator's SIGTERM), then a restart.
 };
 
 // Which disk operations a disk_errors fault fails. reads: an unreadable
@@ -161,12 +162,12 @@ enum class CorruptKind { bit_flip, misdirected };
 struct Fault {
   FaultOp op = FaultOp::sleep;
   std::int64_t duration_ms =
-      0;  // sleep, partition, clog, disk window, slow window; crash, power_loss: restart delay.
+      0;  // sleep, partition, clog, disk window, slow window; crash, power_loss, stop: restart delay.
   std::int64_t delta_ms = 0;         // clock_step: how far the host's clock jumps (negative: back).
   int error_code = 0;                // disk_errors: EIO or ENOSPC.
   DiskOps disk_ops = DiskOps::both;  // disk_errors: which operations fail.
-  // crash, power_loss: wait (a bounded while) for the worst moment, when the
-  // host's disk holds bytes that were never synced.
+  // crash, power_loss, stop: wait (a bounded while) for the worst moment, when
+  // the host's disk holds bytes that were never synced.
   bool when_unsynced = false;
   CorruptKind corrupt_kind = CorruptKind::bit_flip;  // corrupt: what.
   std::uint64_t pick = 0;  // corrupt: bit_flip, the offset from the end; misdirected, where the write lands.

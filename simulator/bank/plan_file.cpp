@@ -463,9 +463,9 @@ class Parser {
       if (!number(1, value, 0)) return error_;
       f.op = FaultOp::sleep;
       f.duration_ms = value;
-    } else if (op == "crash" || op == "power_loss") {
+    } else if (op == "crash" || op == "power_loss" || op == "stop") {
       if (!field(1, "restart_after", value)) return error_;
-      f.op = op == "crash" ? FaultOp::crash : FaultOp::power_loss;
+      f.op = op == "crash" ? FaultOp::crash : op == "stop" ? FaultOp::stop : FaultOp::power_loss;
       f.duration_ms = value;
       if (words_.size() > 3 || (words_.size() == 3 && words_[2] != "when=unsynced")) {
         return fail(
@@ -509,9 +509,8 @@ class Parser {
       f.delta_ms = value;
     } else {
       return fail(
-          "expected a fault: sleep, crash, power_loss, partition, clog, disk_errors, slow_disk, clock_step, "
-          "corrupt, "
-          "one_way, vanish or accept_failures");
+          "expected a fault: sleep, crash, power_loss, stop, partition, clog, disk_errors, slow_disk, "
+          "clock_step, corrupt, one_way, vanish or accept_failures");
     }
     if (f.duration_ms < 0) return fail("a duration cannot be negative");
     return bank::ok_status();

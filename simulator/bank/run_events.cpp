@@ -82,7 +82,7 @@ void RunEvents::fault(const Fault& fault) {
   const std::int64_t now_ms = world_.now_ms();
   // A fault that lasts is a span; a crash, a power loss or a vanished client is a moment.
   if (fault.duration_ms > 0 && fault.op != FaultOp::crash && fault.op != FaultOp::power_loss &&
-      fault.op != FaultOp::vanish) {
+      fault.op != FaultOp::stop && fault.op != FaultOp::vanish) {
     recorder_->span("faults", describe(fault.op), now_ms, now_ms + fault.duration_ms, text);
   } else {
     recorder_->instant("faults", describe(fault.op), now_ms, text);
@@ -115,6 +115,21 @@ void RunEvents::host_crash(std::int64_t restart_after_ms, std::int64_t down_sinc
     log(bank::LogLevel::info, "host", fmt::format("restart in {} ms", restart_after_ms));
   if (world_.tracing()) world_.trace("host crash");
   if (recorder_) recorder_->instant("host", "crash", down_since_ms, "process crash");
+}
+
+void RunEvents::host_stop_begins() {
+  if (world_.tracing()) world_.trace("host stop begins");
+  if (recorder_) recorder_->instant("host", "stop (SIGTERM)", world_.now_ms(), "graceful shutdown begins");
+}
+
+void RunEvents::host_stopped(std::int64_t restart_after_ms, std::int64_t began_ms) {
+  if (logs(bank::LogLevel::info)) {
+    log(bank::LogLevel::info, "host",
+        fmt::format("stopped gracefully after {} ms; restart in {} ms", world_.now_ms() - began_ms,
+                    restart_after_ms));
+  }
+  if (world_.tracing()) world_.trace("host stopped");
+  if (recorder_) recorder_->span("host", "shutting down", began_ms, world_.now_ms());
 }
 
 void RunEvents::host_power_loss(std::uint64_t lost_bytes, bool was_up, std::int64_t restart_after_ms) {

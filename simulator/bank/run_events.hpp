@@ -50,6 +50,8 @@ class RunEvents {
   void host_refused_after_corruption();
   void host_crash(std::int64_t restart_after_ms, std::int64_t down_since_ms);
   void host_power_loss(std::uint64_t lost_bytes, bool was_up, std::int64_t restart_after_ms);
+  void host_stop_begins();
+  void host_stopped(std::int64_t restart_after_ms, std::int64_t began_ms);
   // The checker's verdict, at the end.
   void verdict_failed(const std::string& invariant, std::int64_t at_ms, const std::string& detail);
   void verdict_passed();
