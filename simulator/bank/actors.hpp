@@ -82,7 +82,9 @@ class Host {
   // reading, answers the writes in flight, closes every connection and exits,
   // within its grace period; boot again restart_after_ms after it exits.
   // Checked: it ends within the grace period; it ends before it with no write
-  // in flight; it does not wait out the grace period with nothing left to do.
+  // in flight; it does not wait out the grace period once its last connection
+  // closed with nothing in flight, nor with a connection it never began to
+  // close while nothing was left to sync.
   void stop(std::int64_t restart_after_ms);
   bool up() const { return server_ != nullptr; }
   // Graceful stops begun so far (one in progress included): an ERROR

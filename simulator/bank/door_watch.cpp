@@ -63,6 +63,12 @@ class DoorWatch::Watched final : public bank::Connection, public bank::Connectio
   bool ended_ = false;
 };
 
+std::size_t DoorWatch::connections_open() const {
+  std::size_t open = 0;
+  for (const Watched* w : live_) open += w->held_open() ? 1 : 0;
+  return open;
+}
+
 bank::Result<std::unique_ptr<bank::Listener>> DoorWatch::listen(const std::string& address,
                                                                 std::uint16_t port,
                                                                 bank::AcceptCallback on_accept) {

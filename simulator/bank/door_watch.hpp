@@ -27,6 +27,8 @@ class DoorWatch final : public bank::Network {
                                                        bank::AcceptCallback on_accept) override;
   // Connections the server holds (accepted or refused, not yet destroyed).
   std::size_t connections_held() const { return live_.size(); }
+  // Of those, the ones the server accepted and has not begun to close.
+  std::size_t connections_open() const;
   // Called once the server has handled a connection's end (on_closed returned).
   void on_server_saw_close(std::function<void()> callback) { after_close_ = std::move(callback); }
 

@@ -210,6 +210,15 @@ void Host::on_shutdown_done(std::int64_t restart_after_ms) {
                         fmt::format("the server finished its shutdown after {} ms, within its grace period, "
                                     "with {} write(s) staged and not yet durable",
                                     took_ms, staged));
+  } else if (took_ms >= config_.shutdown_grace_ms && staged == 0 && door_.connections_open() > 0) {
+    // With nothing left to sync, a stopping server closes every connection at
+    // once; only closes still under way (a peer slow to answer) may run out
+    // the grace period.
+    context_.model.fail(
+        "a graceful stop closes every connection once its writes are answered", "host",
+        fmt::format("the server's grace period ({} ms) ran out with no write in flight and {} "
+                    "connection(s) it had not begun to close",
+                    config_.shutdown_grace_ms, door_.connections_open()));
   }
   if (stopped_event_ != 0) return;
   stopped_event_ = context_.world.schedule_after(0, "host stopped", [this, restart_after_ms] {
