@@ -240,6 +240,36 @@ TEST_CASE("plan files: a saved plan reads back as the same plan and replays the 
   }
 }
 
+TEST_CASE("graceful stops: a stop while writes sync passes, is saved in the plan file and replays the same") {
+  using bank_sim::Fault;
+  using bank_sim::FaultOp;
+  Plans plans = generate_plans(draw_knobs(5, {}));
+  plans.knobs.swarm = {};
+  plans.knobs.swarm.crashes = true;
+  Fault wait;
+  wait.op = FaultOp::sleep;
+  wait.duration_ms = 2'000;
+  Fault stop;
+  stop.op = FaultOp::stop;
+  stop.duration_ms = 500;
+  stop.when_unsynced = true;  // While writes sync: they must be answered before the server exits.
+  plans.faults.faults = {wait, stop, wait, stop};
+  const std::string text = format_plan_file(plans);
+  CHECK_THAT(text, Catch::Contains("stop restart_after=500 when=unsynced"));
+  auto parsed = parse_plan_file(text, "saved.plan");
+  REQUIRE(parsed.ok());
+  CHECK(format_plan_file(*parsed) == text);
+  RunOptions options;
+  options.log_level = bank::LogLevel::info;
+  options.keep_trace = true;
+  const RunResult r = run_simulation(plans, options);
+  INFO(r.log);
+  CHECK(r.passed());
+  CHECK(r.stats.stops == 2);
+  CHECK_THAT(r.log, Catch::Contains("stopped gracefully after"));
+  CHECK(run_simulation(*parsed, options).trace_hash == r.trace_hash);
+}
+
 TEST_CASE("plan files: a malformed or hand-edited plan gets an error naming the line and what was expected") {
   struct Case {
     const char* text;
