@@ -276,6 +276,9 @@ Banker::Request Banker::build(const Interaction& interaction) {
           request.frames = {std::string(oversized_frame_bytes, 'x')};
           request.closes_connection = true;
           break;
+        case Garbage::exit:
+          request.frames = {"EXIT"};
+          break;
       }
       break;
     case BankerOp::sleep:
@@ -520,6 +523,11 @@ void Banker::finish_request(Request& request) {
         model.fail("protocol", name_,
                    fmt::format("malformed input {} was answered `{}`, not an ERROR",
                                frames_text(request.frames), reply));
+      } else if (request.interaction.garbage == Garbage::exit &&
+                 bank::error_kind(reply) != bank::ErrorKind::exit_disabled) {
+        model.fail("protocol", name_,
+                   fmt::format("EXIT was answered `{}`, not `ERROR {}` (the server runs without remote exit)",
+                               reply, bank::error_text::exit_disabled()));
       }
       break;
     case BankerOp::create:

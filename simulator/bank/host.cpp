@@ -141,6 +141,12 @@ void Host::start() {
     return;
   }
   server_ = std::move(*started);
+  // As the real server's main does; the simulated one runs without remote
+  // exit, so no EXIT may ever get here.
+  server_->set_on_exit_requested([this] {
+    context_.model.fail("EXIT is refused unless remote exit is enabled", "host",
+                        "a client's EXIT asked the server to shut down, though it runs without remote exit");
+  });
   context_.disturb(now_ms);
   context_.events.host_up(server_->ledger().durable_count(), down_since_ms_);
   down_since_ms_.reset();

@@ -365,6 +365,14 @@ Plans generate_plans(const Knobs& knobs) {
       if (!interactions[i].polite) continue;
       interactions[i].shut = (sim::mix64(knobs.seed ^ 0x73687574ULL ^ (std::uint64_t{b} << 32) ^ i) & 1) != 0;
     }
+    // Half the unknown actions are EXIT, which the server (run without remote
+    // exit) must refuse: decided apart too.
+    for (std::size_t i = 0; i < interactions.size(); ++i) {
+      Interaction& x = interactions[i];
+      if (x.op != BankerOp::garbage || x.garbage != Garbage::unknown_action) continue;
+      if ((sim::mix64(knobs.seed ^ 0x65786974ULL ^ (std::uint64_t{b} << 32) ^ i) & 1) != 0)
+        x.garbage = Garbage::exit;
+    }
   }
   // Faults span about as long as the first banker's plan (every run has one),
   // in time and in steps.
@@ -418,6 +426,8 @@ std::string describe(Garbage garbage) {
       return "bad_id";
     case Garbage::oversized:
       return "oversized";
+    case Garbage::exit:
+      return "exit";
   }
   return "?";
 }

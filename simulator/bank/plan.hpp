@@ -112,7 +112,8 @@ std::string describe(AmountText text);
 std::optional<AmountText> amount_text_named(std::string_view name);
 
 // Malformed input a banker mixes into its traffic; each must get one ERROR.
-enum class Garbage { unknown_action, bad_amount, bad_id, oversized };
+// exit: EXIT, which a server without remote exit enabled must refuse.
+enum class Garbage { unknown_action, bad_amount, bad_id, oversized, exit };
 
 struct Interaction {
   BankerOp op = BankerOp::sleep;
