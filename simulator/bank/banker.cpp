@@ -95,7 +95,13 @@ Banker::Banker(RunContext& context, Host& host, std::uint32_t index, const Banke
       idle_timeout_ms_(idle_timeout_ms),
       log_(context.world, name_, context.log_level, context.log),
       client_(context.network, name_, bank_port, reply_bytes_max,
-              {.connected = [this] { send_batch(); },
+              {.connected =
+                   [this] {
+                     // The server counts its accept as this connection's first activity.
+                     last_send_ms_ = context_.world.now_ms();
+                     idle_notice_seen_ = false;
+                     send_batch();
+                   },
                .connect_failed = [this](const std::string& why) { retry_batch(why); },
                .frame =
                    [this](std::string_view frame) {
@@ -240,6 +246,12 @@ Banker::Request Banker::build(const Interaction& interaction) {
     case BankerOp::void_: {
       const bool is_create = interaction.op == BankerOp::create;
       if (!interaction.keyless) request.key = fmt::format("b{}-{}", index_, sequence);
+      // One keyed create in eight has a key of the longest length allowed
+      // (a void's rival adds a letter to its key, so voids keep short ones).
+      if (!interaction.keyless && is_create && sequence % 8 == 5) {
+        request.key += '-';
+        request.key.resize(bank::key_bytes_max, 'k');
+      }
       request.model_key = interaction.keyless ? fmt::format("~b{}-{}", index_, sequence) : request.key;
       std::string argument;
       if (is_create) {
@@ -266,6 +278,14 @@ Banker::Request Banker::build(const Interaction& interaction) {
           break;
         case Garbage::bad_amount:
           request.frames = {"CREATE_TRANSACTION", "12.345"};
+          request.prompt = std::string(bank::prompt_amount);
+          break;
+        case Garbage::bad_key:  // Not "key=": the amount's suffix is not a key.
+          request.frames = {"CREATE_TRANSACTION", fmt::format("1.00 kee=b{}", index_)};
+          request.prompt = std::string(bank::prompt_amount);
+          break;
+        case Garbage::long_key:  // One byte past the longest key allowed.
+          request.frames = {"CREATE_TRANSACTION", "1.00 key=" + std::string(bank::key_bytes_max + 1, 'k')};
           request.prompt = std::string(bank::prompt_amount);
           break;
         case Garbage::bad_id:
@@ -309,6 +329,7 @@ void Banker::send_batch() {
     connect();
     return;
   }
+  check_idle_close_came();
   std::string bytes;
   std::int64_t slow_read_ms = 0;
   for (Request& request : batch_) {
@@ -409,6 +430,19 @@ void Banker::check_idle_notice(std::string_view reply) {
                     reply, view->silence_ms, idle_timeout_ms_));
     return;
   }
+  // Nor much after it (see idle_heard_by_ms).
+  const std::int64_t slack_ms = 3 * context_.step_ms;
+  if (const auto heard_by_ms = idle_heard_by_ms();
+      heard_by_ms && view->closed_at_ms > *heard_by_ms + idle_timeout_ms_ + slack_ms) {
+    context_.model.fail("an idle connection is closed after the idle timeout", name_,
+                        fmt::format("`{}` came from a close at +{} ms, though the server had read everything "
+                                    "this connection sent and answered it all by +{} ms: {} ms past its idle "
+                                    "timeout of {} ms",
+                                    reply, view->closed_at_ms - context_.world.start_ms(),
+                                    *heard_by_ms - context_.world.start_ms(),
+                                    view->closed_at_ms - *heard_by_ms - idle_timeout_ms_, idle_timeout_ms_));
+    return;
+  }
   const std::int64_t closed_at_ms = view->closed_at_ms;
   const bool unanswered = std::any_of(batch_.begin(), batch_.end(), [closed_at_ms](const Request& r) {
     return r.sent && !r.done && !r.sent_into_shut_side && r.sent_at_ms < closed_at_ms;
@@ -422,7 +456,42 @@ void Banker::check_idle_notice(std::string_view reply) {
   }
 }
 
+// When the server last heard from this connection, at the latest, if it
+// owes it nothing: every request sent on it was answered, so the server had
+// read all its bytes before its last answer left (reading may have been
+// paused meanwhile: the bytes' arrival is not when the server read them); or
+// nothing was sent and the connect is the last the server heard. From then
+// on the server was idle on it (no answer pending, none unsent) and must
+// close it once its idle timeout has run out, to within its timers' steps.
+std::optional<std::int64_t> Banker::idle_heard_by_ms() const {
+  if (std::any_of(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; }))
+    return std::nullopt;
+  return std::max(last_send_ms_, last_reply_ms_);
+}
+
+// About to send on a connection that has been idle: if it was idle for longer
+// than the timeout, the server must have closed it by now (its notice and
+// close on their way at most). Checked only when nothing disturbed the run
+// since this banker last sent (a partition delays the close's arrival).
+void Banker::check_idle_close_came() {
+  if (idle_timeout_ms_ <= 0 || idle_notice_seen_ || !client_.connected()) return;
+  if (last_send_ms_ <= context_.disturbed_until_ms) return;
+  const auto heard_by_ms = idle_heard_by_ms();
+  if (!heard_by_ms) return;
+  const std::int64_t closed_by_ms =
+      *heard_by_ms + idle_timeout_ms_ + 3 * context_.step_ms + context_.latency_ms_max;
+  const std::int64_t now_ms = context_.world.now_ms();
+  if (now_ms <= closed_by_ms) return;
+  context_.model.fail(
+      "an idle connection is closed after the idle timeout", name_,
+      fmt::format("the server had read everything this connection sent and answered it all by "
+                  "+{} ms, yet at +{} ms it had not closed it (its idle timeout is {} ms)",
+                  *heard_by_ms - context_.world.start_ms(), now_ms - context_.world.start_ms(),
+                  idle_timeout_ms_));
+}
+
 void Banker::handle_reply(std::string reply) {
+  last_reply_ms_ = context_.world.now_ms();
   if (reply.starts_with(bank::notice_too_many_connections)) {
     // Refused at the door, before anything was read: nothing applied. Retry.
     if (log_.enabled(bank::LogLevel::debug)) log_.debug("recv {}", reply);
@@ -432,6 +501,7 @@ void Banker::handle_reply(std::string reply) {
   if (reply.starts_with(bank::notice_idle_timeout)) {
     // The only frame a server may send unasked; the close that follows
     // triggers the retry.
+    idle_notice_seen_ = true;
     check_idle_notice(reply);
     return;
   }

@@ -83,6 +83,8 @@ class Banker {
   void handle_reply(std::string reply);
   void finish_request(Request& request);
   void check_idle_notice(std::string_view reply);
+  void check_idle_close_came();
+  std::optional<std::int64_t> idle_heard_by_ms() const;
   void settle();
   void retry_batch(std::string_view reason);
   void arm_watchdog(std::int64_t delay_ms);
@@ -103,7 +105,9 @@ class Banker {
   std::deque<Request> batch_;   // Requests in flight together, in the order they were sent.
   std::uint32_t attempts_ = 0;
   std::int64_t sent_at_ms_ = 0;
-  std::int64_t last_send_ms_ = 0;  // On the current connection.
+  std::int64_t last_send_ms_ = 0;   // On the current connection (its connect counts as a send).
+  std::int64_t last_reply_ms_ = 0;  // Any frame received, on any connection.
+  bool idle_notice_seen_ = false;   // On the current connection.
   FramedClient client_;
   std::vector<std::int64_t> entry_started_ms_;
   std::uint64_t own_acked_high_id_ = 0;  // The highest id this batch's own writes were acknowledged with.

@@ -50,6 +50,7 @@ class DoorWatch::Watched final : public bank::Connection, public bank::Connectio
   }
 
   bool refused() const { return refused_; }
+  bool closing() const { return closing_; }
   bool held() const { return !refused_ && !ended_; }
   bool held_open() const { return held() && !closing_; }
 
@@ -93,6 +94,9 @@ void DoorWatch::check(const Watched* watched, std::size_t held, std::size_t held
         "a connection was refused ({}) while the server held {} of its {} allowed",
         watched == nullptr ? std::string_view("dropped without a word") : bank::notice_too_many_connections,
         held, limit_));
+  } else if (refused && watched != nullptr && !watched->closing()) {
+    // Told, then closed at once: a refused client must not hold a connection.
+    fail_(fmt::format("a connection was refused ({}) and left open", bank::notice_too_many_connections));
   } else if (!refused && held_open >= limit_) {
     fail_(fmt::format("a connection was accepted while the server already held {} open, its limit being {}",
                       held_open, limit_));

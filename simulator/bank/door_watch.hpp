@@ -2,9 +2,10 @@
 // Checks the server's connection limit at every accept. It stands between the
 // host's server and the simulated network, sees each connection the server is
 // handed, and what the server does with it at once: a connection is refused
-// ("ERROR too many connections", or dropped without a word) only when the
-// server already holds `limit` connections it accepted, and accepted only when
-// fewer than `limit` of those are open and not being closed by the server.
+// ("ERROR too many connections" and closed at once, or dropped without a
+// word) only when the server already holds `limit` connections it accepted,
+// and accepted only when fewer than `limit` of those are open and not being
+// closed by the server.
 
 #include <functional>
 #include <memory>

@@ -373,6 +373,14 @@ Plans generate_plans(const Knobs& knobs) {
       if ((sim::mix64(knobs.seed ^ 0x65786974ULL ^ (std::uint64_t{b} << 32) ^ i) & 1) != 0)
         x.garbage = Garbage::exit;
     }
+    // And a third of the bad amounts are a bad key's suffix, or a key one byte too long.
+    for (std::size_t i = 0; i < interactions.size(); ++i) {
+      Interaction& x = interactions[i];
+      if (x.op != BankerOp::garbage || x.garbage != Garbage::bad_amount) continue;
+      const std::uint64_t pick = sim::mix64(knobs.seed ^ 0x6b6579ULL ^ (std::uint64_t{b} << 32) ^ i) % 6;
+      if (pick == 0) x.garbage = Garbage::bad_key;
+      if (pick == 1) x.garbage = Garbage::long_key;
+    }
   }
   // Faults span about as long as the first banker's plan (every run has one),
   // in time and in steps.
@@ -428,6 +436,10 @@ std::string describe(Garbage garbage) {
       return "oversized";
     case Garbage::exit:
       return "exit";
+    case Garbage::bad_key:
+      return "bad_key";
+    case Garbage::long_key:
+      return "long_key";
   }
   return "?";
 }

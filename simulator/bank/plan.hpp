@@ -112,8 +112,10 @@ std::string describe(AmountText text);
 std::optional<AmountText> amount_text_named(std::string_view name);
 
 // Malformed input a banker mixes into its traffic; each must get one ERROR.
-// exit: EXIT, which a server without remote exit enabled must refuse.
-enum class Garbage { unknown_action, bad_amount, bad_id, oversized, exit };
+// exit: EXIT, which a server without remote exit enabled must refuse;
+// bad_key: an amount followed by something other than key=...; long_key: a
+// key one byte longer than allowed.
+enum class Garbage { unknown_action, bad_amount, bad_id, oversized, exit, bad_key, long_key };
 
 struct Interaction {
   BankerOp op = BankerOp::sleep;

@@ -385,7 +385,8 @@ class Parser {
     }
     if (op == "garbage") {
       const Garbage kinds[] = {Garbage::unknown_action, Garbage::bad_amount, Garbage::bad_id,
-                               Garbage::oversized, Garbage::exit};
+                               Garbage::oversized,      Garbage::exit,       Garbage::bad_key,
+                               Garbage::long_key};
       for (Garbage kind : kinds) {
         if (words_.size() == 2 && words_[1] == describe(kind)) {
           i.op = BankerOp::garbage;
@@ -393,7 +394,7 @@ class Parser {
           return bank::ok_status();
         }
       }
-      return fail("expected 'garbage unknown_action|bad_amount|bad_id|oversized|exit'");
+      return fail("expected 'garbage unknown_action|bad_amount|bad_id|oversized|exit|bad_key|long_key'");
     }
     return fail("expected an interaction: sleep, create, get, void, list, balance, pipeline or garbage");
   }
