@@ -76,20 +76,30 @@ bank::Result<std::unique_ptr<bank::Listener>> DoorWatch::listen(const std::strin
   return inner_.listen(address, port, [this, on_accept = std::move(on_accept)](auto connection) {
     std::size_t held = 0;
     std::size_t held_open = 0;
+    std::size_t refused = 0;
     for (const Watched* w : live_) {
       held += w->held() ? 1 : 0;
       held_open += w->held_open() ? 1 : 0;
+      refused += w->refused() ? 1 : 0;
     }
     auto watched = std::make_unique<Watched>(*this, std::move(connection));
     Watched* seen = watched.get();
     on_accept(std::move(watched));  // The server decides now: serve it, refuse it, or drop it.
-    check(live_.contains(seen) ? seen : nullptr, held, held_open);
+    check(live_.contains(seen) ? seen : nullptr, held, held_open, refused);
   });
 }
 
-void DoorWatch::check(const Watched* watched, std::size_t held, std::size_t held_open) {
+void DoorWatch::check(const Watched* watched, std::size_t held, std::size_t held_open,
+                      std::size_t refused_before) {
   const bool refused = watched == nullptr || watched->refused();
-  if (refused && held < limit_) {
+  if (watched == nullptr && refused_before < limit_) {
+    // Dropped without a word only past a bound: as many refused connections
+    // still being told as the limit.
+    fail_(
+        fmt::format("a connection was dropped without a word while only {} refused one(s) were being told "
+                    "(the bound is {})",
+                    refused_before, limit_));
+  } else if (refused && held < limit_) {
     fail_(fmt::format(
         "a connection was refused ({}) while the server held {} of its {} allowed",
         watched == nullptr ? std::string_view("dropped without a word") : bank::notice_too_many_connections,

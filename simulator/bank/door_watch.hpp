@@ -35,7 +35,7 @@ class DoorWatch final : public bank::Network {
 
  private:
   class Watched;
-  void check(const Watched* watched, std::size_t held, std::size_t held_open);
+  void check(const Watched* watched, std::size_t held, std::size_t held_open, std::size_t refused_before);
 
   bank::Network& inner_;
   std::size_t limit_;
