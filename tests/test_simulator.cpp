@@ -380,17 +380,22 @@ TEST_CASE("story: a run's trace reads as numbered steps with simulated times") {
 
 namespace {
 
+// How the stand-in server refuses: as the bank does (told, then closed), told
+// and left open, or dropped without a word.
+enum class Refusal { tell_and_close, tell_only, drop };
+
 // A stand-in server for the door watch: keeps every connection it is handed,
-// or refuses it the way the bank does.
+// or refuses it.
 struct Doorkeeper final : bank::ConnectionHandler {
   std::vector<std::unique_ptr<bank::Connection>> kept;
-  void take(std::unique_ptr<bank::Connection> connection, bool refuse) {
+  void take(std::unique_ptr<bank::Connection> connection, bool refuse, Refusal how) {
+    if (refuse && how == Refusal::drop) return;
     connection->start(this);
     if (refuse) {
       std::string bytes;
       bank::append_frame(bytes, "ERROR too many connections (the limit is 2); try again later");
       connection->send(bytes);
-      connection->close();
+      if (how == Refusal::tell_and_close) connection->close();
     }
     kept.push_back(std::move(connection));
   }
@@ -400,7 +405,7 @@ struct Doorkeeper final : bank::ConnectionHandler {
   void on_closed(bank::CloseReason) override {}
 };
 
-std::vector<std::string> door_failures(std::size_t refuse_from) {
+std::vector<std::string> door_failures(std::size_t refuse_from, Refusal how = Refusal::tell_and_close) {
   sim::World world(1, 0, 1);
   sim::SimNetwork network(world, sim::NetworkConfig{});
   std::vector<std::string> failures;
@@ -409,7 +414,7 @@ std::vector<std::string> door_failures(std::size_t refuse_from) {
   Doorkeeper server;
   std::size_t accepted = 0;
   auto listener = door.listen("0.0.0.0", 3000, [&](std::unique_ptr<bank::Connection> c) {
-    server.take(std::move(c), ++accepted > refuse_from);
+    server.take(std::move(c), ++accepted > refuse_from, how);
   });
   REQUIRE(listener.ok());
   std::vector<std::unique_ptr<bank::Connection>> clients;
@@ -436,6 +441,19 @@ TEST_CASE("door watch: the connection limit is checked at every accept, both way
   REQUIRE_FALSE(early.empty());
   CHECK_THAT(early[0],
              Catch::Contains("refused (ERROR too many connections) while the server held 1 of its 2"));
+}
+
+// A refused client is told and the connection closed at once; dropping one
+// without a word is for when as many refused ones as the limit are still open.
+TEST_CASE("door watch: a refused connection is closed at once, and dropped silently only past the bound") {
+  const auto left_open = door_failures(2, Refusal::tell_only);
+  REQUIRE(left_open.size() == 2);
+  CHECK_THAT(left_open[0], Catch::Contains("refused (ERROR too many connections) and left open"));
+  const auto dropped = door_failures(2, Refusal::drop);
+  REQUIRE(dropped.size() == 2);
+  CHECK_THAT(
+      dropped[0],
+      Catch::Contains("dropped without a word while only 0 refused one(s) were being told (the bound is 2)"));
 }
 
 TEST_CASE("simulator: the step budget ends a run's traffic even when the run is calm from the start") {
