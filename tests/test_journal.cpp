@@ -111,6 +111,44 @@ TEST_CASE("torn or rotten: a tail of zeros (the size reached the disk before the
   CHECK(recovered->valid_bytes == last_start);
 }
 
+// The real server grows the journal with zeros ahead of its appends: a crash
+// mid-append leaves part of a record, then those zeros. Nothing in that
+// record was acknowledged (its trailer never reached the disk whole).
+TEST_CASE(
+    "torn or rotten: a record cut anywhere, followed by the zeros set aside for appends, is torn and cut") {
+  const std::string whole = journal_of(sample());
+  const std::size_t last_start = journal_of({sample()[0], sample()[1]}).size();
+  for (std::size_t cut = last_start + 1; cut < whole.size(); ++cut) {
+    INFO("cut at byte " << cut << " of " << whole.size());
+    std::string bytes = whole.substr(0, cut) + std::string(4096, '\0');
+    auto recovered = bank::recover_journal(bytes, "bank.journal");
+    // A cut that only drops zeros of the trailer leaves the record whole.
+    const bool trailer_whole_in_effect =
+        bank::decode_record(whole.substr(last_start)).outcome == bank::DecodeOutcome::ok &&
+        whole.substr(cut).find_first_not_of('\0') == std::string::npos;
+    if (trailer_whole_in_effect) continue;
+    REQUIRE(recovered.ok());
+    CHECK(recovered->ledger.durable_count() == 2);
+    CHECK(recovered->valid_bytes == last_start);
+  }
+}
+
+TEST_CASE("torn or rotten: a whole record with a flipped bit before the zeros set aside is refused") {
+  const std::string whole = journal_of(sample());
+  const std::size_t last_start = journal_of({sample()[0], sample()[1]}).size();
+  for (std::size_t flip = last_start; flip < whole.size(); ++flip) {
+    for (unsigned bit = 0; bit < 8; ++bit) {
+      INFO("flipped bit " << bit << " of byte " << flip << " of " << whole.size());
+      std::string damaged = whole;
+      damaged[flip] = static_cast<char>(damaged[flip] ^ (1u << bit));
+      damaged += std::string(4096, '\0');
+      auto recovered = bank::recover_journal(damaged, "data/bank.journal");
+      REQUIRE_FALSE(recovered.ok());
+      CHECK_THAT(recovered.error().message, Catch::Contains("offset " + std::to_string(last_start)));
+    }
+  }
+}
+
 TEST_CASE("a journal of the older format is refused with what to do") {
   std::string old_format = "BNK1";
   old_format += std::string(40, 'x');

@@ -121,6 +121,41 @@ TEST_CASE("process: a restart finds everything, and SIGTERM exits cleanly") {
   CHECK(c.request("1.01 key=k1") == list_before.substr(0, list_before.find('\n')));
 }
 
+// What a power loss mid-append leaves behind the real server's journal: the
+// records synced, part of the next one, then the zeros the server had set
+// aside ahead of its appends. The torn record was never acknowledged: the
+// server cuts it and starts, serving every whole record.
+TEST_CASE("process: a journal whose last record was torn into the zeros set aside for appends starts, cut") {
+  const auto dir = test_support::make_temp_dir();
+  std::string list_before;
+  {
+    ServerProcess server(dir + "/data");
+    TcpClient c(server.port());
+    for (int i = 1; i <= 3; ++i) {
+      REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+      REQUIRE(c.request(std::to_string(i) + ".00 key=k" + std::to_string(i)).rfind("id=", 0) == 0);
+    }
+    list_before = c.request("LIST_TRANSACTIONS");
+    CHECK(server.terminate() == 0);
+  }
+  const std::string path = dir + "/data/bank.journal";
+  std::string torn;
+  bank::encode_record(torn, bank::Transaction{4, 1'745'529'640, bank::Money{400}, 0, "k4"});
+  std::string journal = test_support::read_file(path);
+  journal += torn.substr(0, torn.size() - 20);  // Its payload's end and its trailer never reached the disk.
+  journal += std::string(4 << 20, '\0');
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << journal;
+  }
+  ServerProcess server(dir + "/data");
+  TcpClient c(server.port());
+  CHECK(c.request("LIST_TRANSACTIONS") == list_before);
+  CHECK(c.request("GET_BALANCE") == "$6.00");
+  CHECK(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+  CHECK(c.request("4.00 key=k4").rfind("id=4 ", 0) == 0);
+}
+
 TEST_CASE("process: a client that sends its requests and shuts its side gets every reply, then EOF") {
   const auto dir = test_support::make_temp_dir();
   ServerProcess server(dir + "/data");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 
 #include "bank/coverage.hpp"
@@ -152,6 +153,34 @@ bool all_zero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == '\0'; });
 }
 
+// A write torn by a crash into space set aside ahead of the appends (the real
+// server grows the file with zeros first): the file ends in zeros from a point
+// inside this record, before its trailer is whole. The trailer is a copy of
+// the header, so a record whose trailer is missing, or only a prefix of the
+// header followed by zeros, never reached the disk whole, and no sync ever
+// covered it: nothing in it was acknowledged. A whole record that fails its
+// checksum, or one followed by anything but zeros, is damage.
+bool torn_into_zeros(std::string_view bytes) {
+  const auto last = std::find_if(bytes.rbegin(), bytes.rend(), [](char c) { return c != '\0'; });
+  const auto nonzero_bytes = static_cast<std::size_t>(bytes.rend() - last);
+  const bool header_valid = bytes.size() >= journal_header_bytes &&
+                            get_u32(bytes, 0) == journal_record_magic &&
+                            crc32c(bytes.substr(0, 12)) == get_u32(bytes, 12);
+  if (!header_valid)
+    return nonzero_bytes < journal_header_bytes;  // Not even its header reached the disk whole.
+  const std::size_t trailer_at = journal_header_bytes + std::size_t{get_u32(bytes, 4)};
+  if (nonzero_bytes <= trailer_at) return true;
+  if (nonzero_bytes >= trailer_at + journal_trailer_bytes) return false;
+  // Part of the trailer is there: torn if it is the header's beginning and
+  // what is missing holds at least two set bits of the header (one bit flip
+  // in a whole trailer cannot make it look torn).
+  const std::string_view header = bytes.substr(0, journal_header_bytes);
+  const std::size_t present = nonzero_bytes - trailer_at;
+  int missing_bits = 0;
+  for (const char c : header.substr(present)) missing_bits += std::popcount(static_cast<unsigned char>(c));
+  return bytes.substr(trailer_at, present) == header.substr(0, present) && missing_bits >= 2;
+}
+
 // The key of the record at the start of bytes, read without checking it: a
 // hint only (see recover_journal).
 std::string_view peek_key(std::string_view bytes) {
@@ -192,8 +221,9 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
     }
     at += record.record_bytes;
   }
-  // A torn write: the file ends inside a record, or in zeros.
-  const bool torn = damage == DecodeOutcome::incomplete || all_zero(bytes.substr(at));
+  // A torn write: the file ends inside a record, or in zeros (also from inside a record).
+  const bool torn =
+      damage == DecodeOutcome::incomplete || all_zero(bytes.substr(at)) || torn_into_zeros(bytes.substr(at));
   if (at < bytes.size() && !torn) {
     std::string follows;
     for (std::size_t probe = at + 1; probe + journal_header_bytes <= bytes.size(); ++probe) {

@@ -6,6 +6,12 @@
 namespace sim {
 
 namespace {
+// The most zeros a power loss leaves past the last bytes that reached the disk
+// (space the real server set aside ahead of its appends).
+constexpr std::uint64_t zeros_set_aside_max = 4096;
+}  // namespace
+
+namespace {
 
 // Operations on one open file complete one at a time, in issue order.
 class SimFile final : public bank::DiskFile {
@@ -187,6 +193,12 @@ std::uint64_t SimDisk::power_loss() {
     const std::size_t kept = rng().below(tail.size() + 1);
     lost += state.cached.size() - state.durable.size() - kept;
     state.durable.append(tail, 0, kept);
+    // The real server sets space aside ahead of its appends (the file holds
+    // zeros there): in one power loss in three the file ends in such zeros,
+    // after the last bytes that reached the disk. Decided without a draw, so
+    // that every other draw of this disk is kept.
+    const std::uint64_t pick = mix64(0x7a65726f73ULL ^ (std::uint64_t{state.durable.size()} << 20) ^ kept);
+    if (pick % 3 == 0) state.durable.append(1 + (pick >> 8) % zeros_set_aside_max, '\0');
     state.cached = state.durable;
     state.dirty_from = state.cached.size();
     forget_damage_past(name, state.cached.size());
