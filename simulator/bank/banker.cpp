@@ -625,12 +625,7 @@ void Banker::finish_request(Request& request) {
         }
         // Outcome unknown, or refused until a restart: a keyed write is
         // retried with its key; an unkeyed one stays "maybe" in the model.
-        if (!request.key.empty()) {
-          request.done = false;
-          request.sent = false;
-          retry_batch(reply);
-          return;
-        }
+        if (retry_with_key(request, reply)) return;
         break;
       }
       if (error == bank::ErrorKind::shutting_down) {
@@ -643,12 +638,7 @@ void Banker::finish_request(Request& request) {
         }
         // A keyed write may have been recorded by an earlier attempt: retried
         // with its key, as after a disk error; an unkeyed one was sent once.
-        if (!request.key.empty()) {
-          request.done = false;
-          request.sent = false;
-          retry_batch(reply);
-          return;
-        }
+        if (retry_with_key(request, reply)) return;
         model.write_refused(request.model_key);
         break;
       }
@@ -687,6 +677,16 @@ void Banker::finish_request(Request& request) {
   ++context_.stats.interactions_done;
   context_.progress_at_ms = context_.world.now_ms();
   settle();
+}
+
+// A keyed write goes again with its key (the whole batch, on a new
+// connection); false for an unkeyed one, which is never sent twice.
+bool Banker::retry_with_key(Request& request, std::string_view reason) {
+  if (request.key.empty()) return false;
+  request.done = false;
+  request.sent = false;
+  retry_batch(reason);
+  return true;
 }
 
 // Drops the answered requests at the front; when none is left the batch is done.

@@ -85,6 +85,7 @@ class Banker {
   void check_idle_notice(std::string_view reply);
   void check_idle_close_came();
   std::optional<std::int64_t> idle_heard_by_ms() const;
+  bool retry_with_key(Request& request, std::string_view reason);
   void settle();
   void retry_batch(std::string_view reason);
   void arm_watchdog(std::int64_t delay_ms);
