@@ -1,3 +1,4 @@
+#include <bit>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <map>
@@ -147,6 +148,27 @@ TEST_CASE("torn or rotten: a whole record with a flipped bit before the zeros se
       CHECK_THAT(recovered.error().message, Catch::Contains("offset " + std::to_string(last_start)));
     }
   }
+}
+
+// One set bit gone from the end of a whole record's trailer: a write torn in
+// its last byte, or one flipped bit. Recovery cannot tell, refuses, and says
+// where an operator who knows the disk is sound would cut.
+TEST_CASE("torn or rotten: a trailer whose end is one set bit short is refused, naming where to cut") {
+  for (std::int64_t cents = 1; cents < 5000; ++cents) {
+    std::string last;
+    bank::encode_record(last, Transaction{4, 110, Money{cents}, 0, ""});
+    if (std::popcount(static_cast<unsigned char>(last.back())) != 1) continue;
+    const std::string head = journal_of(sample());
+    std::string bytes = head + last.substr(0, last.size() - 1) + std::string(4096, '\0');
+    CHECK(bank::trailer_end_zeroed(std::string_view(bytes).substr(head.size())));
+    auto recovered = bank::recover_journal(bytes, "data/bank.journal");
+    REQUIRE_FALSE(recovered.ok());
+    CHECK_THAT(recovered.error().message,
+               Catch::Contains("the end of its trailer is zeros") &&
+                   Catch::Contains("cut the file at offset " + std::to_string(head.size())));
+    return;
+  }
+  FAIL("no record ends in a byte with one set bit");
 }
 
 TEST_CASE("a journal of the older format is refused with what to do") {

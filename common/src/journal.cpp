@@ -153,32 +153,43 @@ bool all_zero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == '\0'; });
 }
 
+// Where a record's bytes stop, when the file is zeros from there on.
+std::size_t nonzero_prefix(std::string_view bytes) {
+  const auto last = std::find_if(bytes.rbegin(), bytes.rend(), [](char c) { return c != '\0'; });
+  return static_cast<std::size_t>(bytes.rend() - last);
+}
+
+bool header_checks(std::string_view bytes) {
+  return bytes.size() >= journal_header_bytes && get_u32(bytes, 0) == journal_record_magic &&
+         crc32c(bytes.substr(0, 12)) == get_u32(bytes, 12);
+}
+
+// The record's trailer holds the first `present` bytes of its header, then
+// zeros; the set bits of the header that the zeros replace.
+int trailer_bits_missing(std::string_view bytes, std::size_t trailer_at, std::size_t present) {
+  const std::string_view header = bytes.substr(0, journal_header_bytes);
+  if (bytes.substr(trailer_at, present) != header.substr(0, present)) return -1;
+  int missing = 0;
+  for (const char c : header.substr(present)) missing += std::popcount(static_cast<unsigned char>(c));
+  return missing;
+}
+
 // A write torn by a crash into space set aside ahead of the appends (the real
 // server grows the file with zeros first): the file ends in zeros from a point
 // inside this record, before its trailer is whole. The trailer is a copy of
 // the header, so a record whose trailer is missing, or only a prefix of the
-// header followed by zeros, never reached the disk whole, and no sync ever
-// covered it: nothing in it was acknowledged. A whole record that fails its
-// checksum, or one followed by anything but zeros, is damage.
+// header followed by zeros with at least two of its set bits gone, never
+// reached the disk whole, and no sync ever covered it: nothing in it was
+// acknowledged. (One set bit gone may be one flipped bit of a whole record:
+// see trailer_end_zeroed.) A whole record that fails its checksum, or one
+// followed by anything but zeros, is damage.
 bool torn_into_zeros(std::string_view bytes) {
-  const auto last = std::find_if(bytes.rbegin(), bytes.rend(), [](char c) { return c != '\0'; });
-  const auto nonzero_bytes = static_cast<std::size_t>(bytes.rend() - last);
-  const bool header_valid = bytes.size() >= journal_header_bytes &&
-                            get_u32(bytes, 0) == journal_record_magic &&
-                            crc32c(bytes.substr(0, 12)) == get_u32(bytes, 12);
-  if (!header_valid)
-    return nonzero_bytes < journal_header_bytes;  // Not even its header reached the disk whole.
+  const std::size_t nonzero_bytes = nonzero_prefix(bytes);
+  if (!header_checks(bytes)) return nonzero_bytes < journal_header_bytes;  // Not even its header is whole.
   const std::size_t trailer_at = journal_header_bytes + std::size_t{get_u32(bytes, 4)};
   if (nonzero_bytes <= trailer_at) return true;
   if (nonzero_bytes >= trailer_at + journal_trailer_bytes) return false;
-  // Part of the trailer is there: torn if it is the header's beginning and
-  // what is missing holds at least two set bits of the header (one bit flip
-  // in a whole trailer cannot make it look torn).
-  const std::string_view header = bytes.substr(0, journal_header_bytes);
-  const std::size_t present = nonzero_bytes - trailer_at;
-  int missing_bits = 0;
-  for (const char c : header.substr(present)) missing_bits += std::popcount(static_cast<unsigned char>(c));
-  return bytes.substr(trailer_at, present) == header.substr(0, present) && missing_bits >= 2;
+  return trailer_bits_missing(bytes, trailer_at, nonzero_bytes - trailer_at) >= 2;
 }
 
 // The key of the record at the start of bytes, read without checking it: a
@@ -234,6 +245,14 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
     }
     mark(Mark::damaged_journal_refused);
     if (!follows.empty()) mark(Mark::damage_before_valid_record);
+    if (trailer_end_zeroed(bytes.substr(at))) {
+      return Error{fmt::format(
+          "journal {} is damaged at offset {}: the record there is whole but the end of its trailer is "
+          "zeros, as a write torn in its last bytes leaves it, or one flipped bit; refusing to start, since "
+          "it may hold an acknowledged transaction (if the machine lost power and the disk is sound, cut "
+          "the file at offset {}; else restore it)",
+          file_name, at, at)};
+    }
     return Error{
         fmt::format("journal {} is damaged at offset {}: the record there is whole but fails its checksum "
                     "or its trailer{}; "
@@ -247,6 +266,16 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
   // each record as it came (id, created_at, amount, void, key, balance) and
   // the ledger asserted its structures on every append.
   return recovered;
+}
+
+bool trailer_end_zeroed(std::string_view bytes) {
+  const std::size_t nonzero_bytes = nonzero_prefix(bytes);
+  if (!header_checks(bytes)) return false;
+  const std::size_t trailer_at = journal_header_bytes + std::size_t{get_u32(bytes, 4)};
+  if (nonzero_bytes <= trailer_at || nonzero_bytes >= trailer_at + journal_trailer_bytes) return false;
+  if (crc32c(bytes.substr(journal_header_bytes, trailer_at - journal_header_bytes)) != get_u32(bytes, 8))
+    return false;
+  return trailer_bits_missing(bytes, trailer_at, nonzero_bytes - trailer_at) == 1;
 }
 
 Result<Journal> Journal::open(Disk& disk, const std::string& file_name, Logger& log, Ledger& ledger_out) {

@@ -59,6 +59,13 @@ struct RecoveredJournal {
 // errors and logs.
 Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_view file_name);
 
+// Whether the record at the start of bytes is whole and checked but for the
+// end of its trailer, which zeros replace to the end of the file: what a write
+// torn within its last few bytes leaves, and also what one flipped bit in a
+// whole trailer leaves. Recovery cannot tell the two apart and refuses to
+// start, saying so; an operator who knows no corruption happened cuts it.
+bool trailer_end_zeroed(std::string_view bytes);
+
 // The journal file: recovery at open, then appends and syncs.
 //
 // Recovery trusts nothing it read until it has synced it: after a process

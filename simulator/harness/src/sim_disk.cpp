@@ -254,6 +254,16 @@ bool SimDisk::take_misdirected_append(SimFileState& state, const std::string& by
   return true;
 }
 
+void SimDisk::cut(const std::string& name, std::size_t size_bytes) {
+  auto it = files_.find(name);
+  if (it == files_.end()) return;
+  SimFileState& state = it->second;
+  if (state.durable.size() > size_bytes) state.durable.resize(size_bytes);
+  if (state.cached.size() > size_bytes) state.cached.resize(size_bytes);
+  state.dirty_from = std::min(state.dirty_from, state.cached.size());
+  forget_damage_past(name, size_bytes);
+}
+
 void SimDisk::forget_damage_past(const std::string& name, std::size_t size_bytes) {
   // Bytes past the file's end are gone: there is nothing left to restore there.
   std::vector<Patch> kept;

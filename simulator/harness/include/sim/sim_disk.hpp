@@ -88,6 +88,8 @@ class SimDisk final : public bank::Disk {
   std::size_t corruptions() const { return patches_.size(); }
   // The file now ends at size_bytes: damage past it went with the bytes.
   void forget_damage_past(const std::string& name, std::size_t size_bytes);
+  // An operator cuts a closed file at size_bytes (on the disk and in the cache).
+  void cut(const std::string& name, std::size_t size_bytes);
   // Called by an open file for each append: applies a misdirection if one is armed.
   bool take_misdirected_append(SimFileState& state, const std::string& bytes);
 
