@@ -219,7 +219,7 @@ std::string Banker::amount_text(bank::Money amount, AmountText text) {
       if (amount.cents % 10 == 0) return canonical.substr(0, canonical.size() - 1);   // "12.5" for 12.50.
       return canonical;
     case AmountText::spaces:
-      return " " + canonical + "\r\n";
+      return " \t" + canonical + "\r\n";
     case AmountText::canonical:
       return canonical;
   }

@@ -106,7 +106,7 @@ enum class AmountText : std::uint8_t {
   plus,       // +5.00
   zeros,      // 0005.00
   shortest,   // 5 for 5.00, 5.5 for 5.50
-  spaces,     // " 5.00\r\n"
+  spaces,     // " \t5.00\r\n"
 };
 std::string describe(AmountText text);
 std::optional<AmountText> amount_text_named(std::string_view name);
