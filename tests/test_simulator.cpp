@@ -224,19 +224,34 @@ TEST_CASE("model: transaction lines parse, and dates print for the whole range")
   CHECK(format_utc(100'000'000'000) == "5138-11-16T09:46:40Z");
 }
 
+namespace {
+
+// The plans saved as a plan file and read back: the same text again.
+Plans saved_and_read_back(const Plans& plans) {
+  const std::string text = format_plan_file(plans);
+  auto parsed = parse_plan_file(text, "saved.plan");
+  REQUIRE(parsed.ok());
+  CHECK(format_plan_file(*parsed) == text);
+  return *parsed;
+}
+
+RunOptions traced(bank::LogLevel level) {
+  RunOptions options;
+  options.log_level = level;
+  options.keep_trace = true;
+  return options;
+}
+
+}  // namespace
+
 TEST_CASE("plan files: a saved plan reads back as the same plan and replays the same run") {
   for (std::uint64_t seed : {3ULL, 4ULL, 5ULL}) {
     const Plans plans = generate_plans(draw_knobs(seed, {}));
-    const std::string text = format_plan_file(plans);
-    auto parsed = parse_plan_file(text, "saved.plan");
-    REQUIRE(parsed.ok());
-    CHECK(format_plan_file(*parsed) == text);
-    RunOptions options;
-    options.log_level = bank::LogLevel::off;
-    options.keep_trace = true;
+    const Plans read_back = saved_and_read_back(plans);
+    const RunOptions options = traced(bank::LogLevel::off);
     const RunResult original = run_simulation(plans, options);
     CHECK(original.trace_lines.size() > 10);
-    CHECK(run_simulation(*parsed, options).trace_hash == original.trace_hash);
+    CHECK(run_simulation(read_back, options).trace_hash == original.trace_hash);
   }
 }
 
@@ -254,20 +269,15 @@ TEST_CASE("graceful stops: a stop while writes sync passes, is saved in the plan
   stop.duration_ms = 500;
   stop.when_unsynced = true;  // While writes sync: they must be answered before the server exits.
   plans.faults.faults = {wait, stop, wait, stop};
-  const std::string text = format_plan_file(plans);
-  CHECK_THAT(text, Catch::Contains("stop restart_after=500 when=unsynced"));
-  auto parsed = parse_plan_file(text, "saved.plan");
-  REQUIRE(parsed.ok());
-  CHECK(format_plan_file(*parsed) == text);
-  RunOptions options;
-  options.log_level = bank::LogLevel::info;
-  options.keep_trace = true;
+  CHECK_THAT(format_plan_file(plans), Catch::Contains("stop restart_after=500 when=unsynced"));
+  const Plans read_back = saved_and_read_back(plans);
+  const RunOptions options = traced(bank::LogLevel::info);
   const RunResult r = run_simulation(plans, options);
   INFO(r.log);
   CHECK(r.passed());
   CHECK(r.stats.stops == 2);
   CHECK_THAT(r.log, Catch::Contains("stopped gracefully after"));
-  CHECK(run_simulation(*parsed, options).trace_hash == r.trace_hash);
+  CHECK(run_simulation(read_back, options).trace_hash == r.trace_hash);
 }
 
 TEST_CASE("plan files: a malformed or hand-edited plan gets an error naming the line and what was expected") {

@@ -153,22 +153,22 @@ bool all_zero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == '\0'; });
 }
 
-// Where a record's bytes stop, when the file is zeros from there on.
-std::size_t nonzero_prefix(std::string_view bytes) {
-  const auto last = std::find_if(bytes.rbegin(), bytes.rend(), [](char c) { return c != '\0'; });
-  return static_cast<std::size_t>(bytes.rend() - last);
-}
-
-bool header_checks(std::string_view bytes) {
-  return bytes.size() >= journal_header_bytes && get_u32(bytes, 0) == journal_record_magic &&
-         crc32c(bytes.substr(0, 12)) == get_u32(bytes, 12);
-}
-
-// The record's trailer holds the first `present` bytes of its header, then
-// zeros; the set bits of the header that the zeros replace.
-int trailer_bits_missing(std::string_view bytes, std::size_t trailer_at, std::size_t present) {
+// For a record whose header is whole and checked, followed by zeros to the
+// end of the file from before its trailer is whole: how many set bits of the
+// header its trailer lacks (the trailer is a copy of the header; what of it
+// is there must be the header's beginning). -1 for anything else.
+int trailer_bits_missing(std::string_view bytes) {
+  if (bytes.size() < journal_header_bytes || get_u32(bytes, 0) != journal_record_magic ||
+      crc32c(bytes.substr(0, 12)) != get_u32(bytes, 12)) {
+    return -1;
+  }
+  const auto last_nonzero = bytes.find_last_not_of('\0');  // Not npos: the header is there.
+  const std::size_t nonzero_bytes = last_nonzero + 1;
+  const std::size_t trailer_at = journal_header_bytes + std::size_t{get_u32(bytes, 4)};
+  const std::size_t present = nonzero_bytes > trailer_at ? nonzero_bytes - trailer_at : 0;
+  if (present >= journal_trailer_bytes) return -1;
   const std::string_view header = bytes.substr(0, journal_header_bytes);
-  if (bytes.substr(trailer_at, present) != header.substr(0, present)) return -1;
+  if (present > 0 && bytes.substr(trailer_at, present) != header.substr(0, present)) return -1;
   int missing = 0;
   for (const char c : header.substr(present)) missing += std::popcount(static_cast<unsigned char>(c));
   return missing;
@@ -176,20 +176,17 @@ int trailer_bits_missing(std::string_view bytes, std::size_t trailer_at, std::si
 
 // A write torn by a crash into space set aside ahead of the appends (the real
 // server grows the file with zeros first): the file ends in zeros from a point
-// inside this record, before its trailer is whole. The trailer is a copy of
-// the header, so a record whose trailer is missing, or only a prefix of the
-// header followed by zeros with at least two of its set bits gone, never
-// reached the disk whole, and no sync ever covered it: nothing in it was
-// acknowledged. (One set bit gone may be one flipped bit of a whole record:
-// see trailer_end_zeroed.) A whole record that fails its checksum, or one
-// followed by anything but zeros, is damage.
+// inside this record, before its trailer is whole, with at least two of the
+// header's set bits missing from it (a whole trailer's magic alone has more).
+// That record never reached the disk whole and no sync ever covered it:
+// nothing in it was acknowledged. (One set bit missing may be one flipped bit
+// of a whole record: see trailer_end_zeroed.) The same goes for a header that
+// is not even whole before the zeros. A whole record that fails its checksum,
+// or one followed by anything but zeros, is damage.
 bool torn_into_zeros(std::string_view bytes) {
-  const std::size_t nonzero_bytes = nonzero_prefix(bytes);
-  if (!header_checks(bytes)) return nonzero_bytes < journal_header_bytes;  // Not even its header is whole.
-  const std::size_t trailer_at = journal_header_bytes + std::size_t{get_u32(bytes, 4)};
-  if (nonzero_bytes <= trailer_at) return true;
-  if (nonzero_bytes >= trailer_at + journal_trailer_bytes) return false;
-  return trailer_bits_missing(bytes, trailer_at, nonzero_bytes - trailer_at) >= 2;
+  if (trailer_bits_missing(bytes) >= 2) return true;
+  const auto last_nonzero = bytes.find_last_not_of('\0');
+  return last_nonzero == std::string_view::npos || last_nonzero + 1 < journal_header_bytes;
 }
 
 // The key of the record at the start of bytes, read without checking it: a
@@ -233,8 +230,7 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
     at += record.record_bytes;
   }
   // A torn write: the file ends inside a record, or in zeros (also from inside a record).
-  const bool torn =
-      damage == DecodeOutcome::incomplete || all_zero(bytes.substr(at)) || torn_into_zeros(bytes.substr(at));
+  const bool torn = damage == DecodeOutcome::incomplete || torn_into_zeros(bytes.substr(at));
   if (at < bytes.size() && !torn) {
     std::string follows;
     for (std::size_t probe = at + 1; probe + journal_header_bytes <= bytes.size(); ++probe) {
@@ -269,13 +265,10 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
 }
 
 bool trailer_end_zeroed(std::string_view bytes) {
-  const std::size_t nonzero_bytes = nonzero_prefix(bytes);
-  if (!header_checks(bytes)) return false;
-  const std::size_t trailer_at = journal_header_bytes + std::size_t{get_u32(bytes, 4)};
-  if (nonzero_bytes <= trailer_at || nonzero_bytes >= trailer_at + journal_trailer_bytes) return false;
-  if (crc32c(bytes.substr(journal_header_bytes, trailer_at - journal_header_bytes)) != get_u32(bytes, 8))
-    return false;
-  return trailer_bits_missing(bytes, trailer_at, nonzero_bytes - trailer_at) == 1;
+  if (trailer_bits_missing(bytes) != 1) return false;
+  // The payload is whole (only the trailer's end is missing) and checked.
+  const std::size_t payload_bytes = get_u32(bytes, 4);
+  return crc32c(bytes.substr(journal_header_bytes, payload_bytes)) == get_u32(bytes, 8);
 }
 
 Result<Journal> Journal::open(Disk& disk, const std::string& file_name, Logger& log, Ledger& ledger_out) {

@@ -103,9 +103,10 @@ class Host {
   std::uint64_t disk_failures() const { return disk_.appends_failed + disk_.syncs_failed; }
   bool writes_disabled() const { return server_ != nullptr && server_->writes_disabled(); }
   // Writes staged and not yet durable (a sync in flight, or one to come).
-  bool writes_in_flight() const {
-    return server_ != nullptr && server_->ledger().staged_last_id() > server_->ledger().durable_count();
+  std::uint64_t writes_staged() const {
+    return server_ != nullptr ? server_->ledger().staged_last_id() - server_->ledger().durable_count() : 0;
   }
+  bool writes_in_flight() const { return writes_staged() > 0; }
   // The worst moment for a crash or a power loss: the server is up, has shown
   // its ledger to a client since it started, and its disk holds unsynced bytes.
   bool at_worst_moment() const {

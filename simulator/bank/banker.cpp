@@ -391,8 +391,7 @@ void Banker::arm_watchdog(std::int64_t delay_ms) {
   if (watchdog_ != 0) return;
   watchdog_ = context_.world.schedule_after(delay_ms, "banker watchdog", [this] {
     watchdog_ = 0;
-    auto waiting =
-        std::find_if(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
+    auto waiting = std::find_if(batch_.begin(), batch_.end(), [](const Request& r) { return r.awaiting(); });
     if (waiting == batch_.end()) return;
     const std::int64_t now_ms = context_.world.now_ms();
     const std::int64_t waited_ms = now_ms - waiting->sent_at_ms;
@@ -445,7 +444,7 @@ void Banker::check_idle_notice(std::string_view reply) {
   }
   const std::int64_t closed_at_ms = view->closed_at_ms;
   const bool unanswered = std::any_of(batch_.begin(), batch_.end(), [closed_at_ms](const Request& r) {
-    return r.sent && !r.done && !r.sent_into_shut_side && r.sent_at_ms < closed_at_ms;
+    return r.awaiting() && !r.sent_into_shut_side && r.sent_at_ms < closed_at_ms;
   });
   if (unanswered && view->read_everything) {
     context_.model.fail(
@@ -464,7 +463,7 @@ void Banker::check_idle_notice(std::string_view reply) {
 // on the server was idle on it (no answer pending, none unsent) and must
 // close it once its idle timeout has run out, to within its timers' steps.
 std::optional<std::int64_t> Banker::idle_heard_by_ms() const {
-  if (std::any_of(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; }))
+  if (std::any_of(batch_.begin(), batch_.end(), [](const Request& r) { return r.awaiting(); }))
     return std::nullopt;
   return std::max(last_send_ms_, last_reply_ms_);
 }
@@ -505,7 +504,7 @@ void Banker::handle_reply(std::string reply) {
     check_idle_notice(reply);
     return;
   }
-  auto it = std::find_if(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
+  auto it = std::find_if(batch_.begin(), batch_.end(), [](const Request& r) { return r.awaiting(); });
   if (it == batch_.end()) {
     context_.model.fail("protocol", name_,
                         fmt::format("a reply arrived with no request outstanding: `{}`", reply));
@@ -748,13 +747,13 @@ void Banker::retry_batch(std::string_view reason_view) {
 
 void Banker::on_closed(bank::CloseReason reason) {
   const bool waiting =
-      std::any_of(batch_.begin(), batch_.end(), [](const Request& r) { return r.sent && !r.done; });
+      std::any_of(batch_.begin(), batch_.end(), [](const Request& r) { return r.awaiting(); });
   const bool closed_after_close = polite_close_sent_ && reason == bank::CloseReason::peer_closed;
   polite_close_sent_ = false;
   // A server stopping gracefully stops reading: what it had not read yet,
   // the CLOSE among it, goes unanswered.
   const bool stop_since = std::any_of(batch_.begin(), batch_.end(), [this](const Request& r) {
-    return r.sent && !r.done && r.stops_at_send != host_.stops_begun();
+    return r.awaiting() && r.stops_at_send != host_.stops_begun();
   });
   if (closed_after_close && waiting && !stop_since) {
     // Frames are handled in order: the write before the CLOSE (or the

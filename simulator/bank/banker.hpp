@@ -63,8 +63,9 @@ class Banker {
     bool sent = false;
     std::int64_t sent_at_ms = 0;
     bool done = false;
-    bool closes_connection = false;  // An oversized frame: the server answers, then closes.
-    bool hang_up_armed = false;      // Hang up when the prompt comes: the write is then syncing.
+    bool awaiting() const { return sent && !done; }  // Sent, and its answer still to come.
+    bool closes_connection = false;                  // An oversized frame: the server answers, then closes.
+    bool hang_up_armed = false;  // Hang up when the prompt comes: the write is then syncing.
     // Sent on a connection whose sending side this banker had shut: its bytes
     // went nowhere (a real socket fails such a send with EPIPE), so the server
     // cannot have heard it; the banker learns of it when the server closes.

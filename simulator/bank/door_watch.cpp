@@ -64,52 +64,48 @@ class DoorWatch::Watched final : public bank::Connection, public bank::Connectio
   bool ended_ = false;
 };
 
-std::size_t DoorWatch::connections_open() const {
-  std::size_t open = 0;
-  for (const Watched* w : live_) open += w->held_open() ? 1 : 0;
-  return open;
+DoorWatch::Counts DoorWatch::counts() const {
+  Counts c;
+  for (const Watched* w : live_) {
+    c.held += w->held() ? 1 : 0;
+    c.open += w->held_open() ? 1 : 0;
+    c.refused += w->refused() ? 1 : 0;
+  }
+  return c;
 }
 
 bank::Result<std::unique_ptr<bank::Listener>> DoorWatch::listen(const std::string& address,
                                                                 std::uint16_t port,
                                                                 bank::AcceptCallback on_accept) {
   return inner_.listen(address, port, [this, on_accept = std::move(on_accept)](auto connection) {
-    std::size_t held = 0;
-    std::size_t held_open = 0;
-    std::size_t refused = 0;
-    for (const Watched* w : live_) {
-      held += w->held() ? 1 : 0;
-      held_open += w->held_open() ? 1 : 0;
-      refused += w->refused() ? 1 : 0;
-    }
+    const Counts before = counts();
     auto watched = std::make_unique<Watched>(*this, std::move(connection));
     Watched* seen = watched.get();
     on_accept(std::move(watched));  // The server decides now: serve it, refuse it, or drop it.
-    check(live_.contains(seen) ? seen : nullptr, held, held_open, refused);
+    check(live_.contains(seen) ? seen : nullptr, before);
   });
 }
 
-void DoorWatch::check(const Watched* watched, std::size_t held, std::size_t held_open,
-                      std::size_t refused_before) {
+void DoorWatch::check(const Watched* watched, const Counts& before) {
   const bool refused = watched == nullptr || watched->refused();
-  if (watched == nullptr && refused_before < limit_) {
+  if (watched == nullptr && before.refused < limit_) {
     // Dropped without a word only past a bound: as many refused connections
     // still being told as the limit.
     fail_(
         fmt::format("a connection was dropped without a word while only {} refused one(s) were being told "
                     "(the bound is {})",
-                    refused_before, limit_));
-  } else if (refused && held < limit_) {
+                    before.refused, limit_));
+  } else if (refused && before.held < limit_) {
     fail_(fmt::format(
         "a connection was refused ({}) while the server held {} of its {} allowed",
         watched == nullptr ? std::string_view("dropped without a word") : bank::notice_too_many_connections,
-        held, limit_));
+        before.held, limit_));
   } else if (refused && watched != nullptr && !watched->closing()) {
     // Told, then closed at once: a refused client must not hold a connection.
     fail_(fmt::format("a connection was refused ({}) and left open", bank::notice_too_many_connections));
-  } else if (!refused && held_open >= limit_) {
+  } else if (!refused && before.open >= limit_) {
     fail_(fmt::format("a connection was accepted while the server already held {} open, its limit being {}",
-                      held_open, limit_));
+                      before.open, limit_));
   }
 }
 

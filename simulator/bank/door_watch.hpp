@@ -29,13 +29,22 @@ class DoorWatch final : public bank::Network {
   // Connections the server holds (accepted or refused, not yet destroyed).
   std::size_t connections_held() const { return live_.size(); }
   // Of those, the ones the server accepted and has not begun to close.
-  std::size_t connections_open() const;
+  std::size_t connections_open() const { return counts().open; }
   // Called once the server has handled a connection's end (on_closed returned).
   void on_server_saw_close(std::function<void()> callback) { after_close_ = std::move(callback); }
 
  private:
   class Watched;
-  void check(const Watched* watched, std::size_t held, std::size_t held_open, std::size_t refused_before);
+  // The server's connections by state: accepted and not ended; of those, not
+  // being closed by the server; refused and still being told.
+  struct Counts {
+    std::size_t held = 0;
+    std::size_t open = 0;
+    std::size_t refused = 0;
+  };
+  Counts counts() const;
+  // What the server did with `watched` (null: dropped it), given the counts before.
+  void check(const Watched* watched, const Counts& before);
 
   bank::Network& inner_;
   std::size_t limit_;

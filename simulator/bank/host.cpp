@@ -218,8 +218,7 @@ void Host::stop(std::int64_t restart_after_ms) {
   // Connections close and requests go unanswered until it is back.
   context_.disturb(now_ms + config_.shutdown_grace_ms + restart_after_ms);
   context_.events.host_stop_begins();
-  log_.info("graceful stop: {} connection(s), {} write(s) staged", door_.connections_held(),
-            server_->ledger().staged_last_id() - server_->ledger().durable_count());
+  log_.info("graceful stop: {} connection(s), {} write(s) staged", door_.connections_held(), writes_staged());
   const std::int64_t bound_ms = config_.shutdown_grace_ms + context_.step_ms;
   stop_bound_event_ = context_.world.schedule_after(bound_ms, "host stop bound", [this, bound_ms] {
     stop_bound_event_ = 0;
@@ -227,8 +226,7 @@ void Host::stop(std::int64_t restart_after_ms) {
         "a graceful stop ends within its grace period", "host",
         fmt::format("the server began a graceful shutdown {} ms ago (its grace period is {} ms) "
                     "and has not finished it: {} connection(s) held, {} write(s) staged",
-                    bound_ms, config_.shutdown_grace_ms, door_.connections_held(),
-                    server_->ledger().staged_last_id() - server_->ledger().durable_count()));
+                    bound_ms, config_.shutdown_grace_ms, door_.connections_held(), writes_staged()));
   });
   server_->shutdown([this, restart_after_ms] { on_shutdown_done(restart_after_ms); });
 }
@@ -238,7 +236,7 @@ void Host::stop(std::int64_t restart_after_ms) {
 void Host::on_shutdown_done(std::int64_t restart_after_ms) {
   BANK_ASSERT(stop_began_ms_.has_value());
   const std::int64_t took_ms = context_.world.now_ms() - *stop_began_ms_;
-  const std::uint64_t staged = server_->ledger().staged_last_id() - server_->ledger().durable_count();
+  const std::uint64_t staged = writes_staged();
   if (took_ms < config_.shutdown_grace_ms && staged > 0) {
     context_.model.fail("a graceful stop answers the writes in flight first", "host",
                         fmt::format("the server finished its shutdown after {} ms, within its grace period, "

@@ -358,28 +358,26 @@ Plans generate_plans(const Knobs& knobs) {
   for (std::uint32_t b = 0; b < knobs.banker_count; ++b) {
     sim::Rng banker_rng = rng.fork();
     plans.bankers.push_back(generate_banker_plan(banker_rng, knobs.interactions_per_banker, limit_sign));
-    // Half of the polite hang-ups shut the sending side instead of sending a
-    // CLOSE: decided apart from the banker's stream, which keeps every other draw.
+    // Variants decided apart from the banker's stream, which keeps every other
+    // draw: a value of its own for each (what, banker, entry).
     auto& interactions = plans.bankers.back().interactions;
     for (std::size_t i = 0; i < interactions.size(); ++i) {
-      if (!interactions[i].polite) continue;
-      interactions[i].shut = (sim::mix64(knobs.seed ^ 0x73687574ULL ^ (std::uint64_t{b} << 32) ^ i) & 1) != 0;
-    }
-    // Half the unknown actions are EXIT, which the server (run without remote
-    // exit) must refuse: decided apart too.
-    for (std::size_t i = 0; i < interactions.size(); ++i) {
       Interaction& x = interactions[i];
-      if (x.op != BankerOp::garbage || x.garbage != Garbage::unknown_action) continue;
-      if ((sim::mix64(knobs.seed ^ 0x65786974ULL ^ (std::uint64_t{b} << 32) ^ i) & 1) != 0)
-        x.garbage = Garbage::exit;
-    }
-    // And a third of the bad amounts are a bad key's suffix, or a key one byte too long.
-    for (std::size_t i = 0; i < interactions.size(); ++i) {
-      Interaction& x = interactions[i];
-      if (x.op != BankerOp::garbage || x.garbage != Garbage::bad_amount) continue;
-      const std::uint64_t pick = sim::mix64(knobs.seed ^ 0x6b6579ULL ^ (std::uint64_t{b} << 32) ^ i) % 6;
-      if (pick == 0) x.garbage = Garbage::bad_key;
-      if (pick == 1) x.garbage = Garbage::long_key;
+      const auto apart = [&](std::uint64_t what) {
+        return sim::mix64(knobs.seed ^ what ^ (std::uint64_t{b} << 32) ^ i);
+      };
+      // Half the polite hang-ups shut the sending side instead of sending a CLOSE.
+      if (x.polite) x.shut = (apart(0x73687574ULL) & 1) != 0;
+      if (x.op != BankerOp::garbage) continue;
+      // Half the unknown actions are EXIT, which the server (run without
+      // remote exit) must refuse.
+      if (x.garbage == Garbage::unknown_action && (apart(0x65786974ULL) & 1) != 0) x.garbage = Garbage::exit;
+      // A third of the bad amounts are a bad key's suffix, or a key one byte too long.
+      if (x.garbage == Garbage::bad_amount) {
+        const std::uint64_t pick = apart(0x6b6579ULL) % 6;
+        if (pick == 0) x.garbage = Garbage::bad_key;
+        if (pick == 1) x.garbage = Garbage::long_key;
+      }
     }
   }
   // Faults span about as long as the first banker's plan (every run has one),
