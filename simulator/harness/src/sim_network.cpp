@@ -294,6 +294,11 @@ void SimNetwork::connect(const std::string& from, const std::string& to, std::ui
         state->nodes[0] = from;
         state->nodes[1] = to;
         state->last_delivered_ms[0] = state->last_delivered_ms[1] = world_.now_ms();
+        for (Pipe& pipe : state->pipes) {
+          if (spare_buffers_.empty()) break;
+          pipe.data = std::move(spare_buffers_.back());
+          spare_buffers_.pop_back();
+        }
         connections_.emplace(state->id, state);
         auto client = std::make_unique<SimEndpoint>(*this, state, 0);
         if (auto failing = accepts_failing_until_ms_.find(to);
@@ -471,7 +476,17 @@ void SimNetwork::partition_one_way(const std::string& from, const std::string& t
 }
 
 void SimNetwork::forget_if_done(const std::shared_ptr<SimConnectionState>& state) {
-  if (state->endpoints[0] == nullptr && state->endpoints[1] == nullptr) connections_.erase(state->id);
+  if (state->endpoints[0] != nullptr || state->endpoints[1] != nullptr) return;
+  for (Pipe& pipe : state->pipes) {
+    // Nobody sends on it any more; an empty one's buffer can serve another.
+    if (pipe.pieces.empty() && pipe.bytes() == 0 && pipe.data.capacity() > std::string().capacity() &&
+        pipe.data.capacity() <= spare_buffer_bytes_max && spare_buffers_.size() < spare_buffers_max) {
+      pipe.data.clear();
+      pipe.head = 0;
+      spare_buffers_.push_back(std::move(pipe.data));
+    }
+  }
+  connections_.erase(state->id);
 }
 
 void SimNetwork::crash(const std::string& name) {

@@ -1,5 +1,7 @@
 #include "sim/world.hpp"
 
+#include <algorithm>
+
 namespace sim {
 
 World::World(std::uint64_t seed, std::int64_t start_ms, std::int64_t step_ms)
@@ -25,13 +27,13 @@ EventId World::schedule_after(std::int64_t delay_ms, const char* kind, EventCall
   }
   std::uint32_t index = 0;
   if (free_slots_.empty()) {
-    index = static_cast<std::uint32_t>(slots_.size());
-    slots_.emplace_back();
+    index = slot_count_++;
+    if (index % slots_per_chunk == 0) slot_chunks_.push_back(std::make_unique<Slot[]>(slots_per_chunk));
   } else {
     index = free_slots_.back();
     free_slots_.pop_back();
   }
-  Slot& slot = slots_[index];
+  Slot& slot = slot_at(index);
   BANK_ASSERT(!slot.live);
   slot.callback = std::move(callback);
   slot.kind = kind;
@@ -47,10 +49,43 @@ EventId World::schedule_after(std::int64_t delay_ms, const char* kind, EventCall
   return id;
 }
 
+void World::EventHeap::push(const Entry& entry) {
+  std::size_t at = entries_.size();
+  entries_.push_back(entry);
+  while (at > 0) {
+    const std::size_t parent = (at - 1) / arity;
+    if (!entry.before(entries_[parent])) break;
+    entries_[at] = entries_[parent];
+    at = parent;
+  }
+  entries_[at] = entry;
+}
+
+void World::EventHeap::pop() {
+  const Entry last = entries_.back();
+  entries_.pop_back();
+  const std::size_t size = entries_.size();
+  if (size == 0) return;
+  std::size_t at = 0;
+  for (;;) {
+    const std::size_t first_child = at * arity + 1;
+    if (first_child >= size) break;
+    std::size_t best = first_child;
+    const std::size_t end = std::min(first_child + arity, size);
+    for (std::size_t child = first_child + 1; child < end; ++child) {
+      if (entries_[child].before(entries_[best])) best = child;
+    }
+    if (!entries_[best].before(last)) break;
+    entries_[at] = entries_[best];
+    at = best;
+  }
+  entries_[at] = last;
+}
+
 World::Slot* World::find_live(EventId id) {
   const auto index = static_cast<std::uint32_t>(id & 0xffffffffu);
-  if (index >= slots_.size()) return nullptr;
-  Slot& slot = slots_[index];
+  if (index >= slot_count_) return nullptr;
+  Slot& slot = slot_at(index);
   if (!slot.live || slot.generation != static_cast<std::uint32_t>(id >> 32)) return nullptr;
   return &slot;
 }
@@ -75,7 +110,7 @@ bool World::run_next(std::int64_t until_ms) {
     if (entry.due_ms > until_ms) return false;
     queue_.pop();
     const auto index = static_cast<std::uint32_t>(entry.id & 0xffffffffu);
-    Slot& slot = slots_[index];
+    Slot& slot = slot_at(index);
     const bool live = slot.live;
     // No longer live (a cancel() from inside the callback finds nothing) and
     // not yet free (nothing scheduled meanwhile takes the slot): the callback
@@ -84,12 +119,13 @@ bool World::run_next(std::int64_t until_ms) {
     if (++slot.generation == 0) slot.generation = 1;
     struct Release {
       World& world;
+      Slot& slot;
       std::uint32_t index;
       ~Release() {
-        world.slots_[index].callback = nullptr;
+        slot.callback = nullptr;
         world.free_slots_.push_back(index);
       }
-    } release{*this, index};
+    } release{*this, slot, index};
     if (!live) continue;  // Cancelled.
     BANK_ASSERT(entry.due_ms >= now_ms_);
     now_ms_ = entry.due_ms;
@@ -148,8 +184,9 @@ std::vector<std::pair<std::int64_t, const char*>> World::pending(std::size_t lim
     const Entry entry = queue.top();
     queue.pop();
     const auto index = static_cast<std::uint32_t>(entry.id & 0xffffffffu);
-    if (slots_[index].live && slots_[index].generation == static_cast<std::uint32_t>(entry.id >> 32)) {
-      out.emplace_back(entry.due_ms, slots_[index].kind);
+    if (const Slot& slot = slot_at(index);
+        slot.live && slot.generation == static_cast<std::uint32_t>(entry.id >> 32)) {
+      out.emplace_back(entry.due_ms, slot.kind);
     }
   }
   return out;

@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "bank/io.hpp"
 #include "sim/world.hpp"
@@ -136,6 +137,11 @@ class SimNetwork {
   std::map<std::pair<std::string, std::string>, MomentRng> connect_rngs_;
   std::uint64_t bytes_delivered_ = 0;
   std::string delivery_;  // The bytes being delivered (see pump).
+  // The byte buffers of finished connections' pipes, handed to new ones so
+  // that a connection's sends allocate nothing once buffers have grown.
+  std::vector<std::string> spare_buffers_;
+  static constexpr std::size_t spare_buffers_max = 64;
+  static constexpr std::size_t spare_buffer_bytes_max = 16 * 1024;
 };
 
 }  // namespace sim
