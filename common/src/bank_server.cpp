@@ -11,6 +11,12 @@
 
 namespace bank {
 
+namespace {
+// The reply buffer keeps its room up to this size between replies; a longer
+// reply's (a LIST of a large ledger) is let go.
+constexpr std::size_t frame_buffer_kept_bytes_max = 64 * 1024;
+}  // namespace
+
 class BankServer::Client final : public ConnectionHandler {
  public:
   Client(BankServer& server, std::uint64_t id, std::unique_ptr<Connection> connection,
@@ -234,10 +240,12 @@ void BankServer::update_reading(Client& client) {
 }
 
 void BankServer::send_frame(Client& client, std::string_view payload) {
-  std::string bytes;
-  bytes.reserve(payload.size() + 1);
-  append_frame(bytes, payload);
-  client.connection_->send(bytes);
+  // A connection copies what it is handed, so one buffer serves every reply.
+  frame_.clear();
+  append_frame(frame_, payload);
+  client.connection_->send(frame_);
+  if (frame_.capacity() > frame_buffer_kept_bytes_max)
+    std::string().swap(frame_);  // A long LIST's buffer goes.
 }
 
 void BankServer::reply(Client& client, std::string_view payload) {
