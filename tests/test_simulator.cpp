@@ -280,6 +280,32 @@ TEST_CASE("graceful stops: a stop while writes sync passes, is saved in the plan
   CHECK(run_simulation(read_back, options).trace_hash == r.trace_hash);
 }
 
+TEST_CASE(
+    "CLOSE with a create behind it: the create is neither answered nor applied, and the plan file says so") {
+  Plans plans = generate_plans(draw_knobs(5, {}));
+  plans.knobs.swarm = {};  // No faults: the CLOSE's write is answered, then the connection closes.
+  plans.faults.faults.clear();
+  for (auto& banker : plans.bankers) {
+    for (auto& x : banker.interactions) {
+      if (x.op != bank_sim::BankerOp::create || x.keyless) continue;
+      x.echo = false;
+      x.hang_up = x.polite = x.after_close = true;
+      x.shut = false;
+    }
+  }
+  CHECK_THAT(format_plan_file(plans), Catch::Contains("hangup=close+create"));
+  const Plans read_back = saved_and_read_back(plans);
+  const RunOptions options = traced(bank::LogLevel::info);
+  const RunResult r = run_simulation(plans, options);
+  INFO(r.log);
+  CHECK(r.passed());
+  CHECK(r.stats.interactions_done > 10);
+  CHECK(run_simulation(read_back, options).trace_hash == r.trace_hash);
+  bool told = false;
+  for (const auto& line : r.trace_lines) told = told || line.find("a create behind it") != std::string::npos;
+  CHECK(told);
+}
+
 TEST_CASE("plan files: a malformed or hand-edited plan gets an error naming the line and what was expected") {
   struct Case {
     const char* text;

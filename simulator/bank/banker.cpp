@@ -12,6 +12,7 @@ namespace {
 
 // Larger than the server's frame limit (64 KiB by default).
 constexpr std::size_t oversized_frame_bytes = 70 * 1024;
+constexpr std::string_view after_close_amount = "0.07";  // The create sent behind a CLOSE.
 
 bool is_write(BankerOp op) {
   return op == BankerOp::create || op == BankerOp::void_;
@@ -535,9 +536,18 @@ void Banker::handle_reply(std::string reply) {
       context_.events.story(name_, "shuts its sending side while the write syncs");
       client_.shutdown_send();
     } else {
-      context_.events.story(name_, "send CLOSE while the write syncs");
       std::string bytes;
       bank::append_frame(bytes, "CLOSE");
+      if (request.interaction.after_close) {
+        // Frames after a CLOSE are never handled: this create must get no
+        // prompt and no answer, and must never be applied (it is not in the
+        // model, so a transaction of its would be one no write explains).
+        context_.events.story(name_, "send CLOSE, and a create behind it, while the write syncs");
+        bank::append_frame(bytes, "CREATE_TRANSACTION");
+        bank::append_frame(bytes, after_close_amount);
+      } else {
+        context_.events.story(name_, "send CLOSE while the write syncs");
+      }
       client_.send(bytes);
     }
     last_send_ms_ = context_.world.now_ms();

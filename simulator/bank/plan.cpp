@@ -368,6 +368,8 @@ Plans generate_plans(const Knobs& knobs) {
       };
       // Half the polite hang-ups shut the sending side instead of sending a CLOSE.
       if (x.polite) x.shut = (apart(0x73687574ULL) & 1) != 0;
+      // Half the CLOSEs have a create right behind them, which the server must ignore.
+      if (x.polite && !x.shut) x.after_close = (apart(0x6166746572ULL) & 1) != 0;
       if (x.op != BankerOp::garbage) continue;
       // Half the unknown actions are EXIT, which the server (run without
       // remote exit) must refuse.
@@ -516,7 +518,12 @@ std::string describe_interaction(const Interaction& i) {
   std::string style;
   if (i.op == BankerOp::create && i.text != AmountText::canonical) style += " text=" + describe(i.text);
   if (i.keyless) style += " nokey";
-  if (i.hang_up) style += i.shut ? " hangup=shut" : i.polite ? " hangup=close" : " hangup";
+  if (i.hang_up) {
+    style += i.shut          ? " hangup=shut"
+             : i.after_close ? " hangup=close+create"
+             : i.polite      ? " hangup=close"
+                             : " hangup";
+  }
   if (i.echo) style += " echo";
   if (i.slow_read_ms > 0) style += fmt::format(" slow={}", i.slow_read_ms);
   switch (i.op) {

@@ -126,6 +126,8 @@ struct Interaction {
   bool hang_up = false;  // create, void: leave right after sending, while the write syncs...
   bool polite = false;   // ...with a CLOSE rather than by dropping the connection...
   bool shut = false;     // ...or, polite, by shutting its sending side (a half-close) rather than a CLOSE.
+  bool after_close =
+      false;  // ...and, with a CLOSE, a create right behind it that must be neither answered nor applied.
   bool echo = false;  // keyed create: the same request at once on a second connection; keyed void: a rival's.
   std::int64_t slow_read_ms = 0;  // list, balance, get: stop reading replies for this long after sending.
   std::uint32_t count = 0;        // pipeline: how many of the following requests go out together.

@@ -305,8 +305,8 @@ class Parser {
     return bank::ok_status();
   }
 
-  // The style words after an interaction's own: text=STYLE (creates), nokey, hangup, hangup=close or
-  // hangup=shut, echo
+  // The style words after an interaction's own: text=STYLE (creates), nokey, hangup, hangup=close,
+  // hangup=close+create or hangup=shut, echo
   // (writes), slow=N (reads).
   bank::Status parse_style(Interaction& i, std::size_t from) {
     const bool write = i.op == BankerOp::create || i.op == BankerOp::void_;
@@ -314,10 +314,12 @@ class Parser {
       const std::string_view word = words_[at];
       if (write && word == "nokey") {
         i.keyless = true;
-      } else if (write && (word == "hangup" || word == "hangup=close" || word == "hangup=shut")) {
+      } else if (write && (word == "hangup" || word == "hangup=close" || word == "hangup=close+create" ||
+                           word == "hangup=shut")) {
         i.hang_up = true;
         i.polite = word != "hangup";
         i.shut = word == "hangup=shut";
+        i.after_close = word == "hangup=close+create";
       } else if (i.op == BankerOp::create && word.substr(0, 5) == "text=") {
         const auto text = amount_text_named(word.substr(5));
         if (!text) return fail("expected text=canonical, plus, zeros, shortest or spaces");
@@ -329,10 +331,11 @@ class Parser {
         if (!to_int(word.substr(5), value) || value <= 0) return fail("expected slow=N with N > 0");
         i.slow_read_ms = value;
       } else {
-        return fail(write ? fmt::format("expected text=STYLE, nokey, hangup, hangup=close, hangup=shut or "
-                                        "echo after '{}', got '{}'",
-                                        words_[0], word)
-                          : fmt::format("expected slow=N after '{}', got '{}'", words_[0], word));
+        return fail(
+            write ? fmt::format("expected text=STYLE, nokey, hangup, hangup=close, hangup=close+create, "
+                                "hangup=shut or echo after '{}', got '{}'",
+                                words_[0], word)
+                  : fmt::format("expected slow=N after '{}', got '{}'", words_[0], word));
       }
     }
     if (i.echo && (i.keyless || i.hang_up)) {
