@@ -71,6 +71,7 @@ struct Texts {
   std::string seed;
   std::string shard;
   std::string time_budget;
+  std::string run_timeout;
   std::vector<std::string> merge;
   std::vector<std::string> diff;
   std::string likelihood;
@@ -205,6 +206,10 @@ void add_campaign_options(CLI::App& app, Settings& settings, Texts& t) {
                  "Start runs until this much wall time has passed (90s, 15m, 8h, 1h30m; a number alone is "
                  "seconds); without --runs, as many as fit")
       ->envname("SIMULATOR_TIME_BUDGET");
+  app.add_option("--run-timeout", t.run_timeout,
+                 "Kill a run still going after this much wall time and report it as a hang (an endless loop "
+                 "in the server: a run takes milliseconds); default 30s. Needs process isolation")
+      ->envname("SIMULATOR_RUN_TIMEOUT");
   app.add_option("--until-failures", settings.until_failures,
                  "Start no run once this many runs have failed; without --runs, as many as it takes")
       ->envname("SIMULATOR_UNTIL_FAILURES")
@@ -367,6 +372,14 @@ std::optional<std::string> read_sweep(Settings& settings, const Texts& t, bool s
           "or 1h30m",
           t.time_budget);
     }
+  }
+  if (!t.run_timeout.empty()) {
+    const auto timeout_s = parse_duration_s(t.run_timeout);
+    if (!timeout_s) {
+      return fmt::format("--run-timeout: '{}' is not a duration; expected a time above zero like 30s or 5m",
+                         t.run_timeout);
+    }
+    settings.run_timeout_s = *timeout_s;
   }
   const bool campaign = settings.time_budget_s || settings.until_failures;
   if (settings.replay && (campaign || settings.shard.count > 1)) {

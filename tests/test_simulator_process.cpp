@@ -156,6 +156,22 @@ TEST_CASE("simulator process: --replay, --save-plan and --trace refuse bad paths
   CHECK_THAT(traced.out, Catch::Contains("summary: 1 run, 1 passed"));
 }
 
+// An endless loop in the server cannot be seen by the simulated clock: the
+// sweep kills a run that outlives its wall-time bound and reports a hang with
+// its seed and replay command. (A run of 1,000 bankers takes seconds; here
+// the bound is a fraction of that.)
+TEST_CASE(
+    "simulator process: a run past --run-timeout is killed and reported as a hang, and the sweep goes on") {
+  const Ran hung = run_shell(simulator + " --seed 5 --runs 2 --banker-count 1000 --run-timeout 0.2s --quiet");
+  CHECK(hung.exit_code == 1);
+  CHECK_THAT(hung.out, Catch::Contains("invariant 'hang' broken: the run's process was still running after"));
+  CHECK_THAT(hung.out, Catch::Contains("replay: SIMULATOR_SEED=5 SIMULATOR_RUNS=1"));
+  CHECK_THAT(hung.out, Catch::Contains("summary: 2 runs, 0 passed, 2 failed"));
+  const Ran bad = run_shell(simulator + " --seed 5 --runs 1 --run-timeout soon");
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.out, Catch::Contains("--run-timeout: 'soon' is not a duration"));
+}
+
 // A saved plan replayed describes itself as the run it came from did: the
 // same knobs (interactions per banker included), parameters, faults and verdict.
 TEST_CASE("simulator process: a replayed plan prints the knobs and verdict of the run it came from") {

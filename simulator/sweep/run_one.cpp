@@ -313,21 +313,37 @@ Outcome run_one(const Settings& settings, std::uint64_t index) {
   return outcome;
 }
 
-Outcome died_outcome(const Settings& settings, std::uint64_t index, const std::string& how) {
+namespace {
+
+Outcome lost_process_outcome(const Settings& settings, std::uint64_t index, const std::string& invariant,
+                             const std::string& evidence, const std::string& note) {
   const Plans plans = plans_of_run(settings, index);
   Outcome outcome;
   outcome.record = record_of(settings, index, plans);
   outcome.record.passed = false;
-  outcome.record.invariant = "crash";
-  outcome.record.evidence = fmt::format("the run's process {}", how);
+  outcome.record.invariant = invariant;
+  outcome.record.evidence = evidence;
   outcome.record.replay += " --no-isolation";
   outcome.report = header(settings, index, plans) +
-                   fmt::format(
-                       "  verdict: FAIL: invariant 'crash' broken: the run's process {} (its last words are "
-                       "on stderr above); not shrunk\n",
-                       how) +
+                   fmt::format("  verdict: FAIL: invariant '{}' broken: {} ({}); not shrunk\n", invariant,
+                               evidence, note) +
                    fmt::format("  replay: {}\n", outcome.record.replay);
   return outcome;
+}
+
+}  // namespace
+
+Outcome died_outcome(const Settings& settings, std::uint64_t index, const std::string& how) {
+  return lost_process_outcome(settings, index, "crash", fmt::format("the run's process {}", how),
+                              "its last words are on stderr above");
+}
+
+Outcome hung_outcome(const Settings& settings, std::uint64_t index, double seconds) {
+  return lost_process_outcome(
+      settings, index, "hang",
+      fmt::format("the run's process was still running after {:.0f} s of wall time, and was killed", seconds),
+      "a run takes milliseconds: most likely an endless loop inside one event, which no simulated clock "
+      "sees; the replay hangs the same way, so attach a debugger to it");
 }
 
 void report_aborts() {

@@ -30,6 +30,8 @@ Outcome run_one(const Settings& settings, std::uint64_t index);
 // The outcome of a run whose child process died (`how`: "killed by signal 11
 // (Segmentation fault)"): what is known, and how to replay it.
 Outcome died_outcome(const Settings& settings, std::uint64_t index, const std::string& how);
+// A run whose process was killed after Settings::run_timeout_s of wall time.
+Outcome hung_outcome(const Settings& settings, std::uint64_t index, double seconds);
 
 // Sets the SIGABRT handler that prints the replay command of the run in
 // progress when the bank aborts on a broken assertion.

@@ -41,6 +41,9 @@ inline constexpr std::uint64_t shard_count_max = 1'000'000;    // --shard I/N.
 inline constexpr double progress_line_period_s = 30;           // Without a terminal.
 inline constexpr double progress_refresh_s = 0.25;             // On a terminal.
 
+// Wall seconds after which a run is taken for hung (see Settings::run_timeout_s).
+inline constexpr double run_timeout_s_default = 30;
+
 struct Settings {
   std::optional<std::uint64_t> seed;
   KnobOverrides overrides;
@@ -65,7 +68,11 @@ struct Settings {
   Shard shard;
   std::optional<double> time_budget_s;          // Start no run after this much wall time.
   std::optional<std::uint64_t> until_failures;  // Start no run after this many failures.
-  std::string program;                          // argv[0], for replay commands.
+  // A run still going after this much wall time is killed and reported as a
+  // hang (runs take milliseconds: an endless loop inside one event, most
+  // likely, which no simulated clock can see). Needs process isolation.
+  double run_timeout_s = run_timeout_s_default;
+  std::string program;  // argv[0], for replay commands.
   RealWorld real;
 };
 

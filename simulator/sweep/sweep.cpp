@@ -54,6 +54,7 @@ struct Child {
   int fd = -1;
   std::uint64_t index = 0;
   std::string bytes;
+  double started_s = 0;  // Wall seconds.
 };
 
 // Starts run `index` in a child process; nullopt when no process could be
@@ -89,6 +90,7 @@ std::optional<Child> start_child(const Settings& settings, std::uint64_t index) 
   child.pid = pid;
   child.fd = fds[0];
   child.index = index;
+  child.started_s = settings.real.wall_seconds();
   return child;
 }
 
@@ -297,9 +299,28 @@ std::uint64_t run_in_children(const Settings& settings, Sweep& sweep, std::uint3
     }
     if (running.empty()) return 0;
     if (interrupted) break;
+    // A run past its wall-time bound is killed and reported as a hang.
+    const double now_s = settings.real.wall_seconds();
+    double first_deadline_s = now_s + settings.run_timeout_s;
+    for (std::size_t i = running.size(); i-- > 0;) {
+      const double deadline_s = running[i].started_s + settings.run_timeout_s;
+      if (now_s < deadline_s) {
+        first_deadline_s = std::min(first_deadline_s, deadline_s);
+        continue;
+      }
+      Child hung = std::move(running[i]);
+      running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
+      ::kill(hung.pid, SIGKILL);
+      ::close(hung.fd);
+      reap(hung.pid);
+      sweep.finished(hung_outcome(settings, hung.index, now_s - hung.started_s));
+    }
+    if (running.empty()) continue;
     std::vector<pollfd> watched;
     for (const Child& child : running) watched.push_back(pollfd{child.fd, POLLIN, 0});
-    const int ready = ::poll(watched.data(), watched.size(), sweep.poll_timeout_ms());
+    const int until_deadline_ms = static_cast<int>(std::max(0.0, first_deadline_s - now_s) * 1000) + 1;
+    const int ready =
+        ::poll(watched.data(), watched.size(), std::min(sweep.poll_timeout_ms(), until_deadline_ms));
     if (ready < 0 && errno != EINTR) {
       std::perror("dst_demo_server_simulator: poll");
       break;
