@@ -293,6 +293,14 @@ Banker::Request Banker::build(const Interaction& interaction) {
           request.frames = {"GET_TRANSACTION", "twelve"};
           request.prompt = std::string(bank::prompt_id);
           break;
+        case Garbage::zero_id:
+          request.frames = {"VOID_TRANSACTION", "0"};
+          request.prompt = std::string(bank::prompt_id);
+          break;
+        case Garbage::huge_id:
+          request.frames = {"GET_TRANSACTION", std::to_string(bank::id_max + 1)};
+          request.prompt = std::string(bank::prompt_id);
+          break;
         case Garbage::oversized:
           request.frames = {std::string(oversized_frame_bytes, 'x')};
           request.closes_connection = true;

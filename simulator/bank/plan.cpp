@@ -380,6 +380,12 @@ Plans generate_plans(const Knobs& knobs) {
         if (pick == 0) x.garbage = Garbage::bad_key;
         if (pick == 1) x.garbage = Garbage::long_key;
       }
+      // Two thirds of the bad ids are just outside the range: 0, and one past the largest.
+      if (x.garbage == Garbage::bad_id) {
+        const std::uint64_t pick = apart(0x6964ULL) % 3;
+        if (pick == 0) x.garbage = Garbage::zero_id;
+        if (pick == 1) x.garbage = Garbage::huge_id;
+      }
     }
   }
   // Faults span about as long as the first banker's plan (every run has one),
@@ -440,6 +446,10 @@ std::string describe(Garbage garbage) {
       return "bad_key";
     case Garbage::long_key:
       return "long_key";
+    case Garbage::zero_id:
+      return "zero_id";
+    case Garbage::huge_id:
+      return "huge_id";
   }
   return "?";
 }

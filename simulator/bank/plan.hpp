@@ -114,8 +114,19 @@ std::optional<AmountText> amount_text_named(std::string_view name);
 // Malformed input a banker mixes into its traffic; each must get one ERROR.
 // exit: EXIT, which a server without remote exit enabled must refuse;
 // bad_key: an amount followed by something other than key=...; long_key: a
-// key one byte longer than allowed.
-enum class Garbage { unknown_action, bad_amount, bad_id, oversized, exit, bad_key, long_key };
+// key one byte longer than allowed; zero_id: VOID of id 0 (ids are positive);
+// huge_id: GET of 2^63, one past the largest id (2^63 - 1).
+enum class Garbage {
+  unknown_action,
+  bad_amount,
+  bad_id,
+  oversized,
+  exit,
+  bad_key,
+  long_key,
+  zero_id,
+  huge_id
+};
 
 struct Interaction {
   BankerOp op = BankerOp::sleep;

@@ -389,7 +389,7 @@ class Parser {
     if (op == "garbage") {
       const Garbage kinds[] = {Garbage::unknown_action, Garbage::bad_amount, Garbage::bad_id,
                                Garbage::oversized,      Garbage::exit,       Garbage::bad_key,
-                               Garbage::long_key};
+                               Garbage::long_key,       Garbage::zero_id,    Garbage::huge_id};
       for (Garbage kind : kinds) {
         if (words_.size() == 2 && words_[1] == describe(kind)) {
           i.op = BankerOp::garbage;
@@ -397,7 +397,9 @@ class Parser {
           return bank::ok_status();
         }
       }
-      return fail("expected 'garbage unknown_action|bad_amount|bad_id|oversized|exit|bad_key|long_key'");
+      return fail(
+          "expected 'garbage "
+          "unknown_action|bad_amount|bad_id|oversized|exit|bad_key|long_key|zero_id|huge_id'");
     }
     return fail("expected an interaction: sleep, create, get, void, list, balance, pipeline or garbage");
   }
