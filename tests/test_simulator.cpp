@@ -242,6 +242,17 @@ RunOptions traced(bank::LogLevel level) {
   return options;
 }
 
+// Runs plans, which must pass, and their plan file read back, which must run the same.
+RunResult passes_and_replays_from_its_file(const Plans& plans) {
+  const Plans read_back = saved_and_read_back(plans);
+  const RunOptions options = traced(bank::LogLevel::info);
+  RunResult r = run_simulation(plans, options);
+  INFO(r.log);
+  CHECK(r.passed());
+  CHECK(run_simulation(read_back, options).trace_hash == r.trace_hash);
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("plan files: a saved plan reads back as the same plan and replays the same run") {
@@ -270,14 +281,9 @@ TEST_CASE("graceful stops: a stop while writes sync passes, is saved in the plan
   stop.when_unsynced = true;  // While writes sync: they must be answered before the server exits.
   plans.faults.faults = {wait, stop, wait, stop};
   CHECK_THAT(format_plan_file(plans), Catch::Contains("stop restart_after=500 when=unsynced"));
-  const Plans read_back = saved_and_read_back(plans);
-  const RunOptions options = traced(bank::LogLevel::info);
-  const RunResult r = run_simulation(plans, options);
-  INFO(r.log);
-  CHECK(r.passed());
+  const RunResult r = passes_and_replays_from_its_file(plans);
   CHECK(r.stats.stops == 2);
   CHECK_THAT(r.log, Catch::Contains("stopped gracefully after"));
-  CHECK(run_simulation(read_back, options).trace_hash == r.trace_hash);
 }
 
 TEST_CASE(
@@ -294,13 +300,8 @@ TEST_CASE(
     }
   }
   CHECK_THAT(format_plan_file(plans), Catch::Contains("hangup=close+create"));
-  const Plans read_back = saved_and_read_back(plans);
-  const RunOptions options = traced(bank::LogLevel::info);
-  const RunResult r = run_simulation(plans, options);
-  INFO(r.log);
-  CHECK(r.passed());
+  const RunResult r = passes_and_replays_from_its_file(plans);
   CHECK(r.stats.interactions_done > 10);
-  CHECK(run_simulation(read_back, options).trace_hash == r.trace_hash);
   bool told = false;
   for (const auto& line : r.trace_lines) told = told || line.find("a create behind it") != std::string::npos;
   CHECK(told);
