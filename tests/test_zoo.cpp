@@ -61,6 +61,7 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
       {"trims_only_leading_spaces", {"protocol"}, 20},
       {"stop_waits_out_grace", {"a graceful stop ends once nothing is left"}, 20},
       {"idle_close_late", {"an idle connection is closed after the idle timeout"}, 20},
+      {"idle_check_spins", {"liveness"}, 60},
       {"recovery_trusts_page_cache",
        {"durability",
         "a balance equals the sum of the ledger at some point between its request and its reply"},

@@ -138,6 +138,7 @@ bool Run::step() {
     if (!world_->run_next(INT64_MAX)) {
       model_->fail("liveness", "run", "nothing is left to happen, yet the run has not finished");
     } else {
+      end_if_time_stands_still();
       check_phases();
     }
   } catch (const AssertionBroken& broken) {
@@ -162,6 +163,28 @@ void Run::check_phases() {
       auditor_->start();
     }
   }
+}
+
+// Events that schedule one another at once, forever, stop simulated time: no
+// deadline is ever reached, and the run would spin without end. A moment
+// holds a few events per actor (at most 3,627 seen, with 1,000 bankers); a
+// hundred thousand is a livelock.
+void Run::end_if_time_stands_still() {
+  constexpr std::uint64_t events_at_one_moment_max = 100'000;
+  if (world_->now_ms() != moment_ms_) {
+    moment_ms_ = world_->now_ms();
+    moment_events_ = 0;
+  }
+  if (++moment_events_ <= events_at_one_moment_max) return;
+  std::string due;
+  for (const auto& [due_ms, kind] : world_->pending(5))
+    due +=
+        fmt::format("{}{} at +{} ms", due.empty() ? "" : ", ", kind, due_ms - plans_.knobs.epoch_offset_ms);
+  model_->fail(
+      "liveness", "run",
+      fmt::format("{} events ran at one simulated moment (+{} ms) and time never moved on: a livelock "
+                  "(something that schedules itself at once, forever); next due: {}",
+                  moment_events_ - 1, moment_ms_ - plans_.knobs.epoch_offset_ms, due));
 }
 
 // Long after the heal nothing has completed: the run stopped making progress,

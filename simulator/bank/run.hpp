@@ -82,6 +82,7 @@ class Run {
   void check_phases();
   void check_liveness_deadline();
   void end_if_stuck();
+  void end_if_time_stands_still();
 
   Plans plans_;
   RunOptions options_;
@@ -90,6 +91,8 @@ class Run {
   std::int64_t end_ms_ = INT64_MAX;
   bool liveness_checked_ = false;
   std::size_t unfinished_from_ = 0;  // Every banker before this index has finished.
+  std::int64_t moment_ms_ = -1;      // The simulated moment of the last event run...
+  std::uint64_t moment_events_ = 0;  // ...and how many have run at it.
   std::unique_ptr<sim::World> world_;
   std::unique_ptr<sim::SimNetwork> network_;
   std::unique_ptr<Model> model_;
