@@ -339,7 +339,8 @@ void Banker::send_batch() {
     return;
   }
   check_idle_close_came();
-  std::string bytes;
+  std::string& bytes = send_bytes_;
+  bytes.clear();
   std::int64_t slow_read_ms = 0;
   for (Request& request : batch_) {
     if (request.sent || request.done) continue;

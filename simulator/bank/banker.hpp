@@ -107,6 +107,7 @@ class Banker {
   std::deque<Request> batch_;   // Requests in flight together, in the order they were sent.
   std::uint32_t attempts_ = 0;
   std::int64_t sent_at_ms_ = 0;
+  std::string send_bytes_;  // The batch's frames being sent: reused, so a send allocates nothing once grown.
   std::int64_t last_send_ms_ = 0;   // On the current connection (its connect counts as a send).
   std::int64_t last_reply_ms_ = 0;  // Any frame received, on any connection.
   bool idle_notice_seen_ = false;   // On the current connection.
