@@ -87,19 +87,27 @@ TEST_CASE("process: an oversized frame gets ERROR, the connection closes, the se
   CHECK(d.request("HEALTH") == "healthy");
 }
 
+namespace {
+
+// Starts a server on dir/data, records `count` keyed creates (the i-th of
+// i dollars and `cents`), stops it with SIGTERM and returns its LIST.
+std::string created_then_stopped(const std::string& dir, int count, const std::string& cents) {
+  ServerProcess server(dir + "/data");
+  TcpClient c(server.port());
+  for (int i = 1; i <= count; ++i) {
+    REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
+    REQUIRE(c.request(std::to_string(i) + "." + cents + " key=k" + std::to_string(i)).rfind("id=", 0) == 0);
+  }
+  std::string list = c.request("LIST_TRANSACTIONS");
+  CHECK(server.terminate() == 0);
+  return list;
+}
+
+}  // namespace
+
 TEST_CASE("process: a restart finds everything, and SIGTERM exits cleanly") {
   const auto dir = test_support::make_temp_dir();
-  std::string list_before;
-  {
-    ServerProcess server(dir + "/data");
-    TcpClient c(server.port());
-    for (int i = 1; i <= 25; ++i) {
-      REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
-      REQUIRE(c.request(std::to_string(i) + ".01 key=k" + std::to_string(i)).rfind("id=", 0) == 0);
-    }
-    list_before = c.request("LIST_TRANSACTIONS");
-    CHECK(server.terminate() == 0);
-  }
+  const std::string list_before = created_then_stopped(dir, 25, "01");
   // The server grows its journal ahead of its appends with zeros; a clean stop
   // leaves the records alone, each one whole, and nothing after them.
   const std::string journal = test_support::read_file(dir + "/data/bank.journal");
@@ -127,17 +135,7 @@ TEST_CASE("process: a restart finds everything, and SIGTERM exits cleanly") {
 // server cuts it and starts, serving every whole record.
 TEST_CASE("process: a journal whose last record was torn into the zeros set aside for appends starts, cut") {
   const auto dir = test_support::make_temp_dir();
-  std::string list_before;
-  {
-    ServerProcess server(dir + "/data");
-    TcpClient c(server.port());
-    for (int i = 1; i <= 3; ++i) {
-      REQUIRE(c.request("CREATE_TRANSACTION") == "Enter the transaction amount:");
-      REQUIRE(c.request(std::to_string(i) + ".00 key=k" + std::to_string(i)).rfind("id=", 0) == 0);
-    }
-    list_before = c.request("LIST_TRANSACTIONS");
-    CHECK(server.terminate() == 0);
-  }
+  const std::string list_before = created_then_stopped(dir, 3, "00");
   const std::string path = dir + "/data/bank.journal";
   std::string torn;
   bank::encode_record(torn, bank::Transaction{4, 1'745'529'640, bank::Money{400}, 0, "k4"});

@@ -115,6 +115,13 @@ int reap(pid_t pid) {
   return status;
 }
 
+// Ends a child that has not finished (a hang, or a sweep interrupted).
+void kill_child(Child& child) {
+  ::kill(child.pid, SIGKILL);
+  ::close(child.fd);
+  reap(child.pid);
+}
+
 // Reaps a child whose pipe has closed and returns its run's outcome.
 Outcome finish_child(const Settings& settings, Child& child) {
   ::close(child.fd);
@@ -310,9 +317,7 @@ std::uint64_t run_in_children(const Settings& settings, Sweep& sweep, std::uint3
       }
       Child hung = std::move(running[i]);
       running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
-      ::kill(hung.pid, SIGKILL);
-      ::close(hung.fd);
-      reap(hung.pid);
+      kill_child(hung);
       sweep.finished(hung_outcome(settings, hung.index, now_s - hung.started_s));
     }
     if (running.empty()) continue;
@@ -337,9 +342,7 @@ std::uint64_t run_in_children(const Settings& settings, Sweep& sweep, std::uint3
     }
   }
   for (Child& child : running) {
-    ::kill(child.pid, SIGKILL);
-    ::close(child.fd);
-    reap(child.pid);
+    kill_child(child);
   }
   return running.size();
 }

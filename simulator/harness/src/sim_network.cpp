@@ -479,10 +479,9 @@ void SimNetwork::forget_if_done(const std::shared_ptr<SimConnectionState>& state
   if (state->endpoints[0] != nullptr || state->endpoints[1] != nullptr) return;
   for (Pipe& pipe : state->pipes) {
     // Nobody sends on it any more; an empty one's buffer can serve another.
-    if (pipe.pieces.empty() && pipe.bytes() == 0 && pipe.data.capacity() > std::string().capacity() &&
+    if (pipe.pieces.empty() && pipe.data.capacity() > std::string().capacity() &&
         pipe.data.capacity() <= spare_buffer_bytes_max && spare_buffers_.size() < spare_buffers_max) {
-      pipe.data.clear();
-      pipe.head = 0;
+      pipe.clear();
       spare_buffers_.push_back(std::move(pipe.data));
     }
   }
