@@ -211,9 +211,10 @@ struct ConnectionState : std::enable_shared_from_this<ConnectionState> {
   // of a turn posts a flush behind the handlers already due (the reads of
   // this turn, a sync's completion), so a connection that pipelines gets all
   // its replies in one write.
-  void send(std::string_view bytes) {
+  void send(std::string_view head, std::string_view tail) {
     if (finished || close_requested || send_shut) return;
-    queued.append(bytes);
+    queued.append(head);
+    queued.append(tail);
     if (write_in_flight || flush_posted) return;
     flush_posted = true;
     if (readiness->dispatching) {
@@ -389,7 +390,8 @@ class AsioConnection final : public bank::Connection {
     state_->started = true;
     state_->start_read();
   }
-  void send(std::string_view bytes) override { state_->send(bytes); }
+  using bank::Connection::send;
+  void send(std::string_view head, std::string_view tail) override { state_->send(head, tail); }
   std::size_t send_queued_bytes() const override { return state_->queued.size() + state_->writing.size(); }
   void pause_reading() override { state_->pause(); }  // Nothing is read while paused.
   void resume_reading() override { state_->resume(); }

@@ -11,12 +11,6 @@
 
 namespace bank {
 
-namespace {
-// The reply buffer keeps its room up to this size between replies; a longer
-// reply's (a LIST of a large ledger) is let go.
-constexpr std::size_t frame_buffer_kept_bytes_max = 64 * 1024;
-}  // namespace
-
 class BankServer::Client final : public ConnectionHandler {
  public:
   Client(BankServer& server, std::uint64_t id, std::unique_ptr<Connection> connection,
@@ -240,12 +234,7 @@ void BankServer::update_reading(Client& client) {
 }
 
 void BankServer::send_frame(Client& client, std::string_view payload) {
-  // A connection copies what it is handed, so one buffer serves every reply.
-  frame_.clear();
-  append_frame(frame_, payload);
-  client.connection_->send(frame_);
-  if (frame_.capacity() > frame_buffer_kept_bytes_max)
-    std::string().swap(frame_);  // A long LIST's buffer goes.
+  client.connection_->send(payload, frame_terminator);
 }
 
 void BankServer::reply(Client& client, std::string_view payload) {

@@ -8,7 +8,7 @@ namespace bank {
 
 void append_frame(std::string& out, std::string_view payload) {
   out.append(payload);
-  out.push_back('\0');
+  out.append(frame_terminator);
 }
 
 std::string_view trim_ascii_whitespace(std::string_view text) {

@@ -22,11 +22,12 @@ class DoorWatch::Watched final : public bank::Connection, public bank::Connectio
     handler_ = handler;
     inner_->start(this);
   }
-  void send(std::string_view bytes) override {
+  using bank::Connection::send;
+  void send(std::string_view head, std::string_view tail) override {
     // A frame is its text and a NUL: the first one tells a refusal.
-    if (!sent_anything_) refused_ = bytes.starts_with(bank::notice_too_many_connections);
+    if (!sent_anything_) refused_ = head.starts_with(bank::notice_too_many_connections);
     sent_anything_ = true;
-    inner_->send(bytes);
+    inner_->send(head, tail);
   }
   std::size_t send_queued_bytes() const override { return inner_->send_queued_bytes(); }
   void pause_reading() override { inner_->pause_reading(); }

@@ -139,7 +139,6 @@ class BankServer {
   std::size_t clients_refused_open_ = 0;
 
   std::string batch_;  // Encoded records staged but not yet handed to the disk.
-  std::string frame_;  // A reply being framed: reused, so that a reply allocates nothing once it has grown.
   bool flush_in_flight_ = false;
   std::vector<Waiter> waiters_;
   bool writes_disabled_ = false;

@@ -11,6 +11,9 @@ namespace bank {
 
 inline constexpr std::size_t frame_bytes_max_default = 64 * 1024;
 
+// The NUL that ends every frame.
+inline constexpr std::string_view frame_terminator{"\0", 1};
+
 // Appends bytes and a NUL terminator.
 void append_frame(std::string& out, std::string_view payload);
 

@@ -19,10 +19,14 @@ struct Pipe {
   std::string data;  // The bytes of the pieces, from head on.
   std::size_t head = 0;
   std::size_t bytes() const { return data.size() - head; }  // In flight.
-  void push(std::string_view piece, std::int64_t ready_ms) {
-    pieces.push_back(Piece{piece.size(), ready_ms});
-    data.append(piece);
+  // A write's bytes, joined in one append (at most one reallocation).
+  void append(std::string_view first, std::string_view second) {
+    data.reserve(data.size() + first.size() + second.size());
+    data.append(first);
+    data.append(second);
   }
+  // The next size bytes appended become a piece.
+  void cut(std::size_t size, std::int64_t ready_ms) { pieces.push_back(Piece{size, ready_ms}); }
   void clear() {
     pieces.clear();
     data.clear();
@@ -90,24 +94,27 @@ class SimEndpoint final : public bank::Connection {
     handler_ = handler;
     network_.schedule_pump(state_, 1 - side_);
   }
-  void send(std::string_view bytes) override {
-    if (state_->finished[side_] || close_requested_ || send_shut_ || bytes.empty()) return;
+  using bank::Connection::send;
+  void send(std::string_view head, std::string_view tail) override {
+    std::size_t left = head.size() + tail.size();
+    if (state_->finished[side_] || close_requested_ || send_shut_ || left == 0) return;
     Pipe& pipe = state_->pipes[side_];
+    pipe.append(head, tail);
     Rng& rng = state_->rng.at(network_.world_.now_ms());
     // Cut the write into up to pieces_per_send_max pieces of random sizes: the
     // reader sees frames split across reads (and, where pieces coalesce,
     // several in one read) at a bounded cost per send.
     std::size_t pieces = 1 + rng.below(network_.config_.pieces_per_send_max);
-    pieces = std::min(pieces, bytes.size());
-    while (!bytes.empty()) {
+    pieces = std::min(pieces, left);
+    while (left != 0) {
       const std::size_t piece_bytes =
-          pieces <= 1 ? bytes.size() : 1 + rng.below(std::max<std::size_t>(1, bytes.size() * 2 / pieces));
-      const std::size_t taken = std::min(piece_bytes, bytes.size());
+          pieces <= 1 ? left : 1 + rng.below(std::max<std::size_t>(1, left * 2 / pieces));
+      const std::size_t taken = std::min(piece_bytes, left);
       const std::int64_t ready_ms =
           std::max(pipe.last_ready_ms, network_.world_.now_ms() + network_.latency(rng));
-      pipe.push(bytes.substr(0, taken), ready_ms);
+      pipe.cut(taken, ready_ms);
       pipe.last_ready_ms = ready_ms;
-      bytes.remove_prefix(taken);
+      left -= taken;
       if (pieces > 1) --pieces;
     }
     network_.schedule_pump(state_, side_);

@@ -65,7 +65,10 @@ class Connection {
   // Starts delivering events to handler, which must outlive the connection or
   // be detached by destroying it.
   virtual void start(ConnectionHandler* handler) = 0;
-  virtual void send(std::string_view bytes) = 0;
+  // Sends head, then tail, as one write: a frame's text and its NUL go out
+  // together with no copy made to join them.
+  virtual void send(std::string_view head, std::string_view tail) = 0;
+  void send(std::string_view bytes) { send(bytes, {}); }
   virtual std::size_t send_queued_bytes() const = 0;
   // While paused, no on_data arrives; bytes wait in the transport.
   virtual void pause_reading() = 0;
