@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "bank/coverage.hpp"
 #include "support/sim_bank.hpp"
 
 using test_support::SimBank;
@@ -197,6 +198,87 @@ TEST_CASE("writes that arrive together share one sync (group commit)") {
   // The first write starts a sync; the fifteen that arrive while it runs share the next one.
   CHECK(bank.server->stats().syncs <= 2);
   CHECK(bank.disk.syncs_done == bank.server->stats().syncs + 1);  // One more: recovery syncs what it read.
+}
+
+// Sixteen clients, each sending its next create as soon as its last is
+// answered. Without the group commit's wait, they split into two cohorts that
+// take turns with the disk (one client's write syncs alone while the other
+// fifteen come back, then those fifteen sync while it comes back): two syncs a
+// round. With it, a batch waits for every client the last sync answered.
+TEST_CASE("clients that write again when answered keep sharing one sync a round") {
+  sim::NetworkConfig network;
+  network.latency_ms_min = 1;
+  network.latency_ms_max = 6;
+  // Round trips here take milliseconds, not the tens of microseconds of a
+  // real loopback: the hold is scaled to match.
+  bank::BankServerConfig config = SimBank::default_config();
+  config.group_commit_hold_ms = 20;
+  SimBank bank(3, 1'745'529'640'464, config, network);
+  REQUIRE(bank.start().ok());
+  constexpr std::size_t clients_n = 16;
+  constexpr std::size_t rounds = 12;
+  std::vector<test_support::TestClient*> clients;
+  for (std::size_t i = 0; i < clients_n; ++i) clients.push_back(&bank.connect("client" + std::to_string(i)));
+  const std::uint64_t syncs_before = bank.server->stats().syncs;
+  std::vector<std::size_t> sent(clients_n, 0);
+  // Sends each client's next create once its last is answered; true when all are done.
+  const auto step = [&] {
+    bool done = true;
+    for (std::size_t i = 0; i < clients_n; ++i) {
+      if (clients[i]->replies.size() == 2 * sent[i] && sent[i] < rounds) {
+        clients[i]->send_frame("CREATE_TRANSACTION");
+        clients[i]->send_frame("1");
+        ++sent[i];
+      }
+      done = done && clients[i]->replies.size() == 2 * rounds;
+    }
+    return done;
+  };
+  REQUIRE(bank.run_until(step));
+  for (auto* c : clients) CHECK_THAT(c->replies.back(), Catch::StartsWith("id="));
+  CHECK(bank.server->ledger().durable_count() == clients_n * rounds);
+  const std::uint64_t syncs = bank.server->stats().syncs - syncs_before;
+  INFO("syncs for " << clients_n * rounds << " creates in " << rounds << " rounds: " << syncs);
+  CHECK(syncs <= rounds + 2);
+}
+
+// The wait is bounded: a client answered by the last sync that then goes
+// quiet delays the next batch by the hold (1 ms), no more.
+TEST_CASE("a client that goes quiet after its answer holds up the others' next sync by 1 ms at most") {
+  sim::NetworkConfig network;
+  network.latency_ms_min = network.latency_ms_max = 5;
+  network.pieces_per_send_max = 1;
+  sim::DiskConfig disk;  // Every sync takes as long: the difference is the hold's.
+  disk.append_latency_ms_max = 0;
+  disk.sync_latency_ms_min = disk.sync_latency_ms_max = 3;
+  const auto create_ms = [&](bool with_quiet_client) {
+    SimBank bank(1, 1'745'529'640'464, SimBank::default_config(), network, disk);
+    REQUIRE(bank.start().ok());
+    auto& writer = bank.connect("writer");
+    auto& quiet = bank.connect("quiet");
+    writer.send_frame("CREATE_TRANSACTION");
+    writer.send_frame("1");
+    if (with_quiet_client) {
+      quiet.send_frame("CREATE_TRANSACTION");
+      quiet.send_frame("1");
+    }
+    REQUIRE(bank.run_until(
+        [&] { return writer.replies.size() == 2 && quiet.replies.size() == (with_quiet_client ? 2u : 0u); }));
+    const std::int64_t start_ms = bank.world.now_ms();
+    writer.send_frame("CREATE_TRANSACTION");
+    writer.send_frame("2");
+    REQUIRE(bank.run_until([&] { return writer.replies.size() == 4; }));
+    CHECK_THAT(writer.replies[3], Catch::StartsWith("id="));
+    return bank.world.now_ms() - start_ms;
+  };
+  const std::int64_t alone_ms = create_ms(false);
+  bank::take_marks_for_this_thread();
+  const std::int64_t held_ms = create_ms(true);
+  const auto marks = bank::take_marks_for_this_thread();
+  INFO("a create alone took " << alone_ms << " ms; behind a quiet client " << held_ms << " ms");
+  CHECK(marks[static_cast<std::size_t>(bank::Mark::group_commit_hold_expired)] >= 1);
+  CHECK(held_ms >= alone_ms);
+  CHECK(held_ms <= alone_ms + 2);  // The 1 ms hold, and a step to round up to.
 }
 
 TEST_CASE(

@@ -70,6 +70,9 @@ class BankServer::Client final : public ConnectionHandler {
   bool reading_paused_ = false;
   std::int64_t last_activity_ms_ = 0;
   TimerId idle_timer_ = 0;
+  // Answered by the last sync and not heard from since: the next batch waits
+  // for it (see BankServer::maybe_flush).
+  bool awaited_ = false;
 };
 
 Result<std::unique_ptr<BankServer>> BankServer::start(BankEnvironment environment, BankServerConfig config) {
@@ -108,6 +111,7 @@ BankServer::~BankServer() {
     if (client->idle_timer_ != 0) env_.timers.cancel_timer(client->idle_timer_);
   }
   if (shutdown_timer_ != 0) env_.timers.cancel_timer(shutdown_timer_);
+  if (hold_timer_ != 0) env_.timers.cancel_timer(hold_timer_);
 }
 
 std::int64_t BankServer::now_s() const {
@@ -148,10 +152,24 @@ void BankServer::on_accept(std::unique_ptr<Connection> connection) {
 }
 
 void BankServer::on_client_data(Client& client, std::string_view bytes) {
-  if (client.refused_ || client.closing_ || client.close_requested_) return;  // Nothing more is read from it.
+  if (client.refused_ || client.closing_ || client.close_requested_) {
+    stop_awaiting(client);
+    return;  // Nothing more is read from it.
+  }
   client.last_activity_ms_ = env_.clock.monotonic_ms();
   client.decoder_.feed(bytes);
   pump(client);
+  // Back once what it sent ends with a whole request: a create's first frame
+  // alone, or half a frame, is not yet the write the next batch waits for.
+  if (!client.session_.awaiting_argument() && client.decoder_.buffered_bytes() == 0) stop_awaiting(client);
+  if (hold_timer_ != 0) maybe_flush();  // The last client awaited may have sent a read.
+}
+
+void BankServer::stop_awaiting(Client& client) {
+  if (!client.awaited_) return;
+  client.awaited_ = false;
+  BANK_ASSERT(clients_awaited_ > 0);
+  --clients_awaited_;
 }
 
 void BankServer::on_client_closed(std::uint64_t client_id, CloseReason reason) {
@@ -164,9 +182,11 @@ void BankServer::on_client_closed(std::uint64_t client_id, CloseReason reason) {
     BANK_ASSERT(clients_refused_open_ > 0);
     --clients_refused_open_;
   }
+  stop_awaiting(client);
   // Waiters for this client stay: their records are still made durable; only
   // the reply has nowhere to go.
   clients_.erase(it);
+  if (hold_timer_ != 0) maybe_flush();
   if (shutting_down_) maybe_finish_shutdown();
 }
 
@@ -415,8 +435,32 @@ void BankServer::handle_write(Client& client, const SessionAction& action) {
   maybe_flush();
 }
 
+// Group commit: a batch goes to the disk when no sync is in flight, and once
+// every client the last sync answered has been heard from again (or has gone),
+// or the config's group_commit_hold_ms has passed. Without the wait, the clients split into
+// two cohorts that take turns: those answered by one sync send their next
+// writes while the other cohort's sync is in flight, so each sync carries half
+// of them (16 clients, one create in flight each: 5,000 syncs for 40,000
+// creates; 2,500 with the wait, at 1.6 times the rate). A lone client waits for
+// nobody: it is heard from with its next write.
 void BankServer::maybe_flush() {
   if (flush_in_flight_ || batch_.empty() || writes_disabled_) return;
+  if (clients_awaited_ > 0 && config_.group_commit_hold_ms > 0 && !shutting_down_) {
+    if (hold_timer_ == 0) {
+      mark(Mark::group_commit_held);
+      hold_timer_ = env_.timers.start_timer(config_.group_commit_hold_ms, [this] {
+        hold_timer_ = 0;
+        mark(Mark::group_commit_hold_expired);
+        for (auto& [id, client] : clients_) stop_awaiting(*client);
+        maybe_flush();
+      });
+    }
+    return;
+  }
+  if (hold_timer_ != 0) {
+    env_.timers.cancel_timer(hold_timer_);
+    hold_timer_ = 0;
+  }
   flush_in_flight_ = true;
   ++stats_.syncs;
   const std::uint64_t through_id = ledger_.staged_last_id();
@@ -441,14 +485,23 @@ void BankServer::on_durable(std::uint64_t through_id) {
   BANK_ASSERT(flush_in_flight_);
   ledger_.mark_durable(through_id);
   flush_in_flight_ = false;
-  // Start the next batch before answering, so that the writes the answers
-  // unblock queue up behind it.
-  maybe_flush();
   std::vector<Waiter> ready;
   auto split = std::stable_partition(waiters_.begin(), waiters_.end(),
                                      [through_id](const Waiter& w) { return w.transaction_id > through_id; });
   ready.assign(split, waiters_.end());
   waiters_.erase(split, waiters_.end());
+  // The clients answered now will be back with their next requests: the next
+  // batch waits for them (maybe_flush), and starts before the answers go out
+  // if it need not.
+  for (const Waiter& waiter : ready) {
+    auto it = clients_.find(waiter.client_id);
+    if (it == clients_.end()) continue;
+    Client& client = *it->second;
+    if (client.awaited_ || client.refused_ || client.closing_ || client.close_requested_) continue;
+    client.awaited_ = true;
+    ++clients_awaited_;
+  }
+  maybe_flush();
   if (ready.size() > 1) mark(Mark::group_commit_shared);
   for (const Waiter& waiter : ready) {
     auto it = clients_.find(waiter.client_id);
@@ -556,6 +609,7 @@ void BankServer::shutdown(std::function<void()> on_done) {
     }
   });
   for (auto& [id, client] : clients_) update_reading(*client);
+  maybe_flush();  // A batch held for answered clients goes now: nothing more is read.
   maybe_finish_shutdown();
 }
 

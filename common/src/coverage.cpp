@@ -16,6 +16,10 @@ std::string_view describe(Mark mark) {
       return "damage_before_valid_record";
     case Mark::group_commit_shared:
       return "group_commit_shared";
+    case Mark::group_commit_held:
+      return "group_commit_held";
+    case Mark::group_commit_hold_expired:
+      return "group_commit_hold_expired";
     case Mark::key_replayed_while_syncing:
       return "key_replayed_while_syncing";
     case Mark::reply_to_gone_client:

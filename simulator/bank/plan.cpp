@@ -114,6 +114,24 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
   if (!knobs.swarm.network_corners && rng.chance(1, 4)) {
     p.connections_max = static_cast<std::int64_t>(knobs.banker_count) + rng.range(1, 3);
   }
+  // The group commit's wait for the clients the last sync answered, drawn
+  // apart from the knobs' stream (which keeps every other draw): the default
+  // (1 ms, under any round trip here, so it runs out), none, or long enough
+  // for the answered bankers to come back.
+  const std::uint64_t hold = sim::mix64(seed ^ 0x686f6c64ULL);
+  switch (hold % 4) {
+    case 1:
+      p.group_commit_hold_ms = 0;
+      break;
+    case 2:
+      p.group_commit_hold_ms = 2 * p.latency_ms_max + 1 + static_cast<std::int64_t>((hold >> 8) % 5);
+      break;
+    case 3:
+      p.group_commit_hold_ms = 1 + static_cast<std::int64_t>((hold >> 8) % 100);
+      break;
+    default:
+      break;
+  }
   return knobs;
 }
 
@@ -622,10 +640,10 @@ std::string describe_parameters(const Parameters& p) {
   return fmt::format(
       "latency_ms={}..{} pieces_per_send_max={} window_bytes={} append_latency_ms_max={} "
       "sync_latency_ms={}..{} "
-      "idle_timeout_ms={} send_queue_bytes_max={} connections_max={}",
+      "idle_timeout_ms={} send_queue_bytes_max={} connections_max={} group_commit_hold_ms={}",
       p.latency_ms_min, p.latency_ms_max, p.pieces_per_send_max, p.window_bytes, p.append_latency_ms_max,
       p.sync_latency_ms_min, p.sync_latency_ms_max, p.idle_timeout_ms, p.send_queue_bytes_max,
-      p.connections_max);
+      p.connections_max, p.group_commit_hold_ms);
 }
 
 std::size_t count_interactions(const Plans& plans) {

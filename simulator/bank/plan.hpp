@@ -48,6 +48,7 @@ struct Parameters {
   std::int64_t idle_timeout_ms = 300'000;
   std::int64_t send_queue_bytes_max = 1024 * 1024;
   std::int64_t connections_max = 1024;
+  std::int64_t group_commit_hold_ms = 1;  // The server's; 0: a batch does not wait for answered clients.
 };
 
 struct Knobs {

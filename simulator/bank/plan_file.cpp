@@ -269,12 +269,12 @@ class Parser {
   }
 
   bank::Status parse_parameters(Parameters& p) {
-    // connections_max came later: a plan without it has the default.
-    if (words_.size() != 8 && words_.size() != 9) {
+    // connections_max and group_commit_hold_ms came later: a plan without them has the defaults.
+    if (words_.size() < 8 || words_.size() > 10) {
       return fail(
           "expected 'parameters latency_ms=A..B pieces_per_send_max=N window_bytes=N "
           "append_latency_ms_max=N sync_latency_ms=A..B idle_timeout_ms=N send_queue_bytes_max=N "
-          "connections_max=N'");
+          "connections_max=N group_commit_hold_ms=N'");
     }
     if (!range_field(1, "latency_ms", p.latency_ms_min, p.latency_ms_max)) return error_;
     if (!positive_field(2, "pieces_per_send_max", p.pieces_per_send_max, 1)) return error_;
@@ -283,7 +283,9 @@ class Parser {
     if (!range_field(5, "sync_latency_ms", p.sync_latency_ms_min, p.sync_latency_ms_max)) return error_;
     if (!positive_field(6, "idle_timeout_ms", p.idle_timeout_ms, 1)) return error_;
     if (!positive_field(7, "send_queue_bytes_max", p.send_queue_bytes_max, 1)) return error_;
-    if (words_.size() == 9 && !positive_field(8, "connections_max", p.connections_max, 1)) return error_;
+    if (words_.size() >= 9 && !positive_field(8, "connections_max", p.connections_max, 1)) return error_;
+    if (words_.size() == 10 && !positive_field(9, "group_commit_hold_ms", p.group_commit_hold_ms, 0))
+      return error_;
     return bank::ok_status();
   }
 

@@ -28,6 +28,7 @@ bank::BankServerConfig server_config(const Knobs& knobs) {
   // lets a request cross the network before its connection counts as idle.
   config.idle_timeout_ms = std::max<std::int64_t>(knobs.parameters.idle_timeout_ms, 20 * knobs.step_ms);
   config.send_queue_bytes_max = static_cast<std::size_t>(knobs.parameters.send_queue_bytes_max);
+  config.group_commit_hold_ms = knobs.parameters.group_commit_hold_ms;
   config.connections_max = static_cast<std::size_t>(knobs.parameters.connections_max);
   return config;
 }

@@ -58,10 +58,11 @@ class TestClient final : public bank::ConnectionHandler {
 class SimBank {
  public:
   explicit SimBank(std::uint64_t seed = 1, std::int64_t start_ms = 1'745'529'640'464,
-                   bank::BankServerConfig config = default_config(), sim::NetworkConfig network_config = {})
+                   bank::BankServerConfig config = default_config(), sim::NetworkConfig network_config = {},
+                   sim::DiskConfig disk_config = {})
       : world(seed, start_ms, 1),
         network(world, network_config),
-        disk(world, sim::DiskConfig{}),
+        disk(world, disk_config),
         clock(world),
         timers(world),
         config_(std::move(config)) {}

@@ -38,6 +38,10 @@ struct BankServerConfig {
   // writes that sync): past this many, the connection is not read from until
   // the oldest is answered.
   std::size_t requests_in_flight_max = 256;
+  // Group commit: a batch ready to sync waits at most this long for the
+  // clients the last sync answered to send their next requests (see
+  // BankServer::maybe_flush); 0 does not wait.
+  std::int64_t group_commit_hold_ms = 1;
   // How long shutdown waits for connections to drain before it gives up on them.
   std::int64_t shutdown_grace_ms = 5'000;
   bool allow_remote_exit = false;
@@ -116,6 +120,7 @@ class BankServer {
   void arm_idle_timer(Client& client, std::int64_t delay_ms);
   void on_idle_timer(std::uint64_t client_id);
 
+  void stop_awaiting(Client& client);
   void maybe_flush();
   void on_durable(std::uint64_t through_id);
   void on_disk_failure(std::string_view operation, IoStatus status);
@@ -140,6 +145,8 @@ class BankServer {
 
   std::string batch_;  // Encoded records staged but not yet handed to the disk.
   bool flush_in_flight_ = false;
+  std::size_t clients_awaited_ = 0;  // Clients answered by the last sync, not heard from since.
+  TimerId hold_timer_ = 0;           // A batch waiting for them (see maybe_flush).
   std::vector<Waiter> waiters_;
   bool writes_disabled_ = false;
 

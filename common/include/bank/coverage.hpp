@@ -16,6 +16,8 @@ enum class Mark : std::uint8_t {
   damaged_journal_refused,          // Recovery refused a record that was whole but damaged.
   damage_before_valid_record,       // ... and a valid record followed the damage.
   group_commit_shared,              // One sync answered more than one write.
+  group_commit_held,                // A batch waited for the clients the last sync answered.
+  group_commit_hold_expired,        // ...and they were not all back within the hold.
   key_replayed_while_syncing,       // A keyed retry arrived while its first attempt was syncing.
   reply_to_gone_client,             // A write became durable after its client had gone.
   reading_paused_for_backpressure,  // A connection's unsent replies passed the limit.
