@@ -451,7 +451,12 @@ void BankServer::maybe_flush() {
       hold_timer_ = env_.timers.start_timer(config_.group_commit_hold_ms, [this] {
         hold_timer_ = 0;
         mark(Mark::group_commit_hold_expired);
-        for (auto& [id, client] : clients_) stop_awaiting(*client);
+        for (const std::uint64_t id : awaited_ids_) {
+          auto it = clients_.find(id);
+          if (it != clients_.end()) stop_awaiting(*it->second);
+        }
+        BANK_ASSERT(clients_awaited_ == 0);
+        awaited_ids_.clear();
         maybe_flush();
       });
     }
@@ -493,6 +498,7 @@ void BankServer::on_durable(std::uint64_t through_id) {
   // The clients answered now will be back with their next requests: the next
   // batch waits for them (maybe_flush), and starts before the answers go out
   // if it need not.
+  if (clients_awaited_ == 0) awaited_ids_.clear();
   for (const Waiter& waiter : ready) {
     auto it = clients_.find(waiter.client_id);
     if (it == clients_.end()) continue;
@@ -500,6 +506,7 @@ void BankServer::on_durable(std::uint64_t through_id) {
     if (client.awaited_ || client.refused_ || client.closing_ || client.close_requested_) continue;
     client.awaited_ = true;
     ++clients_awaited_;
+    awaited_ids_.push_back(client.id_);
   }
   maybe_flush();
   if (ready.size() > 1) mark(Mark::group_commit_shared);

@@ -145,8 +145,9 @@ class BankServer {
 
   std::string batch_;  // Encoded records staged but not yet handed to the disk.
   bool flush_in_flight_ = false;
-  std::size_t clients_awaited_ = 0;  // Clients answered by the last sync, not heard from since.
-  TimerId hold_timer_ = 0;           // A batch waiting for them (see maybe_flush).
+  std::size_t clients_awaited_ = 0;         // Clients answered by the last sync, not heard from since.
+  std::vector<std::uint64_t> awaited_ids_;  // Their ids, and maybe some heard from since.
+  TimerId hold_timer_ = 0;                  // A batch waiting for them (see maybe_flush).
   std::vector<Waiter> waiters_;
   bool writes_disabled_ = false;
 
