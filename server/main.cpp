@@ -129,6 +129,11 @@ int main(int argc, char** argv) {
          "Largest frame accepted; a longer one gets 'ERROR frame too large' and the connection is closed")
       ->check(CLI::Range(64, 64 * 1024 * 1024))
       ->capture_default_str();
+  app.add_option("--group-commit-hold-ms", config.group_commit_hold_ms,
+                 "A batch of writes waits at most this long for the clients the last sync answered, so "
+                 "that they share the next sync (0: sync at once)")
+      ->check(CLI::Range(0, 1'000))
+      ->capture_default_str();
   app.add_flag("--allow-remote-exit", config.allow_remote_exit,
                "Let a client's EXIT shut the server down (off: EXIT gets an ERROR reply)");
   if (const auto exit_code = dst_demo::cli::parse(app, argc, argv)) return *exit_code;

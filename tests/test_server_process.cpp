@@ -349,7 +349,13 @@ TEST_CASE("process: --help documents every setting") {
   ::close(spawned.stdout_fd);
   CHECK(test_support::wait_exit(spawned.pid) == 0);
   for (const char* word : {"--port", "PORT", "--addr", "ADDR", "--data-dir", "DATA_DIR", "--log-level",
-                           "RUST_LOG", "--max-connections", "--idle-timeout-s", "--allow-remote-exit"}) {
+                           "RUST_LOG", "--max-connections", "--idle-timeout-s", "--max-frame-bytes",
+                           "--group-commit-hold-ms", "--allow-remote-exit"}) {
     CHECK_THAT(help, Catch::Contains(word));
   }
+  // A value out of its range is a usage error that names the flag.
+  const auto too_long = test_support::run_shell(std::string(DST_DEMO_SERVER_PATH) +
+                                                " --group-commit-hold-ms 5000 --data-dir " + dir + "/data");
+  CHECK(too_long.exit_code == 2);
+  CHECK_THAT(too_long.out, Catch::Contains("--group-commit-hold-ms"));
 }
