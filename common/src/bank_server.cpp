@@ -70,9 +70,6 @@ class BankServer::Client final : public ConnectionHandler {
   bool reading_paused_ = false;
   std::int64_t last_activity_ms_ = 0;
   TimerId idle_timer_ = 0;
-  // Answered by the last sync and not heard from since: the next batch waits
-  // for it (see BankServer::maybe_flush).
-  bool awaited_ = false;
 };
 
 Result<std::unique_ptr<BankServer>> BankServer::start(BankEnvironment environment, BankServerConfig config) {
@@ -153,7 +150,7 @@ void BankServer::on_accept(std::unique_ptr<Connection> connection) {
 
 void BankServer::on_client_data(Client& client, std::string_view bytes) {
   if (client.refused_ || client.closing_ || client.close_requested_) {
-    stop_awaiting(client);
+    awaited_.erase(client.id_);
     return;  // Nothing more is read from it.
   }
   client.last_activity_ms_ = env_.clock.monotonic_ms();
@@ -161,15 +158,9 @@ void BankServer::on_client_data(Client& client, std::string_view bytes) {
   pump(client);
   // Back once what it sent ends with a whole request: a create's first frame
   // alone, or half a frame, is not yet the write the next batch waits for.
-  if (!client.session_.awaiting_argument() && client.decoder_.buffered_bytes() == 0) stop_awaiting(client);
+  if (!client.session_.awaiting_argument() && client.decoder_.buffered_bytes() == 0)
+    awaited_.erase(client.id_);
   if (hold_timer_ != 0) maybe_flush();  // The last client awaited may have sent a read.
-}
-
-void BankServer::stop_awaiting(Client& client) {
-  if (!client.awaited_) return;
-  client.awaited_ = false;
-  BANK_ASSERT(clients_awaited_ > 0);
-  --clients_awaited_;
 }
 
 void BankServer::on_client_closed(std::uint64_t client_id, CloseReason reason) {
@@ -182,10 +173,10 @@ void BankServer::on_client_closed(std::uint64_t client_id, CloseReason reason) {
     BANK_ASSERT(clients_refused_open_ > 0);
     --clients_refused_open_;
   }
-  stop_awaiting(client);
   // Waiters for this client stay: their records are still made durable; only
   // the reply has nowhere to go.
   clients_.erase(it);
+  awaited_.erase(client_id);
   if (hold_timer_ != 0) maybe_flush();
   if (shutting_down_) maybe_finish_shutdown();
 }
@@ -445,18 +436,15 @@ void BankServer::handle_write(Client& client, const SessionAction& action) {
 // nobody: it is heard from with its next write.
 void BankServer::maybe_flush() {
   if (flush_in_flight_ || batch_.empty() || writes_disabled_) return;
-  if (clients_awaited_ > 0 && config_.group_commit_hold_ms > 0 && !shutting_down_) {
+  if (!awaited_.empty() && config_.group_commit_hold_ms > 0 && !shutting_down_) {
     if (hold_timer_ == 0) {
       mark(Mark::group_commit_held);
       hold_timer_ = env_.timers.start_timer(config_.group_commit_hold_ms, [this] {
         hold_timer_ = 0;
         mark(Mark::group_commit_hold_expired);
-        for (const std::uint64_t id : awaited_ids_) {
-          auto it = clients_.find(id);
-          if (it != clients_.end()) stop_awaiting(*it->second);
-        }
-        BANK_ASSERT(clients_awaited_ == 0);
-        awaited_ids_.clear();
+        // A client that has gone is never waited for.
+        for (const std::uint64_t id : awaited_) BANK_ASSERT(clients_.contains(id));
+        awaited_.clear();
         maybe_flush();
       });
     }
@@ -498,15 +486,11 @@ void BankServer::on_durable(std::uint64_t through_id) {
   // The clients answered now will be back with their next requests: the next
   // batch waits for them (maybe_flush), and starts before the answers go out
   // if it need not.
-  if (clients_awaited_ == 0) awaited_ids_.clear();
   for (const Waiter& waiter : ready) {
     auto it = clients_.find(waiter.client_id);
     if (it == clients_.end()) continue;
-    Client& client = *it->second;
-    if (client.awaited_ || client.refused_ || client.closing_ || client.close_requested_) continue;
-    client.awaited_ = true;
-    ++clients_awaited_;
-    awaited_ids_.push_back(client.id_);
+    const Client& client = *it->second;
+    if (!client.refused_ && !client.closing_ && !client.close_requested_) awaited_.insert(client.id_);
   }
   maybe_flush();
   if (ready.size() > 1) mark(Mark::group_commit_shared);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -120,7 +121,6 @@ class BankServer {
   void arm_idle_timer(Client& client, std::int64_t delay_ms);
   void on_idle_timer(std::uint64_t client_id);
 
-  void stop_awaiting(Client& client);
   void maybe_flush();
   void on_durable(std::uint64_t through_id);
   void on_disk_failure(std::string_view operation, IoStatus status);
@@ -145,9 +145,8 @@ class BankServer {
 
   std::string batch_;  // Encoded records staged but not yet handed to the disk.
   bool flush_in_flight_ = false;
-  std::size_t clients_awaited_ = 0;         // Clients answered by the last sync, not heard from since.
-  std::vector<std::uint64_t> awaited_ids_;  // Their ids, and maybe some heard from since.
-  TimerId hold_timer_ = 0;                  // A batch waiting for them (see maybe_flush).
+  std::set<std::uint64_t> awaited_;  // Clients the last sync answered, not heard from since.
+  TimerId hold_timer_ = 0;           // A batch waiting for them (see maybe_flush).
   std::vector<Waiter> waiters_;
   bool writes_disabled_ = false;
 
