@@ -106,7 +106,7 @@ Banker::Banker(RunContext& context, Host& host, std::uint32_t index, const Banke
                .connect_failed = [this](const std::string& why) { retry_batch(why); },
                .frame =
                    [this](std::string_view frame) {
-                     handle_reply(std::string(frame));
+                     handle_reply(frame);
                      return true;  // The client stops by itself if the reply ended the connection.
                    },
                .closed = [this](bank::CloseReason reason) { on_closed(reason); },
@@ -347,7 +347,7 @@ void Banker::send_batch() {
     request.sent = true;
     request.sent_at_ms = context_.world.now_ms();
     request.sent_into_shut_side = client_.sending_shut();
-    request.replies.clear();
+    request.replies = 0;
     request.generation = context_.model.generation();
     request.disk_failures_at_send = host_.disk_failures();
     request.stops_at_send = host_.stops_begun() - (host_.stopping() ? 1 : 0);
@@ -499,7 +499,7 @@ void Banker::check_idle_close_came() {
                   idle_timeout_ms_));
 }
 
-void Banker::handle_reply(std::string reply) {
+void Banker::handle_reply(std::string_view reply) {
   last_reply_ms_ = context_.world.now_ms();
   if (reply.starts_with(bank::notice_too_many_connections)) {
     // Refused at the door, before anything was read: nothing applied. Retry.
@@ -522,14 +522,14 @@ void Banker::handle_reply(std::string reply) {
   }
   Request& request = *it;
   context_.events.reply_received(name_, reply);
-  request.replies.push_back(std::move(reply));
-  if (request.replies.size() == 1 && request.replies_expected == 2 && request.replies[0] != request.prompt) {
+  ++request.replies;
+  if (request.replies == 1 && request.replies_expected == 2 && reply != request.prompt) {
     context_.model.fail("protocol", name_,
                         fmt::format("{} should be answered with the prompt `{}`, got `{}`", request.frames[0],
-                                    request.prompt, request.replies[0]));
+                                    request.prompt, reply));
     return;
   }
-  if (request.hang_up_armed && request.replies.size() == 1) {
+  if (request.hang_up_armed && request.replies == 1) {
     request.hang_up_armed = false;
     if (!request.interaction.polite) {
       // Gone while the write syncs: its outcome is unknown to us, and the
@@ -562,17 +562,16 @@ void Banker::handle_reply(std::string reply) {
     last_send_ms_ = context_.world.now_ms();
     polite_close_sent_ = true;
   }
-  if (request.replies.size() == request.replies_expected) finish_request(request);
+  if (request.replies == request.replies_expected) finish_request(request, reply);
 }
 
 // One case per request kind, each checking its replies against the model
 // (over 70 lines on purpose: what a reply must be, for every request, reads
 // best side by side).
-void Banker::finish_request(Request& request) {
+void Banker::finish_request(Request& request, std::string_view reply) {
   request.clock.at_reply_ms = host_.clock().realtime_ms();
   request.clock.stepped = context_.model.clock_steps() != request.clock_steps_at_send;
   context_.model.note_host_clock(request.clock.at_reply_ms);
-  const std::string& reply = request.replies.back();
   context_.events.request_answered(name_, reply);
   Model& model = context_.model;
   request.done = true;
@@ -736,7 +735,7 @@ void Banker::retry_batch(std::string_view reason_view) {
   for (Request& request : batch_) {
     if (request.done || !request.sent) continue;
     request.sent = false;
-    request.replies.clear();
+    request.replies = 0;
     if (request.closes_connection) {
       request.done = true;  // The close (or a reset) was its answer.
     } else if (is_write(request.interaction.op) && request.key.empty()) {

@@ -51,7 +51,7 @@ class Banker {
     std::string key;        // Sent with the write; empty when it has none.
     std::string model_key;  // How the model knows the write (keyless ones too).
     std::uint64_t id = 0;
-    std::vector<std::string> replies;
+    std::size_t replies = 0;  // How many have come (the last is handed to finish_request).
     std::uint64_t generation = 0;
     ClockWindow clock;
     bool clock_opened = false;  // The clock window opens at the first real send.
@@ -81,8 +81,8 @@ class Banker {
   void connect();
   void on_closed(bank::CloseReason reason);
   void send_batch();
-  void handle_reply(std::string reply);
-  void finish_request(Request& request);
+  void handle_reply(std::string_view reply);
+  void finish_request(Request& request, std::string_view reply);
   void check_idle_notice(std::string_view reply);
   void check_idle_close_came();
   std::optional<std::int64_t> idle_heard_by_ms() const;

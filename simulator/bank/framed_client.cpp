@@ -28,7 +28,7 @@ void FramedClient::connect(const std::string& host) {
     }
     connection_ = std::move(*result);
     sending_shut_ = false;
-    decoder_ = bank::FrameDecoder(frame_bytes_max_);
+    decoder_.clear();
     connection_->start(this);
     if (handlers_.connected) handlers_.connected();
   });
@@ -41,6 +41,18 @@ void FramedClient::drop() {
 }
 
 void FramedClient::on_data(std::string_view bytes) {
+  // While nothing is buffered, the frames that arrived whole are handed out
+  // as views into `bytes`, uncopied (a long LIST reply is not copied once
+  // more). What is left, a frame's beginning or one too long, goes through
+  // the decoder, which then answers exactly as if it had been fed everything.
+  while (decoder_.buffered_bytes() == 0) {
+    const std::size_t end = bytes.find('\0');
+    if (end == std::string_view::npos || end > frame_bytes_max_) break;
+    const std::string_view frame = bytes.substr(0, end);
+    bytes.remove_prefix(end + 1);
+    if (!handlers_.frame(frame) || !connection_) return;
+  }
+  if (bytes.empty() && decoder_.buffered_bytes() == 0) return;
   decoder_.feed(bytes);
   for (;;) {
     const auto next = decoder_.next();

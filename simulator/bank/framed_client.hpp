@@ -24,7 +24,8 @@ class FramedClient final : public bank::ConnectionHandler {
     std::function<void()> connected;  // Connected, reading; a request may be sent.
     std::function<void(const std::string& why)> connect_failed;
     // A reply frame. Returns false to stop at it (the owner dropped the
-    // connection, or the run failed); the rest stays undelivered.
+    // connection, or the run failed): the rest of what arrived is never
+    // delivered, and the client is not touched again (its owner may be gone).
     std::function<bool(std::string_view frame)> frame;
     std::function<void(bank::CloseReason reason)> closed;  // The connection is gone (not after drop()).
     std::function<void()> too_large;  // A reply longer than the limit: nothing more is read.

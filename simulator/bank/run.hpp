@@ -58,6 +58,7 @@ class Run {
  public:
   enum class Phase { safety, liveness, audit, over };
 
+  // `plans` must outlive the run: it is read, not copied (an hour's plan is megabytes).
   Run(const Plans& plans, const RunOptions& options);
   ~Run();
   Run(const Run&) = delete;
@@ -84,7 +85,7 @@ class Run {
   void end_if_stuck();
   void end_if_time_stands_still();
 
-  Plans plans_;
+  const Plans& plans_;
   RunOptions options_;
   RunResult result_;
   Phase phase_ = Phase::safety;

@@ -368,7 +368,9 @@ std::string Debugger::command_branch(std::string_view args) {
   if (result_) return "branch: the run is over; go back first\n";
   const std::uint64_t at = events();
   const std::uint64_t hash_here = run_->world().trace_hash();
-  plans_ = branched_plans(plans_, *run_, seed);
+  Plans branched = branched_plans(plans_, *run_, seed);
+  run_.reset();  // It reads plans_.
+  plans_ = std::move(branched);
   restart();
   goto_event(at);
   std::string out = fmt::format(

@@ -34,6 +34,13 @@ class FrameDecoder {
   };
   Next next();
 
+  // Forgets every byte held (a new connection), keeping the buffer's capacity.
+  void clear() {
+    buffer_.clear();
+    read_at_ = 0;
+    scanned_to_ = 0;
+  }
+
   // Bytes held that are not yet handed out as frames.
   std::size_t buffered_bytes() const { return buffer_.size() - read_at_; }
 

@@ -13,7 +13,11 @@ struct Piece {
 };
 
 // One direction of a connection. The pieces' bytes are kept in one buffer, in
-// order, so that a send or a delivery allocates nothing once it has grown.
+// order, so that a send or a delivery allocates nothing once it has grown. A
+// delivery hands the reader a view into the buffer, not a copy: while the
+// view is out, the bytes under it stay where they are (a send that must grow
+// the buffer, or a reset that empties it, leaves the old buffer aside until
+// the delivery ends).
 struct Pipe {
   std::deque<Piece> pieces;
   std::string data;  // The bytes of the pieces, from head on.
@@ -21,7 +25,14 @@ struct Pipe {
   std::size_t bytes() const { return data.size() - head; }  // In flight.
   // A write's bytes, joined in one append (at most one reallocation).
   void append(std::string_view first, std::string_view second) {
-    data.reserve(data.size() + first.size() + second.size());
+    const std::size_t size = data.size() + first.size() + second.size();
+    if (viewing && size > data.capacity()) {
+      std::string grown;
+      grown.reserve(std::max(size, 2 * data.capacity()));
+      grown.append(data);
+      set_aside(std::move(grown));
+    }
+    data.reserve(size);
     data.append(first);
     data.append(second);
   }
@@ -29,13 +40,27 @@ struct Pipe {
   void cut(std::size_t size, std::int64_t ready_ms) { pieces.push_back(Piece{size, ready_ms}); }
   void clear() {
     pieces.clear();
-    data.clear();
+    if (viewing) {
+      set_aside(std::string());
+    } else {
+      data.clear();
+    }
     head = 0;
   }
-  // Takes size bytes from the front into out.
-  void take(std::size_t size, std::string& out) {
-    out.assign(data, head, size);
+  // Hands out the next size bytes: valid until end_delivery().
+  std::string_view deliver(std::size_t size) {
+    BANK_ASSERT(!viewing && size <= bytes());
+    // Bytes held inside the string itself (its short-string buffer) would move
+    // with it: the view needs them on the heap.
+    if (data.capacity() <= std::string().capacity()) data.reserve(std::string().capacity() + 1);
+    viewing = true;
+    const std::string_view view(data.data() + head, size);
     head += size;
+    return view;
+  }
+  void end_delivery() {
+    viewing = false;
+    aside.clear();
     if (head == data.size()) {
       data.clear();
       head = 0;
@@ -44,6 +69,14 @@ struct Pipe {
       head = 0;
     }
   }
+  // Replaces the buffer with `fresh`, keeping the old one (and the view into
+  // it) alive until the delivery ends.
+  void set_aside(std::string fresh) {
+    if (aside.empty()) aside = std::move(data);
+    data = std::move(fresh);
+  }
+  bool viewing = false;  // A delivery's view into data is out.
+  std::string aside;     // The buffer a view points into, replaced meanwhile.
   static constexpr std::size_t compact_at_bytes = 64 * 1024;
   std::int64_t last_ready_ms = 0;
   EventId pump_event = 0;
@@ -367,14 +400,13 @@ void SimNetwork::pump(const std::shared_ptr<SimConnectionState>& state, int dire
       size += pipe.pieces.front().size;
       pipe.pieces.pop_front();
     }
-    // Into the network's own buffer (what the reader does may send on the
-    // pipe or clear it); a delivery only ever runs from its own event, never
-    // from inside another.
-    std::string& bytes = delivery_;
-    pipe.take(size, bytes);
+    // A view into the pipe (see Pipe); a delivery only ever runs from its own
+    // event, never from inside another.
+    const std::string_view bytes = pipe.deliver(size);
     bytes_delivered_ += bytes.size();
     state->last_delivered_ms[direction] = world_.now_ms();
     if (receiver != nullptr && !state->finished[reader]) receiver->handler()->on_data(bytes);
+    pipe.end_delivery();
     SimEndpoint* sender = state->endpoints[direction];
     if (sender != nullptr && !state->finished[direction] && sender->handler() != nullptr) {
       sender->handler()->on_sent();
@@ -486,7 +518,7 @@ void SimNetwork::forget_if_done(const std::shared_ptr<SimConnectionState>& state
   if (state->endpoints[0] != nullptr || state->endpoints[1] != nullptr) return;
   for (Pipe& pipe : state->pipes) {
     // Nobody sends on it any more; an empty one's buffer can serve another.
-    if (pipe.pieces.empty() && pipe.data.capacity() > std::string().capacity() &&
+    if (!pipe.viewing && pipe.pieces.empty() && pipe.data.capacity() > std::string().capacity() &&
         pipe.data.capacity() <= spare_buffer_bytes_max && spare_buffers_.size() < spare_buffers_max) {
       pipe.clear();
       spare_buffers_.push_back(std::move(pipe.data));

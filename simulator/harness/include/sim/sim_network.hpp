@@ -136,7 +136,6 @@ class SimNetwork {
   std::uint64_t connection_id_next_ = 1;
   std::map<std::pair<std::string, std::string>, MomentRng> connect_rngs_;
   std::uint64_t bytes_delivered_ = 0;
-  std::string delivery_;  // The bytes being delivered (see pump).
   // The byte buffers of finished connections' pipes, handed to new ones so
   // that a connection's sends allocate nothing once buffers have grown.
   std::vector<std::string> spare_buffers_;
