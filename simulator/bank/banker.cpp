@@ -12,6 +12,15 @@ namespace {
 
 // Larger than the server's frame limit (64 KiB by default).
 constexpr std::size_t oversized_frame_bytes = 70 * 1024;
+
+// A request's frames, moved in (a braced list would copy each one again: an
+// oversized frame is 70 KiB).
+template <typename... Frames>
+void set_frames(std::vector<std::string>& frames, Frames&&... each) {
+  frames.clear();
+  frames.reserve(sizeof...(each));
+  (frames.emplace_back(std::forward<Frames>(each)), ...);
+}
 constexpr std::string_view after_close_amount = "0.07";  // The create sent behind a CLOSE.
 
 bool is_write(BankerOp op) {
@@ -233,14 +242,14 @@ Banker::Request Banker::build(const Interaction& interaction) {
   const std::uint64_t sequence = ++sequence_;
   switch (interaction.op) {
     case BankerOp::list:
-      request.frames = {"LIST_TRANSACTIONS"};
+      set_frames(request.frames, "LIST_TRANSACTIONS");
       break;
     case BankerOp::balance:
-      request.frames = {"GET_BALANCE"};
+      set_frames(request.frames, "GET_BALANCE");
       break;
     case BankerOp::get:
       request.id = resolve(interaction.id);
-      request.frames = {"GET_TRANSACTION", std::to_string(request.id)};
+      set_frames(request.frames, "GET_TRANSACTION", std::to_string(request.id));
       request.prompt = std::string(bank::prompt_id);
       break;
     case BankerOp::create:
@@ -268,45 +277,46 @@ Banker::Request Banker::build(const Interaction& interaction) {
         const auto end = argument.find_last_not_of(" \r\n");
         argument.insert(end + 1, " key=" + request.key);
       }
-      request.frames = {is_create ? "CREATE_TRANSACTION" : "VOID_TRANSACTION", argument};
+      set_frames(request.frames, is_create ? "CREATE_TRANSACTION" : "VOID_TRANSACTION", std::move(argument));
       request.prompt = std::string(is_create ? bank::prompt_amount : bank::prompt_id);
       break;
     }
     case BankerOp::garbage:
       switch (interaction.garbage) {
         case Garbage::unknown_action:
-          request.frames = {"FROBNICATE"};
+          set_frames(request.frames, "FROBNICATE");
           break;
         case Garbage::bad_amount:
-          request.frames = {"CREATE_TRANSACTION", "12.345"};
+          set_frames(request.frames, "CREATE_TRANSACTION", "12.345");
           request.prompt = std::string(bank::prompt_amount);
           break;
         case Garbage::bad_key:  // Not "key=": the amount's suffix is not a key.
-          request.frames = {"CREATE_TRANSACTION", fmt::format("1.00 kee=b{}", index_)};
+          set_frames(request.frames, "CREATE_TRANSACTION", fmt::format("1.00 kee=b{}", index_));
           request.prompt = std::string(bank::prompt_amount);
           break;
         case Garbage::long_key:  // One byte past the longest key allowed.
-          request.frames = {"CREATE_TRANSACTION", "1.00 key=" + std::string(bank::key_bytes_max + 1, 'k')};
+          set_frames(request.frames, "CREATE_TRANSACTION",
+                     "1.00 key=" + std::string(bank::key_bytes_max + 1, 'k'));
           request.prompt = std::string(bank::prompt_amount);
           break;
         case Garbage::bad_id:
-          request.frames = {"GET_TRANSACTION", "twelve"};
+          set_frames(request.frames, "GET_TRANSACTION", "twelve");
           request.prompt = std::string(bank::prompt_id);
           break;
         case Garbage::zero_id:
-          request.frames = {"VOID_TRANSACTION", "0"};
+          set_frames(request.frames, "VOID_TRANSACTION", "0");
           request.prompt = std::string(bank::prompt_id);
           break;
         case Garbage::huge_id:
-          request.frames = {"GET_TRANSACTION", std::to_string(bank::id_max + 1)};
+          set_frames(request.frames, "GET_TRANSACTION", std::to_string(bank::id_max + 1));
           request.prompt = std::string(bank::prompt_id);
           break;
         case Garbage::oversized:
-          request.frames = {std::string(oversized_frame_bytes, 'x')};
+          set_frames(request.frames, std::string(oversized_frame_bytes, 'x'));
           request.closes_connection = true;
           break;
         case Garbage::exit:
-          request.frames = {"EXIT"};
+          set_frames(request.frames, "EXIT");
           break;
       }
       break;

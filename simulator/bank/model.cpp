@@ -194,23 +194,37 @@ void Model::overflow_refused(const std::string& actor, const std::string& key, b
   pending_.erase(key);
 }
 
-bool Model::confirm(const std::string& actor, const ParsedTransaction& t, const char* source) {
+std::optional<bool> Model::check_confirmed(const std::string& actor, const ParsedTransaction& t,
+                                           const char* source) {
   auto it = confirmed_.find(t.id);
-  if (it != confirmed_.end()) {
-    if (it->second.line != t.line) {
-      fail("durability", actor,
-           fmt::format("transaction {} was `{}` and {} now shows `{}`", t.id, it->second.line, source,
-                       t.line));
-      return false;
-    }
-    return true;
+  if (it == confirmed_.end()) return std::nullopt;
+  if (it->second.line != t.line) {
+    fail("durability", actor,
+         fmt::format("transaction {} was `{}` and {} now shows `{}`", t.id, it->second.line, source, t.line));
+    return false;
   }
-  auto [inserted, _] = confirmed_.emplace(t.id, t);
+  return true;
+}
+
+void Model::record_confirmed(ParsedTransaction t) {
+  const std::uint64_t id = t.id;
+  auto [inserted, _] = confirmed_.emplace(id, std::move(t));
   inserted->second.confirmed_at_generation = confirmations_.size();
-  confirmations_.push_back(t.id);
+  confirmations_.push_back(id);
   highest_id_by_generation_.push_back(
-      std::max(t.id, highest_id_by_generation_.empty() ? 0 : highest_id_by_generation_.back()));
-  known_ids_.push_back(t.id);
+      std::max(id, highest_id_by_generation_.empty() ? 0 : highest_id_by_generation_.back()));
+  known_ids_.push_back(id);
+}
+
+bool Model::confirm(const std::string& actor, const ParsedTransaction& t, const char* source) {
+  if (const auto seen = check_confirmed(actor, t, source)) return *seen;
+  record_confirmed(t);
+  return true;
+}
+
+bool Model::confirm(const std::string& actor, ParsedTransaction&& t, const char* source) {
+  if (const auto seen = check_confirmed(actor, t, source)) return *seen;
+  record_confirmed(std::move(t));
   return true;
 }
 
@@ -616,10 +630,12 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
   // New transactions must each be explained; the prefix's are explained again
   // at the audit, once every write has resolved.
   if (!explain_unconfirmed(actor, *added)) return false;
-  for (const ParsedTransaction& t : *added) {
-    if (!confirm(actor, t, "LIST_TRANSACTIONS")) return false;
+  for (ParsedTransaction& t : *added) {
+    // Its line moves into the record of confirmed transactions; the prefix's
+    // extension below reads only ids, amounts and times.
+    if (!confirm(actor, std::move(t), "LIST_TRANSACTIONS")) return false;
   }
-  if (!added->empty()) extend_verified_prefix(reply, *added);
+  if (!added->empty()) extend_verified_prefix(reply, *added, true);
   return true;
 }
 
@@ -636,7 +652,8 @@ std::vector<ParsedTransaction> Model::verified_unacknowledged(std::uint64_t thro
   return found;
 }
 
-void Model::extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list) {
+void Model::extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list,
+                                   bool extends) {
   // list holds the transactions after the old prefix, or the whole ledger.
   const bool whole = !list.empty() && list.front().id == 1;
   if (whole) {
@@ -652,7 +669,7 @@ void Model::extend_verified_prefix(std::string_view reply, const std::vector<Par
       verified_amounts_[t.id] = t.amount;
     }
   }
-  if (reply.starts_with(verified_text_)) {
+  if (extends || reply.starts_with(verified_text_)) {
     verified_text_.append(reply.substr(verified_text_.size()));  // Most often: the old prefix and more.
   } else {
     verified_text_ = std::string(reply);

@@ -123,13 +123,21 @@ class Model {
 
   // Adds or checks a transaction against what is known; false after a failure.
   bool confirm(const std::string& actor, const ParsedTransaction& transaction, const char* source);
+  bool confirm(const std::string& actor, ParsedTransaction&& transaction,
+               const char* source);  // Moves it in.
+  // Whether it was confirmed before (nullopt: it was not), and if so, whether it matches.
+  std::optional<bool> check_confirmed(const std::string& actor, const ParsedTransaction& transaction,
+                                      const char* source);
+  void record_confirmed(ParsedTransaction transaction);
   bool check_ledger_shape(const std::string& actor, const std::vector<ParsedTransaction>& list);
   // The whole check of a list; the parsed list when it passed.
   std::optional<std::vector<ParsedTransaction>> check_list_whole(const std::string& actor,
                                                                  std::string_view reply,
                                                                  std::uint64_t generation);
   bool check_list_after_prefix(const std::string& actor, std::string_view reply, std::uint64_t generation);
-  void extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list);
+  // `extends`: the reply is known to start with the verified text (no need to compare it again).
+  void extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list,
+                              bool extends = false);
   // The verified transactions up to through_id that no write has acknowledged, by id.
   std::vector<ParsedTransaction> verified_unacknowledged(std::uint64_t through_id);
   bool explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list);

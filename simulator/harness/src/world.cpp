@@ -41,10 +41,10 @@ EventId World::schedule_after(std::int64_t delay_ms, const char* kind, EventCall
   const EventId id = make_id(index, slot.generation);
   if (scheduling_at_ms_ != now_ms_) {
     scheduling_at_ms_ = now_ms_;
+    scheduling_at_hash_ = mix64(static_cast<std::uint64_t>(now_ms_));
     scheduled_at_this_ms_ = 0;
   }
-  const std::uint64_t order =
-      mix64(seed_ ^ salt_ ^ mix64(mix64(static_cast<std::uint64_t>(now_ms_)) + scheduled_at_this_ms_++));
+  const std::uint64_t order = mix64(seed_ ^ salt_ ^ mix64(scheduling_at_hash_ + scheduled_at_this_ms_++));
   queue_.push(Entry{due_ms, order, id});
   return id;
 }

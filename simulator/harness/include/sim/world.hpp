@@ -113,6 +113,7 @@ class World {
   // event's order draw, so that what is scheduled at one moment does not
   // shift the draws of every later moment.
   std::int64_t scheduling_at_ms_ = -1;
+  std::uint64_t scheduling_at_hash_ = 0;  // mix64 of scheduling_at_ms_.
   std::uint64_t scheduled_at_this_ms_ = 0;
   // Callbacks live in slots reused through a free list; an EventId is the
   // slot's index plus its generation, so a stale id never cancels a newer event.
