@@ -5,7 +5,7 @@
 namespace sim {
 
 World::World(std::uint64_t seed, std::int64_t start_ms, std::int64_t step_ms)
-    : now_ms_(start_ms), start_ms_(start_ms), step_ms_(step_ms), seed_(seed) {
+    : now_ms_(start_ms), start_ms_(start_ms), step_ms_(step_ms), seed_(seed), queue_(start_ms, step_ms) {
   BANK_ASSERT(step_ms > 0);
   BANK_ASSERT(start_ms >= 0);
 }
@@ -80,6 +80,58 @@ void World::EventHeap::pop() {
     at = best;
   }
   entries_[at] = last;
+}
+
+std::size_t World::EventQueue::first_bucket() const {
+  // Buckets from window_'s on, wrapping around: rotate the used bits so that
+  // window_'s bucket comes first.
+  const auto shift = static_cast<unsigned>(static_cast<std::uint64_t>(window_) % near_steps);
+  const std::uint64_t rotated =
+      shift == 0 ? near_used_ : (near_used_ >> shift) | (near_used_ << (64 - shift));
+  return (shift + static_cast<unsigned>(__builtin_ctzll(rotated))) % near_steps;
+}
+
+bool World::EventQueue::near_first() const {
+  if (near_count_ == 0) return false;
+  return far_.empty() || near_[first_bucket()].back().before(far_.top());
+}
+
+const World::Entry& World::EventQueue::top() const {
+  return near_first() ? near_[first_bucket()].back() : far_.top();
+}
+
+void World::EventQueue::push(const Entry& entry) {
+  const std::int64_t step = step_of(entry.due_ms);
+  BANK_ASSERT(step >= window_);
+  if (step - window_ >= static_cast<std::int64_t>(near_steps)) {
+    far_.push(entry);
+    return;
+  }
+  const auto index = static_cast<std::size_t>(static_cast<std::uint64_t>(step) % near_steps);
+  std::vector<Entry>& bucket = near_[index];
+  // Sorted with the least last: walk in from the back past the lesser ones.
+  auto at = bucket.end();
+  while (at != bucket.begin() && (at - 1)->before(entry)) --at;
+  bucket.insert(at, entry);
+  near_used_ |= std::uint64_t{1} << index;
+  ++near_count_;
+}
+
+void World::EventQueue::pop() {
+  std::int64_t step = 0;
+  if (near_first()) {
+    const std::size_t index = first_bucket();
+    std::vector<Entry>& bucket = near_[index];
+    step = step_of(bucket.back().due_ms);
+    bucket.pop_back();
+    --near_count_;
+    if (bucket.empty()) near_used_ &= ~(std::uint64_t{1} << index);
+  } else {
+    step = step_of(far_.top().due_ms);
+    far_.pop();
+  }
+  // Nothing queued is due before what was just popped.
+  if (step > window_) window_ = step;
 }
 
 World::Slot* World::find_live(EventId id) {

@@ -103,6 +103,37 @@ class World {
     static constexpr std::size_t arity = 4;
     std::vector<Entry> entries_;
   };
+  // The event queue: most events are due within a few steps (deliveries,
+  // disk operations), so those due within near_steps steps of the earliest
+  // wait in a bucket per step, each kept sorted (a handful of entries), and
+  // only later ones (sleeps, timeouts) in the heap. Pops the least entry of
+  // the two by the same total order: the very sequence one heap would give.
+  class EventQueue {
+   public:
+    EventQueue(std::int64_t start_ms, std::int64_t step_ms) : start_ms_(start_ms), step_ms_(step_ms) {}
+    bool empty() const { return near_count_ == 0 && far_.empty(); }
+    const Entry& top() const;
+    void push(const Entry& entry);
+    void pop();
+
+   private:
+    static constexpr std::uint64_t near_steps = 64;  // One bit each in near_used_.
+    std::int64_t step_of(std::int64_t due_ms) const { return (due_ms - start_ms_) / step_ms_; }
+    // The index of the bucket holding the least near entry (near_count_ > 0).
+    std::size_t first_bucket() const;
+    bool near_first() const;  // Whether the least entry is a near one.
+
+    std::int64_t start_ms_;
+    std::int64_t step_ms_;
+    // Steps [window_, window_ + near_steps) are near; bucket step % near_steps
+    // holds the entries of that step, the least last. window_ only moves
+    // forward, to the step of an entry popped, so no two steps share a bucket.
+    std::int64_t window_ = 0;
+    std::array<std::vector<Entry>, near_steps> near_;
+    std::uint64_t near_used_ = 0;  // Bit b: bucket b is not empty.
+    std::size_t near_count_ = 0;
+    EventHeap far_;
+  };
 
   std::int64_t now_ms_;
   std::int64_t start_ms_;
@@ -129,7 +160,7 @@ class World {
   }
   Slot* find_live(EventId id);
 
-  EventHeap queue_;
+  EventQueue queue_;
   // In chunks that never move: a slot stays where it is while its callback
   // runs in place and schedules more events.
   static constexpr std::uint32_t slots_per_chunk = 256;
