@@ -250,7 +250,7 @@ Banker::Request Banker::build(const Interaction& interaction) {
     case BankerOp::get:
       request.id = resolve(interaction.id);
       set_frames(request.frames, "GET_TRANSACTION", std::to_string(request.id));
-      request.prompt = std::string(bank::prompt_id);
+      request.prompt = bank::prompt_id;
       break;
     case BankerOp::create:
     case BankerOp::void_: {
@@ -278,7 +278,7 @@ Banker::Request Banker::build(const Interaction& interaction) {
         argument.insert(end + 1, " key=" + request.key);
       }
       set_frames(request.frames, is_create ? "CREATE_TRANSACTION" : "VOID_TRANSACTION", std::move(argument));
-      request.prompt = std::string(is_create ? bank::prompt_amount : bank::prompt_id);
+      request.prompt = is_create ? bank::prompt_amount : bank::prompt_id;
       break;
     }
     case BankerOp::garbage:
@@ -288,28 +288,28 @@ Banker::Request Banker::build(const Interaction& interaction) {
           break;
         case Garbage::bad_amount:
           set_frames(request.frames, "CREATE_TRANSACTION", "12.345");
-          request.prompt = std::string(bank::prompt_amount);
+          request.prompt = bank::prompt_amount;
           break;
         case Garbage::bad_key:  // Not "key=": the amount's suffix is not a key.
           set_frames(request.frames, "CREATE_TRANSACTION", fmt::format("1.00 kee=b{}", index_));
-          request.prompt = std::string(bank::prompt_amount);
+          request.prompt = bank::prompt_amount;
           break;
         case Garbage::long_key:  // One byte past the longest key allowed.
           set_frames(request.frames, "CREATE_TRANSACTION",
                      "1.00 key=" + std::string(bank::key_bytes_max + 1, 'k'));
-          request.prompt = std::string(bank::prompt_amount);
+          request.prompt = bank::prompt_amount;
           break;
         case Garbage::bad_id:
           set_frames(request.frames, "GET_TRANSACTION", "twelve");
-          request.prompt = std::string(bank::prompt_id);
+          request.prompt = bank::prompt_id;
           break;
         case Garbage::zero_id:
           set_frames(request.frames, "VOID_TRANSACTION", "0");
-          request.prompt = std::string(bank::prompt_id);
+          request.prompt = bank::prompt_id;
           break;
         case Garbage::huge_id:
           set_frames(request.frames, "GET_TRANSACTION", std::to_string(bank::id_max + 1));
-          request.prompt = std::string(bank::prompt_id);
+          request.prompt = bank::prompt_id;
           break;
         case Garbage::oversized:
           set_frames(request.frames, std::string(oversized_frame_bytes, 'x'));
@@ -631,9 +631,8 @@ void Banker::finish_request(Request& request, std::string_view reply) {
     case BankerOp::void_: {
       const bool is_void = request.interaction.op == BankerOp::void_;
       if (reply.starts_with("id=")) {
-        model.write_acked(name_, request.model_key, reply, request.clock);
-        if (const auto acked = parse_transaction_line(reply))
-          own_acked_high_id_ = std::max(own_acked_high_id_, acked->id);
+        if (const std::uint64_t acked = model.write_acked(name_, request.model_key, reply, request.clock))
+          own_acked_high_id_ = std::max(own_acked_high_id_, acked);
         break;
       }
       const bank::ErrorKind error = bank::error_kind(reply);

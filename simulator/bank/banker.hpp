@@ -47,9 +47,9 @@ class Banker {
     Interaction interaction;
     std::vector<std::string> frames;
     std::size_t replies_expected = 1;
-    std::string prompt;     // The first reply, when two are expected.
-    std::string key;        // Sent with the write; empty when it has none.
-    std::string model_key;  // How the model knows the write (keyless ones too).
+    std::string_view prompt;  // The first reply, when two are expected (one of session.hpp's prompts).
+    std::string key;          // Sent with the write; empty when it has none.
+    std::string model_key;    // How the model knows the write (keyless ones too).
     std::uint64_t id = 0;
     std::size_t replies = 0;  // How many have come (the last is handed to finish_request).
     std::uint64_t generation = 0;

@@ -158,15 +158,17 @@ void FaultInjector::strike(const Fault& fault, std::int64_t waits_left) {
   if (healed_) return;
   if (waits_left > 0 && !host_.at_worst_moment()) {
     // Not the worst moment yet: look again next step.
+    // The fault is the plan's (which outlives this): the callback keeps its
+    // address, small enough to stay in place, not a copy on the heap each step.
     timer_ = context_.world.schedule_after(context_.step_ms, "fault wait",
-                                           [this, fault, waits_left] { strike(fault, waits_left - 1); });
+                                           [this, at = &fault, waits_left] { strike(*at, waits_left - 1); });
     return;
   }
   if (waits_left > 0) {
     // The worst moment: strike once the reply that showed the ledger has
     // reached its client, so that what it showed is on the record.
     timer_ = context_.world.schedule_after(context_.latency_ms_max + context_.step_ms, "fault strike",
-                                           [this, fault] { strike(fault, 0); });
+                                           [this, at = &fault] { strike(*at, 0); });
     return;
   }
   apply(fault);

@@ -228,14 +228,15 @@ bool Model::confirm(const std::string& actor, ParsedTransaction&& t, const char*
   return true;
 }
 
-void Model::write_acked(const std::string& actor, const std::string& key, std::string_view reply,
-                        const ClockWindow& clock) {
-  const auto parsed = parse_transaction_line(reply);
+std::uint64_t Model::write_acked(const std::string& actor, const std::string& key, std::string_view reply,
+                                 const ClockWindow& clock) {
+  auto parsed = parse_transaction_line(reply);
   if (!parsed) {
     fail("reply format", actor, fmt::format("expected a transaction line for key {}, got `{}`", key, reply));
-    return;
+    return 0;
   }
-  const ParsedTransaction& t = *parsed;
+  ParsedTransaction& t = *parsed;
+  const std::uint64_t id = t.id;
   if (auto acked = acked_keys_.find(key); acked != acked_keys_.end()) {
     const ParsedTransaction& first = confirmed_.at(acked->second);
     if (first.line != t.line) {
@@ -244,33 +245,33 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
                        "was applied twice",
                        key, t.line, first.line));
     }
-    return;
+    return id;
   }
   auto pending = pending_.find(key);
   if (pending == pending_.end()) {
     fail("reply matches request", actor,
          fmt::format("`{}` acknowledged key {}, which has no write in flight (it was refused or never sent)",
                      t.line, key));
-    return;
+    return id;
   }
   const Write write = pending->second;
   if (write.kind == WriteKind::create) {
     if (t.amount != write.amount || t.voids_id != 0) {
       fail("reply matches request", actor,
            fmt::format("CREATE {} key={} was answered `{}`", bank::format_money(write.amount), key, t.line));
-      return;
+      return id;
     }
   } else {
     if (t.voids_id != write.target_id) {
       fail("reply matches request", actor,
            fmt::format("VOID {} key={} was answered `{}`", write.target_id, key, t.line));
-      return;
+      return id;
     }
     if (auto target = confirmed_.find(write.target_id); target != confirmed_.end()) {
       if (bank::checked_negate(target->second.amount) != t.amount) {
         fail("a reversal negates its original", actor,
              fmt::format("`{}` voids `{}` but does not negate its amount", t.line, target->second.line));
-        return;
+        return id;
       }
     }
   }
@@ -279,7 +280,7 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
          fmt::format("key {} was acknowledged as `{}`, but transaction {} was already confirmed as `{}`: an "
                      "acknowledged transaction was lost and its id reused",
                      key, t.line, t.id, known->second.line));
-    return;
+    return id;
   }
   // created_at comes from the host's clock at some point between request and reply.
   const std::int64_t seen_s = t.created_at_s;
@@ -314,27 +315,27 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
         evidence += ". This is the epochalypse (the year-2038 problem)";
       }
       fail("created_at within the host's clock", actor, std::move(evidence));
-      return;
+      return id;
     }
   }
   if (seen_s > high_s) {
     fail("created_at within the host's clock", actor,
          fmt::format("`{}` has created_at={} ({}), later than the host's clock has ever read ({} = {})",
                      t.line, seen_s, format_utc(seen_s), high_s, format_utc(high_s)));
-    return;
+    return id;
   }
   // created_at never decreases from one transaction to the next.
   if (auto before = confirmed_.find(t.id - 1);
       before != confirmed_.end() && before->second.created_at_s > seen_s) {
     fail("created_at never decreases", actor,
          fmt::format("`{}` follows `{}` but has an earlier created_at", t.line, before->second.line));
-    return;
+    return id;
   }
   if (auto after = confirmed_.find(t.id + 1);
       after != confirmed_.end() && after->second.created_at_s < seen_s) {
     fail("created_at never decreases", actor,
          fmt::format("`{}` precedes `{}` but has a later created_at", t.line, after->second.line));
-    return;
+    return id;
   }
   if (auto other = acked_by_id_.find(t.id); other != acked_by_id_.end()) {
     fail("exactly-once", actor,
@@ -342,14 +343,15 @@ void Model::write_acked(const std::string& actor, const std::string& key, std::s
              "key {} was acknowledged as `{}`, but key {} was acknowledged with the same transaction: one "
              "transaction answered two different writes",
              key, t.line, other->second));
-    return;
+    return id;
   }
-  if (!confirm(actor, t, "an acknowledgement")) return;
-  acked_by_id_.emplace(t.id, key);
+  if (!confirm(actor, std::move(t), "an acknowledgement")) return id;  // Its line moves into the record.
+  acked_by_id_.emplace(id, key);
   pending_.erase(pending);
-  acked_keys_.emplace(key, t.id);
-  acked_ids_.insert(t.id);
+  acked_keys_.emplace(key, id);
+  acked_ids_.insert(id);
   ++acknowledged_writes_;
+  return id;
 }
 
 void Model::void_rejected(const std::string& actor, const std::string& key, std::uint64_t target_id,

@@ -68,8 +68,9 @@ class Model {
   // is acknowledged or definitely refused; a pending key may explain one
   // transaction that nobody has acknowledged yet.
   void write_started(const std::string& key, WriteKind kind, bank::Money amount, std::uint64_t target_id);
-  void write_acked(const std::string& actor, const std::string& key, std::string_view reply,
-                   const ClockWindow& clock);
+  // Returns the id of the transaction the reply shows (0 when it is no transaction line).
+  std::uint64_t write_acked(const std::string& actor, const std::string& key, std::string_view reply,
+                            const ClockWindow& clock);
   void write_refused(const std::string& key);
   // A void answered "already voided by X" or "is a reversal": checked against what is known.
   // durable_high: what the host had made durable when the reply arrived (a

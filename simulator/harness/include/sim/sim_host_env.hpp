@@ -5,7 +5,8 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
+#include <utility>
+#include <vector>
 
 #include "bank/io.hpp"
 #include "sim/world.hpp"
@@ -34,17 +35,14 @@ class SimTimers final : public bank::Timers {
     const bank::TimerId id = next_id_++;
     const EventId event = world_.schedule_after(std::max<std::int64_t>(0, delay_ms), "server timer",
                                                 [this, id, callback = std::move(callback)] {
-                                                  live_.erase(id);
+                                                  forget(id);
                                                   callback();
                                                 });
-    live_.emplace(id, event);
+    live_.emplace_back(id, event);
     return id;
   }
   void cancel_timer(bank::TimerId id) override {
-    auto it = live_.find(id);
-    if (it == live_.end()) return;
-    world_.cancel(it->second);
-    live_.erase(it);
+    if (const EventId event = forget(id); event != 0) world_.cancel(event);
   }
   // The node crashed: no timer of it may fire.
   void cancel_all() {
@@ -53,8 +51,21 @@ class SimTimers final : public bank::Timers {
   }
 
  private:
+  // Takes a live timer off the list: its event, or 0 if it is not live.
+  EventId forget(bank::TimerId id) {
+    // A server has a timer or two per connection; the newest are looked for most.
+    for (auto it = live_.rbegin(); it != live_.rend(); ++it) {
+      if (it->first != id) continue;
+      const EventId event = it->second;
+      *it = live_.back();
+      live_.pop_back();
+      return event;
+    }
+    return 0;
+  }
+
   World& world_;
-  std::map<bank::TimerId, EventId> live_;
+  std::vector<std::pair<bank::TimerId, EventId>> live_;  // Unordered; no allocation per timer.
   bank::TimerId next_id_ = 1;
 };
 
