@@ -409,6 +409,7 @@ void Model::check_not_found(const std::string& actor, std::uint64_t id, std::str
 std::optional<std::vector<ParsedTransaction>> Model::parse_list(const std::string& actor,
                                                                 std::string_view reply) {
   std::vector<ParsedTransaction> list;
+  list.reserve(reply.size() / 40 + 1);  // A line is 45 to 70 bytes.
   while (!reply.empty()) {
     const auto newline = reply.find('\n');
     const std::string_view line = reply.substr(0, newline);
@@ -663,12 +664,13 @@ void Model::extend_verified_prefix(std::string_view reply, const std::vector<Par
     verified_amounts_.clear();
     verified_unacked_.clear();
   }
+  // Ids ascend, and come after every id already kept: each goes in at the end.
   for (const ParsedTransaction& t : list) {
-    if (!acked_ids_.contains(t.id)) verified_unacked_.insert(t.id);
+    if (!acked_ids_.contains(t.id)) verified_unacked_.emplace_hint(verified_unacked_.end(), t.id);
     if (t.voids_id != 0) {
       verified_voided_.insert(t.voids_id);
     } else {
-      verified_amounts_[t.id] = t.amount;
+      verified_amounts_.insert_or_assign(verified_amounts_.end(), t.id, t.amount);
     }
   }
   if (extends || reply.starts_with(verified_text_)) {
