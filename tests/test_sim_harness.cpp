@@ -143,6 +143,56 @@ TEST_CASE("sim: cancelled events never run - zero-delay events are never inline"
   CHECK_FALSE(ran);
 }
 
+TEST_CASE("sim: events due soon and events due long after run by due time, each once, at its step") {
+  // Soon (within the queue's buckets) and late (in its heap) events, with a
+  // step of 3 ms, scheduled at several moments and some cancelled: each live
+  // one runs exactly once, at the first step boundary at or after its due
+  // time, and time never goes back.
+  sim::World world(11, 0, 3);
+  struct Ran {
+    std::int64_t at_ms;
+    std::int64_t due_ms;
+    int label;
+  };
+  std::vector<Ran> ran;
+  std::set<int> cancelled;
+  std::set<int> scheduled;
+  int next_label = 0;
+  const auto schedule = [&](std::int64_t delay_ms) {
+    const int label = next_label++;
+    scheduled.insert(label);
+    const std::int64_t steps = (delay_ms + 2) / 3;  // Round up to a step boundary.
+    const std::int64_t due_ms = world.now_ms() + steps * 3;
+    return std::pair{label, world.schedule_after(delay_ms, "test", [&ran, &world, label, due_ms] {
+                       ran.push_back(Ran{world.now_ms(), due_ms, label});
+                     })};
+  };
+  for (int round = 0; round < 6; ++round) {
+    for (int i = 0; i < 40; ++i) {
+      const auto [label, id] = schedule(static_cast<std::int64_t>((i * 97 + round * 31) % 700));
+      if (i % 7 == 3) {
+        world.cancel(id);
+        cancelled.insert(label);
+      }
+    }
+    // Half way to the next round, so that later rounds land on steps still queued.
+    const std::int64_t until = world.now_ms() + 150;
+    while (world.next_event_ms() <= until && world.run_next(until)) {
+    }
+  }
+  while (world.run_next(INT64_MAX)) {
+  }
+  std::set<int> seen;
+  for (std::size_t i = 0; i < ran.size(); ++i) {
+    INFO("event " << ran[i].label << " ran at " << ran[i].at_ms << ", due " << ran[i].due_ms);
+    CHECK(ran[i].at_ms == ran[i].due_ms);
+    if (i > 0) CHECK(ran[i].at_ms >= ran[i - 1].at_ms);
+    CHECK(seen.insert(ran[i].label).second);
+    CHECK_FALSE(cancelled.contains(ran[i].label));
+  }
+  CHECK(seen.size() + cancelled.size() == scheduled.size());
+}
+
 namespace {
 
 struct Pair {
@@ -211,6 +261,43 @@ TEST_CASE("sim network: a write arrives in order, split into pieces, and writes 
   CHECK(sink.bytes == sent);
   CHECK(sink.reads_split > 0);      // A send arrived in several reads...
   CHECK(sink.reads_coalesced > 0);  // ...and one read carried the end of a send and the next.
+}
+
+TEST_CASE("sim network: bytes handed to a reader stay intact while it makes the sender send and resets") {
+  // A delivery is a view into the connection's buffer: what the reader does
+  // meanwhile (here: it makes its peer write enough to grow that buffer, then
+  // closes with input unread, which empties it) must not touch the bytes it
+  // was handed.
+  struct Meddler final : bank::ConnectionHandler {
+    bank::Connection* peer = nullptr;
+    bank::Connection* own = nullptr;
+    std::vector<std::string> seen;  // Each read, copied after the meddling.
+    bool meddled = false;
+    void on_data(std::string_view bytes) override {
+      const std::string before(bytes);
+      if (!meddled) {
+        meddled = true;
+        peer->send(std::string(256 * 1024, 'y'));  // Far more than the buffer holds.
+        own->close();                              // Input unread: a reset, which drops the buffer.
+      }
+      seen.push_back(std::string(bytes));
+      if (seen.back() != before) seen.back() = "CHANGED: " + seen.back();
+    }
+    void on_sent() override {}
+    void on_input_ended() override {}
+    void on_closed(bank::CloseReason) override {}
+  };
+  Pair pair;
+  Meddler meddler;
+  meddler.peer = pair.client_side.connection.get();
+  meddler.own = pair.server_side.connection.get();
+  pair.server_side.connection->start(&meddler);
+  const std::string sent = std::string(3000, 'a') + std::string(3000, 'b') + "|";
+  pair.client_side.connection->send(sent);
+  REQUIRE(pair.env.run_until([&] { return pair.client_side.closed; }));
+  REQUIRE(meddler.seen.size() == 1);
+  CHECK(meddler.seen[0] == sent.substr(0, meddler.seen[0].size()));
+  CHECK_FALSE(meddler.seen[0].empty());
 }
 
 TEST_CASE("sim network: a crash resets every connection of the node and refuses new ones") {

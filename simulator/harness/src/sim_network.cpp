@@ -187,7 +187,11 @@ class SimEndpoint final : public bank::Connection {
     network_.schedule_pump(state_, side_);
   }
   std::string peer_name() const override {
-    return fmt::format("{}#{}", state_->nodes[1 - side_], state_->id);
+    // "node#id"; the server asks once per connection.
+    std::string name = state_->nodes[1 - side_];
+    name += '#';
+    name += std::to_string(state_->id);
+    return name;
   }
 
   bank::ConnectionHandler* handler() const { return handler_; }
