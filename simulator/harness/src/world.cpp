@@ -91,16 +91,21 @@ std::size_t World::EventQueue::first_bucket() const {
   return (shift + static_cast<unsigned>(__builtin_ctzll(rotated))) % near_steps;
 }
 
-bool World::EventQueue::near_first() const {
-  if (near_count_ == 0) return false;
-  return far_.empty() || near_[first_bucket()].back().before(far_.top());
+World::EventQueue::Least World::EventQueue::least() const {
+  if (least_valid_) return least_;
+  least_valid_ = true;
+  if (near_count_ == 0) return least_ = Least{false, 0};
+  const std::size_t bucket = first_bucket();
+  return least_ = Least{far_.empty() || near_[bucket].back().before(far_.top()), bucket};
 }
 
 const World::Entry& World::EventQueue::top() const {
-  return near_first() ? near_[first_bucket()].back() : far_.top();
+  const Least at = least();
+  return at.near ? near_[at.bucket].back() : far_.top();
 }
 
 void World::EventQueue::push(const Entry& entry) {
+  least_valid_ = false;
   const std::int64_t step = step_of(entry.due_ms);
   BANK_ASSERT(step >= window_);
   if (step - window_ >= static_cast<std::int64_t>(near_steps)) {
@@ -119,8 +124,10 @@ void World::EventQueue::push(const Entry& entry) {
 
 void World::EventQueue::pop() {
   std::int64_t step = 0;
-  if (near_first()) {
-    const std::size_t index = first_bucket();
+  const Least at = least();
+  least_valid_ = false;
+  if (at.near) {
+    const std::size_t index = at.bucket;
     std::vector<Entry>& bucket = near_[index];
     step = step_of(bucket.back().due_ms);
     bucket.pop_back();

@@ -121,7 +121,15 @@ class World {
     std::int64_t step_of(std::int64_t due_ms) const { return (due_ms - start_ms_) / step_ms_; }
     // The index of the bucket holding the least near entry (near_count_ > 0).
     std::size_t first_bucket() const;
-    bool near_first() const;  // Whether the least entry is a near one.
+    // Where the least entry is: a near bucket's last, or the heap's top.
+    // Kept until the next push or pop (the run asks for it two or three times an event).
+    struct Least {
+      bool near;
+      std::size_t bucket;
+    };
+    Least least() const;
+    mutable Least least_{false, 0};
+    mutable bool least_valid_ = false;
 
     std::int64_t start_ms_;
     std::int64_t step_ms_;
