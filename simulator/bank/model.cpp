@@ -93,7 +93,7 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 
 std::optional<ParsedTransaction> parse_transaction_line(std::string_view line) {
   ParsedTransaction t;
-  t.line = std::string(line);
+  t.line = line;
   std::string_view text = line;
   if (!take(text, "id=") || !take_canonical_id(text, t.id)) return std::nullopt;
   if (!take(text, " created_at=") || !take_canonical_seconds(text, t.created_at_s)) return std::nullopt;
@@ -208,6 +208,7 @@ std::optional<bool> Model::check_confirmed(const std::string& actor, const Parse
 
 void Model::record_confirmed(ParsedTransaction t) {
   const std::uint64_t id = t.id;
+  t.line = confirmed_lines_.emplace_back(t.line);  // The reply it came in goes away.
   auto [inserted, _] = confirmed_.emplace(id, std::move(t));
   inserted->second.confirmed_at_generation = confirmations_.size();
   confirmations_.push_back(id);
@@ -222,20 +223,14 @@ bool Model::confirm(const std::string& actor, const ParsedTransaction& t, const 
   return true;
 }
 
-bool Model::confirm(const std::string& actor, ParsedTransaction&& t, const char* source) {
-  if (const auto seen = check_confirmed(actor, t, source)) return *seen;
-  record_confirmed(std::move(t));
-  return true;
-}
-
 std::uint64_t Model::write_acked(const std::string& actor, const std::string& key, std::string_view reply,
                                  const ClockWindow& clock) {
-  auto parsed = parse_transaction_line(reply);
+  const auto parsed = parse_transaction_line(reply);
   if (!parsed) {
     fail("reply format", actor, fmt::format("expected a transaction line for key {}, got `{}`", key, reply));
     return 0;
   }
-  ParsedTransaction& t = *parsed;
+  const ParsedTransaction& t = *parsed;
   const std::uint64_t id = t.id;
   if (auto acked = acked_keys_.find(key); acked != acked_keys_.end()) {
     const ParsedTransaction& first = confirmed_.at(acked->second);
@@ -345,7 +340,7 @@ std::uint64_t Model::write_acked(const std::string& actor, const std::string& ke
              key, t.line, other->second));
     return id;
   }
-  if (!confirm(actor, std::move(t), "an acknowledgement")) return id;  // Its line moves into the record.
+  if (!confirm(actor, t, "an acknowledgement")) return id;
   acked_by_id_.emplace(id, key);
   pending_.erase(pending);
   acked_keys_.emplace(key, id);
@@ -633,10 +628,8 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
   // New transactions must each be explained; the prefix's are explained again
   // at the audit, once every write has resolved.
   if (!explain_unconfirmed(actor, *added)) return false;
-  for (ParsedTransaction& t : *added) {
-    // Its line moves into the record of confirmed transactions; the prefix's
-    // extension below reads only ids, amounts and times.
-    if (!confirm(actor, std::move(t), "LIST_TRANSACTIONS")) return false;
+  for (const ParsedTransaction& t : *added) {
+    if (!confirm(actor, t, "LIST_TRANSACTIONS")) return false;
   }
   if (!added->empty()) extend_verified_prefix(reply, *added, true);
   return true;

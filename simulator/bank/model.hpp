@@ -5,6 +5,7 @@
 // actor, the simulated time and the evidence (expected vs seen).
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -33,7 +34,9 @@ struct ParsedTransaction {
   std::int64_t created_at_s = 0;
   bank::Money amount;
   std::uint64_t voids_id = 0;
-  std::string line;
+  // The line as it was read: a view into the reply while it is checked, and
+  // into the model's own copy once the transaction is confirmed.
+  std::string_view line;
 };
 
 std::optional<ParsedTransaction> parse_transaction_line(std::string_view line);
@@ -52,6 +55,9 @@ enum class WriteKind { create, void_ };
 class Model {
  public:
   explicit Model(sim::World& world) : world_(world) {}
+  // Its confirmed transactions' lines point into its own copies of them.
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
 
   bool failed() const { return failure_.has_value(); }
   // What the model knows now, a line each (for the debugger).
@@ -124,8 +130,6 @@ class Model {
 
   // Adds or checks a transaction against what is known; false after a failure.
   bool confirm(const std::string& actor, const ParsedTransaction& transaction, const char* source);
-  bool confirm(const std::string& actor, ParsedTransaction&& transaction,
-               const char* source);  // Moves it in.
   // Whether it was confirmed before (nullopt: it was not), and if so, whether it matches.
   std::optional<bool> check_confirmed(const std::string& actor, const ParsedTransaction& transaction,
                                       const char* source);
@@ -151,6 +155,7 @@ class Model {
   std::uint64_t clock_steps_ = 0;
 
   std::map<std::uint64_t, ParsedTransaction> confirmed_;  // By id.
+  std::deque<std::string> confirmed_lines_;               // What their lines point into (never moves).
   std::vector<std::uint64_t> confirmations_;              // Ids, in the order they were confirmed.
   std::vector<std::uint64_t>
       highest_id_by_generation_;  // [g] = the highest id among the first g confirmations.
