@@ -586,7 +586,7 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
       return false;
     }
     if (t.voids_id <= verified_count_) {
-      if (auto it = verified_amounts_.find(t.voids_id); it != verified_amounts_.end()) original = it->second;
+      if (t.voids_id <= verified_amounts_.size()) original = verified_amounts_[t.voids_id - 1];
     } else if (const ParsedTransaction& o = (*added)[t.voids_id - verified_count_ - 1]; o.voids_id == 0) {
       original = o.amount;
     }
@@ -600,7 +600,8 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
            fmt::format("`{}` voids transaction {} but does not negate its amount", t.line, t.voids_id));
       return false;
     }
-    if (verified_voided_.contains(t.voids_id) || !voided.insert(t.voids_id).second) {
+    if ((t.voids_id <= verified_voided_.size() && verified_voided_[t.voids_id - 1]) ||
+        !voided.insert(t.voids_id).second) {
       fail("a transaction is voided at most once", actor,
            fmt::format("transaction {} is voided twice; the second time by `{}`", t.voids_id, t.line));
       return false;
@@ -660,10 +661,12 @@ void Model::extend_verified_prefix(std::string_view reply, const std::vector<Par
   // Ids ascend, and come after every id already kept: each goes in at the end.
   for (const ParsedTransaction& t : list) {
     if (!acked_ids_.contains(t.id)) verified_unacked_.emplace_hint(verified_unacked_.end(), t.id);
+    if (verified_amounts_.size() < t.id) verified_amounts_.resize(t.id);
+    if (verified_voided_.size() < t.id) verified_voided_.resize(t.id);
     if (t.voids_id != 0) {
-      verified_voided_.insert(t.voids_id);
+      verified_voided_[t.voids_id - 1] = true;  // It precedes t (the shape check saw to it).
     } else {
-      verified_amounts_.insert_or_assign(verified_amounts_.end(), t.id, t.amount);
+      verified_amounts_[t.id - 1] = t.amount;
     }
   }
   if (extends || reply.starts_with(verified_text_)) {

@@ -167,8 +167,10 @@ class Model {
   std::uint64_t verified_count_ = 0;
   std::uint64_t verified_generation_ = 0;  // Confirmations made when the prefix was last extended.
   std::int64_t verified_created_at_last_s_ = INT64_MIN;
-  std::set<std::uint64_t> verified_voided_;
-  std::map<std::uint64_t, bank::Money> verified_amounts_;  // Of verified transactions that are not reversals.
+  // By verified id - 1 (the prefix's ids are 1..n): whether it is voided within the prefix, and its
+  // amount unless it is a reversal.
+  std::vector<bool> verified_voided_;
+  std::vector<std::optional<bank::Money>> verified_amounts_;
   std::set<std::uint64_t> verified_unacked_;  // Verified ids not acknowledged when last looked at.
   std::vector<std::uint64_t> known_ids_;
   std::map<std::string, Write> pending_;
