@@ -148,7 +148,9 @@ TEST_CASE("campaign: runs until a number of failures, or until a time budget is 
   CHECK_THAT(timed.out, Catch::Contains("time_budget=1 s"));
   std::smatch runs;
   REQUIRE(std::regex_search(timed.out, runs, std::regex(R"(summary: (\d+) runs, \d+ passed, 0 failed)")));
-  CHECK(std::stoul(runs[1].str()) > 10);
+  // More than one run: it kept starting runs until the budget was spent. How many fit in a second is
+  // the machine's business (under the sanitizers, with other tests running, 8 did once), not this test's.
+  CHECK(std::stoul(runs[1].str()) >= 2);
   // --runs bounds a campaign too.
   const Ran bounded = run_shell(simulator + " --seed 3 --time-budget 1h --runs 5 --quiet");
   CHECK_THAT(bounded.out, Catch::Contains("summary: 5 runs, 5 passed"));
