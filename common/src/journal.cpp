@@ -89,6 +89,7 @@ void encode_record(std::string& out, const Transaction& transaction) {
   BANK_ASSERT(transaction.key.size() <= key_bytes_max);
   const std::size_t start = out.size();
   const auto payload_bytes = static_cast<std::uint32_t>(journal_payload_fixed_bytes + transaction.key.size());
+  out.reserve(start + journal_header_bytes + payload_bytes + journal_trailer_bytes);
   out.resize(start + journal_header_bytes);  // Filled in once the payload is there.
   put_u64(out, transaction.id);
   put_u64(out, static_cast<std::uint64_t>(transaction.created_at_s));
@@ -96,14 +97,19 @@ void encode_record(std::string& out, const Transaction& transaction) {
   put_u64(out, transaction.voids_id);
   out.push_back(static_cast<char>(transaction.key.size()));
   out += transaction.key;
-  std::string header;
-  put_u32(header, journal_record_magic);
-  put_u32(header, payload_bytes);
-  put_u32(header, crc32c(std::string_view(out).substr(start + journal_header_bytes, payload_bytes)));
-  put_u32(header, crc32c(header));
-  BANK_ASSERT(header.size() == journal_header_bytes);
-  out.replace(start, journal_header_bytes, header);
-  out += header;  // The trailer.
+  // The header, built in place (16 bytes would not fit a short string).
+  std::array<char, journal_header_bytes> header{};
+  const auto store_u32 = [&header](std::size_t at, std::uint32_t value) {
+    for (std::size_t i = 0; i < 4; ++i) header[at + i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  };
+  static_assert(journal_header_bytes == 16 && journal_trailer_bytes == journal_header_bytes);
+  store_u32(0, journal_record_magic);
+  store_u32(4, payload_bytes);
+  store_u32(8, crc32c(std::string_view(out).substr(start + journal_header_bytes, payload_bytes)));
+  store_u32(12, crc32c(std::string_view(header.data(), 12)));
+  const std::string_view header_bytes(header.data(), header.size());
+  out.replace(start, journal_header_bytes, header_bytes);
+  out += header_bytes;  // The trailer.
   // Check the record as it will be read back.
   BANK_ASSERT(out.size() - start == journal_header_bytes + payload_bytes + journal_trailer_bytes);
   BANK_ASSERT(decode_record(std::string_view(out).substr(start)).transaction == transaction);

@@ -34,6 +34,7 @@ void append_transaction_line(std::string& out, const Transaction& transaction) {
 
 std::string format_transaction(const Transaction& transaction) {
   std::string out;
+  out.reserve(64);  // Most lines fit: one allocation, not two as the line grows.
   append_transaction_line(out, transaction);
   return out;
 }
