@@ -24,8 +24,13 @@ constexpr std::array<std::uint32_t, 256> make_crc32c_table() {
 }
 constexpr auto crc32c_table = make_crc32c_table();
 
+void store_u32(char* at, std::uint32_t value) {
+  for (int i = 0; i < 4; ++i) at[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+}
 void put_u32(std::string& out, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  char bytes[4];
+  store_u32(bytes, value);
+  out.append(bytes, sizeof bytes);
 }
 void put_u64(std::string& out, std::uint64_t value) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
@@ -99,14 +104,11 @@ void encode_record(std::string& out, const Transaction& transaction) {
   out += transaction.key;
   // The header, built in place (16 bytes would not fit a short string).
   std::array<char, journal_header_bytes> header{};
-  const auto store_u32 = [&header](std::size_t at, std::uint32_t value) {
-    for (std::size_t i = 0; i < 4; ++i) header[at + i] = static_cast<char>((value >> (8 * i)) & 0xff);
-  };
   static_assert(journal_header_bytes == 16 && journal_trailer_bytes == journal_header_bytes);
-  store_u32(0, journal_record_magic);
-  store_u32(4, payload_bytes);
-  store_u32(8, crc32c(std::string_view(out).substr(start + journal_header_bytes, payload_bytes)));
-  store_u32(12, crc32c(std::string_view(header.data(), 12)));
+  store_u32(&header[0], journal_record_magic);
+  store_u32(&header[4], payload_bytes);
+  store_u32(&header[8], crc32c(std::string_view(out).substr(start + journal_header_bytes, payload_bytes)));
+  store_u32(&header[12], crc32c(std::string_view(header.data(), 12)));
   const std::string_view header_bytes(header.data(), header.size());
   out.replace(start, journal_header_bytes, header_bytes);
   out += header_bytes;  // The trailer.

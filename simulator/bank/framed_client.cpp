@@ -52,7 +52,7 @@ void FramedClient::on_data(std::string_view bytes) {
     bytes.remove_prefix(end + 1);
     if (!handlers_.frame(frame) || !connection_) return;
   }
-  if (bytes.empty() && decoder_.buffered_bytes() == 0) return;
+  if (bytes.empty()) return;  // Every frame was whole and handed out.
   decoder_.feed(bytes);
   for (;;) {
     const auto next = decoder_.next();

@@ -194,32 +194,25 @@ void Model::overflow_refused(const std::string& actor, const std::string& key, b
   pending_.erase(key);
 }
 
-std::optional<bool> Model::check_confirmed(const std::string& actor, const ParsedTransaction& t,
-                                           const char* source) {
-  auto it = confirmed_.find(t.id);
-  if (it == confirmed_.end()) return std::nullopt;
-  if (it->second.line != t.line) {
-    fail("durability", actor,
-         fmt::format("transaction {} was `{}` and {} now shows `{}`", t.id, it->second.line, source, t.line));
-    return false;
-  }
-  return true;
-}
-
-void Model::record_confirmed(ParsedTransaction t) {
-  const std::uint64_t id = t.id;
-  t.line = confirmed_lines_.emplace_back(t.line);  // The reply it came in goes away.
-  auto [inserted, _] = confirmed_.emplace(id, std::move(t));
-  inserted->second.confirmed_at_generation = confirmations_.size();
-  confirmations_.push_back(id);
-  highest_id_by_generation_.push_back(
-      std::max(id, highest_id_by_generation_.empty() ? 0 : highest_id_by_generation_.back()));
-  known_ids_.push_back(id);
-}
-
 bool Model::confirm(const std::string& actor, const ParsedTransaction& t, const char* source) {
-  if (const auto seen = check_confirmed(actor, t, source)) return *seen;
-  record_confirmed(t);
+  auto it = confirmed_.find(t.id);
+  if (it != confirmed_.end()) {
+    if (it->second.line != t.line) {
+      fail("durability", actor,
+           fmt::format("transaction {} was `{}` and {} now shows `{}`", t.id, it->second.line, source,
+                       t.line));
+      return false;
+    }
+    return true;
+  }
+  auto [inserted, _] = confirmed_.emplace(t.id, t);
+  // Its own copy of the line: the reply it came in goes away.
+  inserted->second.line = confirmed_lines_.emplace_back(t.line);
+  inserted->second.confirmed_at_generation = confirmations_.size();
+  confirmations_.push_back(t.id);
+  highest_id_by_generation_.push_back(
+      std::max(t.id, highest_id_by_generation_.empty() ? 0 : highest_id_by_generation_.back()));
+  known_ids_.push_back(t.id);
   return true;
 }
 
@@ -550,7 +543,7 @@ std::optional<std::vector<ParsedTransaction>> Model::check_list_whole(const std:
   for (const ParsedTransaction& t : *list) {
     if (!confirm(actor, t, "LIST_TRANSACTIONS")) return std::nullopt;
   }
-  if (list->size() > verified_count_) extend_verified_prefix(reply, *list);
+  if (list->size() > verified_count_) extend_verified_prefix(reply, *list, false);
   return list;
 }
 
@@ -586,7 +579,7 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
       return false;
     }
     if (t.voids_id <= verified_count_) {
-      if (t.voids_id <= verified_amounts_.size()) original = verified_amounts_[t.voids_id - 1];
+      if (t.voids_id <= verified_.size()) original = verified_[t.voids_id - 1].amount;
     } else if (const ParsedTransaction& o = (*added)[t.voids_id - verified_count_ - 1]; o.voids_id == 0) {
       original = o.amount;
     }
@@ -600,7 +593,7 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
            fmt::format("`{}` voids transaction {} but does not negate its amount", t.line, t.voids_id));
       return false;
     }
-    if ((t.voids_id <= verified_voided_.size() && verified_voided_[t.voids_id - 1]) ||
+    if ((t.voids_id <= verified_.size() && verified_[t.voids_id - 1].voided) ||
         !voided.insert(t.voids_id).second) {
       fail("a transaction is voided at most once", actor,
            fmt::format("transaction {} is voided twice; the second time by `{}`", t.voids_id, t.line));
@@ -654,19 +647,17 @@ void Model::extend_verified_prefix(std::string_view reply, const std::vector<Par
   // list holds the transactions after the old prefix, or the whole ledger.
   const bool whole = !list.empty() && list.front().id == 1;
   if (whole) {
-    verified_voided_.clear();
-    verified_amounts_.clear();
+    verified_.clear();
     verified_unacked_.clear();
   }
   // Ids ascend, and come after every id already kept: each goes in at the end.
   for (const ParsedTransaction& t : list) {
     if (!acked_ids_.contains(t.id)) verified_unacked_.emplace_hint(verified_unacked_.end(), t.id);
-    if (verified_amounts_.size() < t.id) verified_amounts_.resize(t.id);
-    if (verified_voided_.size() < t.id) verified_voided_.resize(t.id);
+    if (verified_.size() < t.id) verified_.resize(t.id);
     if (t.voids_id != 0) {
-      verified_voided_[t.voids_id - 1] = true;  // It precedes t (the shape check saw to it).
+      verified_[t.voids_id - 1].voided = true;  // It precedes t (the shape check saw to it).
     } else {
-      verified_amounts_[t.id - 1] = t.amount;
+      verified_[t.id - 1].amount = t.amount;
     }
   }
   if (extends || reply.starts_with(verified_text_)) {

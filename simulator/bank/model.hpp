@@ -130,10 +130,6 @@ class Model {
 
   // Adds or checks a transaction against what is known; false after a failure.
   bool confirm(const std::string& actor, const ParsedTransaction& transaction, const char* source);
-  // Whether it was confirmed before (nullopt: it was not), and if so, whether it matches.
-  std::optional<bool> check_confirmed(const std::string& actor, const ParsedTransaction& transaction,
-                                      const char* source);
-  void record_confirmed(ParsedTransaction transaction);
   bool check_ledger_shape(const std::string& actor, const std::vector<ParsedTransaction>& list);
   // The whole check of a list; the parsed list when it passed.
   std::optional<std::vector<ParsedTransaction>> check_list_whole(const std::string& actor,
@@ -142,7 +138,7 @@ class Model {
   bool check_list_after_prefix(const std::string& actor, std::string_view reply, std::uint64_t generation);
   // `extends`: the reply is known to start with the verified text (no need to compare it again).
   void extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list,
-                              bool extends = false);
+                              bool extends);
   // The verified transactions up to through_id that no write has acknowledged, by id.
   std::vector<ParsedTransaction> verified_unacknowledged(std::uint64_t through_id);
   bool explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list);
@@ -167,10 +163,12 @@ class Model {
   std::uint64_t verified_count_ = 0;
   std::uint64_t verified_generation_ = 0;  // Confirmations made when the prefix was last extended.
   std::int64_t verified_created_at_last_s_ = INT64_MIN;
-  // By verified id - 1 (the prefix's ids are 1..n): whether it is voided within the prefix, and its
-  // amount unless it is a reversal.
-  std::vector<bool> verified_voided_;
-  std::vector<std::optional<bank::Money>> verified_amounts_;
+  // What the shape check needs of each verified transaction, by id - 1 (the prefix's ids are 1..n).
+  struct Verified {
+    bool voided = false;                // Voided within the prefix.
+    std::optional<bank::Money> amount;  // Unless it is a reversal.
+  };
+  std::vector<Verified> verified_;
   std::set<std::uint64_t> verified_unacked_;  // Verified ids not acknowledged when last looked at.
   std::vector<std::uint64_t> known_ids_;
   std::map<std::string, Write> pending_;

@@ -60,7 +60,7 @@ struct Pipe {
   }
   void end_delivery() {
     viewing = false;
-    aside.clear();
+    std::string().swap(aside);  // Released: nothing points into it any more.
     if (head == data.size()) {
       data.clear();
       head = 0;

@@ -94,7 +94,7 @@ std::size_t World::EventQueue::first_bucket() const {
 World::EventQueue::Least World::EventQueue::least() const {
   if (least_valid_) return least_;
   least_valid_ = true;
-  if (near_count_ == 0) return least_ = Least{false, 0};
+  if (near_used_ == 0) return least_ = Least{false, 0};
   const std::size_t bucket = first_bucket();
   return least_ = Least{far_.empty() || near_[bucket].back().before(far_.top()), bucket};
 }
@@ -119,7 +119,6 @@ void World::EventQueue::push(const Entry& entry) {
   while (at != bucket.begin() && (at - 1)->before(entry)) --at;
   bucket.insert(at, entry);
   near_used_ |= std::uint64_t{1} << index;
-  ++near_count_;
 }
 
 void World::EventQueue::pop() {
@@ -131,7 +130,6 @@ void World::EventQueue::pop() {
     std::vector<Entry>& bucket = near_[index];
     step = step_of(bucket.back().due_ms);
     bucket.pop_back();
-    --near_count_;
     if (bucket.empty()) near_used_ &= ~(std::uint64_t{1} << index);
   } else {
     step = step_of(far_.top().due_ms);

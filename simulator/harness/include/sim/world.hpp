@@ -111,7 +111,7 @@ class World {
   class EventQueue {
    public:
     EventQueue(std::int64_t start_ms, std::int64_t step_ms) : start_ms_(start_ms), step_ms_(step_ms) {}
-    bool empty() const { return near_count_ == 0 && far_.empty(); }
+    bool empty() const { return near_used_ == 0 && far_.empty(); }
     const Entry& top() const;
     void push(const Entry& entry);
     void pop();
@@ -119,7 +119,7 @@ class World {
    private:
     static constexpr std::uint64_t near_steps = 64;  // One bit each in near_used_.
     std::int64_t step_of(std::int64_t due_ms) const { return (due_ms - start_ms_) / step_ms_; }
-    // The index of the bucket holding the least near entry (near_count_ > 0).
+    // The index of the bucket holding the least near entry (near_used_ != 0).
     std::size_t first_bucket() const;
     // Where the least entry is: a near bucket's last, or the heap's top.
     // Kept until the next push or pop (the run asks for it two or three times an event).
@@ -139,7 +139,6 @@ class World {
     std::int64_t window_ = 0;
     std::array<std::vector<Entry>, near_steps> near_;
     std::uint64_t near_used_ = 0;  // Bit b: bucket b is not empty.
-    std::size_t near_count_ = 0;
     EventHeap far_;
   };
 
