@@ -116,6 +116,61 @@ TEST_CASE("model: an acknowledged transaction missing from a later list is a dur
   CHECK_THAT(model.failure()->evidence, Catch::Contains("id=1 created_at=0 amount=$5.00"));
 }
 
+TEST_CASE(
+    "model: a list sent before the checked prefix grew, going on past it, gets the whole check's verdict") {
+  // The prefix's lines that nobody acknowledged were explained by writes in
+  // flight when they were checked; a list sent earlier that shows them and
+  // more must explain them all again, from the same writes: one $7.00 write
+  // in flight cannot explain two $7.00 lines.
+  const std::string line1 = "id=1 created_at=0 amount=$5.00";
+  const std::string line2 = "id=2 created_at=0 amount=$7.00";
+  const std::string line3 = "id=3 created_at=0 amount=$7.00";
+  for (const int in_flight : {1, 2}) {
+    sim::World world(1, 0, 1);
+    Model model(world);
+    model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
+    model.write_acked("banker0", "k1", line1, ClockWindow{0, 0, false});
+    const std::uint64_t sent_early = model.generation();
+    for (int i = 0; i < in_flight; ++i)
+      model.write_started("w" + std::to_string(i), WriteKind::create, bank::Money{700}, 0);
+    // A later list confirms id=2: the checked prefix is now two lines.
+    model.check_list("banker1", line1 + "\n" + line2, model.generation());
+    REQUIRE_FALSE(model.failed());
+    REQUIRE(model.generation() > sent_early);
+    // The earlier list arrives last.
+    model.check_list("banker2", line1 + "\n" + line2 + "\n" + line3, sent_early);
+    INFO(in_flight << " write(s) of $7.00 in flight");
+    if (in_flight == 2) {
+      CHECK_FALSE(model.failed());
+      CHECK(model.highest_known_id() == 3);  // Confirmed by the list.
+    } else {
+      REQUIRE(model.failed());
+      CHECK(model.failure()->invariant == "exactly-once");
+      CHECK(model.failure()->actor == "banker2");
+      CHECK_THAT(model.failure()->evidence, Catch::Contains(line3));
+    }
+  }
+}
+
+TEST_CASE("model: a list sent before the checked prefix grew is worded as the whole check words it") {
+  const std::string line1 = "id=1 created_at=5 amount=$5.00";
+  const std::string line2 = "id=2 created_at=6 amount=$7.00";
+  sim::World world(1, 0, 1);
+  Model model(world);
+  model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
+  model.write_started("k2", WriteKind::create, bank::Money{700}, 0);
+  const std::uint64_t sent_early = model.generation();
+  model.check_list("banker1", line1, model.generation());
+  REQUIRE_FALSE(model.failed());
+  // Its third line goes back in time: the whole check's words, not the prefix check's.
+  model.check_list("banker2", line1 + "\n" + line2 + "\nid=3 created_at=4 amount=$7.00", sent_early);
+  REQUIRE(model.failed());
+  CHECK(model.failure()->invariant == "created_at never decreases");
+  CHECK(model.failure()->evidence ==
+        "`id=3 created_at=4 amount=$7.00` follows `id=2 created_at=6 amount=$7.00` but has an earlier "
+        "created_at");
+}
+
 TEST_CASE("model: a write applied twice is caught") {
   sim::World world(1, 0, 1);
   Model model(world);

@@ -395,7 +395,7 @@ void Model::check_not_found(const std::string& actor, std::uint64_t id, std::str
 }
 
 std::optional<std::vector<ParsedTransaction>> Model::parse_list(const std::string& actor,
-                                                                std::string_view reply) {
+                                                                std::string_view reply, Wording wording) {
   std::vector<ParsedTransaction> list;
   list.reserve(reply.size() / 40 + 1);  // A line is 45 to 70 bytes.
   while (!reply.empty()) {
@@ -403,7 +403,8 @@ std::optional<std::vector<ParsedTransaction>> Model::parse_list(const std::strin
     const std::string_view line = reply.substr(0, newline);
     auto parsed = parse_transaction_line(line);
     if (!parsed) {
-      fail("reply format", actor, fmt::format("LIST_TRANSACTIONS returned an unreadable line `{}`", line));
+      if (wording == Wording::report)
+        fail("reply format", actor, fmt::format("LIST_TRANSACTIONS returned an unreadable line `{}`", line));
       return std::nullopt;
     }
     list.push_back(std::move(*parsed));
@@ -451,7 +452,7 @@ bool Model::check_ledger_shape(const std::string& actor, const std::vector<Parse
   return true;
 }
 
-bool Model::explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list) {
+const ParsedTransaction* Model::first_unexplained(const std::vector<ParsedTransaction>& list) const {
   std::set<std::string> used;
   for (const ParsedTransaction& t : list) {
     if (acked_ids_.contains(t.id)) continue;
@@ -465,16 +466,20 @@ bool Model::explain_unconfirmed(const std::string& actor, const std::vector<Pars
         break;
       }
     }
-    if (!explained) {
-      fail("exactly-once", actor,
-           fmt::format(
-               "`{}` matches no acknowledged write and no write still in flight: a write was applied twice "
-               "(a retried key applied again) or invented",
-               t.line));
-      return false;
-    }
+    if (!explained) return &t;
   }
-  return true;
+  return nullptr;
+}
+
+bool Model::explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list) {
+  const ParsedTransaction* unexplained = first_unexplained(list);
+  if (unexplained == nullptr) return true;
+  fail("exactly-once", actor,
+       fmt::format(
+           "`{}` matches no acknowledged write and no write still in flight: a write was applied twice "
+           "(a retried key applied again) or invented",
+           unexplained->line));
+  return false;
 }
 
 std::uint64_t Model::highest_confirmed_id(std::uint64_t generation) const {
@@ -501,7 +506,7 @@ void Model::check_list(const std::string& actor, std::string_view reply, std::ui
   // it; then only the rest needs parsing. Anything else gets the whole check,
   // which also words the failure when there is one.
   if (verified_count_ > 0 && generation >= verified_generation_ && starts_with_lines(reply, verified_text_)) {
-    check_list_after_prefix(actor, reply, generation);
+    check_list_after_prefix(actor, reply, generation, Sent::after_prefix);
     return;
   }
   // A list that is itself a prefix of the verified one (most often, one sent
@@ -513,6 +518,14 @@ void Model::check_list(const std::string& actor, std::string_view reply, std::ui
   if ((reply.empty() || starts_with_lines(verified_text_, reply)) &&
       highest_confirmed_id(generation) <= lines) {
     explain_unconfirmed(actor, verified_unacknowledged(lines));
+    return;
+  }
+  // A list sent before the prefix was last extended that starts with it and
+  // goes on: its prefix needs no check again (see check_list_after_prefix).
+  // Only a list that passes is settled there; the whole check words a failure.
+  // (After a failure, every list goes the whole way, as it always did.)
+  if (!failure_ && verified_count_ > 0 && starts_with_lines(reply, verified_text_) &&
+      check_list_after_prefix(actor, reply, generation, Sent::before_prefix)) {
     return;
   }
   check_list_whole(actor, reply, generation);
@@ -548,10 +561,17 @@ std::optional<std::vector<ParsedTransaction>> Model::check_list_whole(const std:
 }
 
 bool Model::check_list_after_prefix(const std::string& actor, std::string_view reply,
-                                    std::uint64_t generation) {
+                                    std::uint64_t generation, Sent sent) {
+  // A list sent before the prefix was last extended is checked as the whole
+  // check would, to the same verdict: its prefix is the text already checked,
+  // with every line in it confirmed, so only the prefix's lines that nobody
+  // has acknowledged are looked at again (explained by writes in flight).
+  // That check only says whether the list passes, and changes nothing unless
+  // it does; the whole check words a failure.
+  const bool report = sent == Sent::after_prefix;
   const std::string_view rest =
       reply.size() == verified_text_.size() ? std::string_view{} : reply.substr(verified_text_.size() + 1);
-  auto added = parse_list(actor, rest);
+  auto added = parse_list(actor, rest, report ? Wording::report : Wording::leave_to_whole_check);
   if (!added) return false;
   // The shape check, going on from the verified prefix.
   std::int64_t created_at_last_s = verified_created_at_last_s_;
@@ -560,22 +580,25 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
     const ParsedTransaction& t = (*added)[i];
     const std::uint64_t expected_id = verified_count_ + i + 1;
     if (t.id != expected_id) {
-      fail(
-          "ids are 1..n with no gaps", actor,
-          fmt::format("LIST_TRANSACTIONS line {} is `{}`; expected id={}", expected_id, t.line, expected_id));
+      if (report)
+        fail("ids are 1..n with no gaps", actor,
+             fmt::format("LIST_TRANSACTIONS line {} is `{}`; expected id={}", expected_id, t.line,
+                         expected_id));
       return false;
     }
     if (t.created_at_s < created_at_last_s) {
-      fail("created_at never decreases", actor,
-           fmt::format("`{}` has a created_at earlier than the transaction before it ({})", t.line,
-                       created_at_last_s));
+      if (report)
+        fail("created_at never decreases", actor,
+             fmt::format("`{}` has a created_at earlier than the transaction before it ({})", t.line,
+                         created_at_last_s));
       return false;
     }
     created_at_last_s = t.created_at_s;
     if (t.voids_id == 0) continue;
     std::optional<bank::Money> original;
     if (t.voids_id >= t.id) {
-      fail("void rules", actor, fmt::format("`{}` voids a transaction that does not precede it", t.line));
+      if (report)
+        fail("void rules", actor, fmt::format("`{}` voids a transaction that does not precede it", t.line));
       return false;
     }
     if (t.voids_id <= verified_count_) {
@@ -584,19 +607,22 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
       original = o.amount;
     }
     if (!original) {
-      fail("void rules", actor,
-           fmt::format("`{}` voids transaction {}, which is a reversal", t.line, t.voids_id));
+      if (report)
+        fail("void rules", actor,
+             fmt::format("`{}` voids transaction {}, which is a reversal", t.line, t.voids_id));
       return false;
     }
     if (bank::checked_negate(*original) != t.amount) {
-      fail("a reversal negates its original", actor,
-           fmt::format("`{}` voids transaction {} but does not negate its amount", t.line, t.voids_id));
+      if (report)
+        fail("a reversal negates its original", actor,
+             fmt::format("`{}` voids transaction {} but does not negate its amount", t.line, t.voids_id));
       return false;
     }
     if ((t.voids_id <= verified_.size() && verified_[t.voids_id - 1].voided) ||
         !voided.insert(t.voids_id).second) {
-      fail("a transaction is voided at most once", actor,
-           fmt::format("transaction {} is voided twice; the second time by `{}`", t.voids_id, t.line));
+      if (report)
+        fail("a transaction is voided at most once", actor,
+             fmt::format("transaction {} is voided twice; the second time by `{}`", t.voids_id, t.line));
       return false;
     }
   }
@@ -606,22 +632,35 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
     const ParsedTransaction& expected = it->second;
     if (expected.confirmed_at_generation >= generation) continue;
     if (expected.id > count) {
-      fail("durability", actor,
-           fmt::format(
-               "`{}` was confirmed before LIST_TRANSACTIONS was sent, but the list has only {} transactions",
-               expected.line, count));
+      if (report)
+        fail("durability", actor,
+             fmt::format("`{}` was confirmed before LIST_TRANSACTIONS was sent, but the list has only {} "
+                         "transactions",
+                         expected.line, count));
       return false;
     }
     if ((*added)[expected.id - verified_count_ - 1].line != expected.line) {
-      fail("durability", actor,
-           fmt::format("transaction {} was confirmed as `{}` and LIST_TRANSACTIONS now shows `{}`",
-                       expected.id, expected.line, (*added)[expected.id - verified_count_ - 1].line));
+      if (report)
+        fail("durability", actor,
+             fmt::format("transaction {} was confirmed as `{}` and LIST_TRANSACTIONS now shows `{}`",
+                         expected.id, expected.line, (*added)[expected.id - verified_count_ - 1].line));
       return false;
     }
   }
-  // New transactions must each be explained; the prefix's are explained again
-  // at the audit, once every write has resolved.
-  if (!explain_unconfirmed(actor, *added)) return false;
+  if (report) {
+    // New transactions must each be explained; the prefix's are explained
+    // again at the audit, once every write has resolved.
+    if (!explain_unconfirmed(actor, *added)) return false;
+  } else {
+    std::vector<ParsedTransaction> unacknowledged = verified_unacknowledged(verified_count_);
+    unacknowledged.insert(unacknowledged.end(), added->begin(), added->end());
+    if (first_unexplained(unacknowledged) != nullptr) return false;
+    // Nothing is confirmed before every confirmation is known to pass.
+    for (const ParsedTransaction& t : *added) {
+      if (auto known = confirmed_.find(t.id); known != confirmed_.end() && known->second.line != t.line)
+        return false;
+    }
+  }
   for (const ParsedTransaction& t : *added) {
     if (!confirm(actor, t, "LIST_TRANSACTIONS")) return false;
   }

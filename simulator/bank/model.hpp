@@ -135,14 +135,23 @@ class Model {
   std::optional<std::vector<ParsedTransaction>> check_list_whole(const std::string& actor,
                                                                  std::string_view reply,
                                                                  std::uint64_t generation);
-  bool check_list_after_prefix(const std::string& actor, std::string_view reply, std::uint64_t generation);
+  // A list that starts with the verified prefix: sent after it was last
+  // extended, or before (then only a pass is settled; see the definition).
+  enum class Sent { after_prefix, before_prefix };
+  bool check_list_after_prefix(const std::string& actor, std::string_view reply, std::uint64_t generation,
+                               Sent sent);
   // `extends`: the reply is known to start with the verified text (no need to compare it again).
   void extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list,
                               bool extends);
   // The verified transactions up to through_id that no write has acknowledged, by id.
   std::vector<ParsedTransaction> verified_unacknowledged(std::uint64_t through_id);
   bool explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list);
-  std::optional<std::vector<ParsedTransaction>> parse_list(const std::string& actor, std::string_view reply);
+  // The first line nobody acknowledged that no write in flight explains, if any.
+  const ParsedTransaction* first_unexplained(const std::vector<ParsedTransaction>& list) const;
+  // Whether a check fails the run with its own words, or leaves that to the whole check.
+  enum class Wording { report, leave_to_whole_check };
+  std::optional<std::vector<ParsedTransaction>> parse_list(const std::string& actor, std::string_view reply,
+                                                           Wording wording = Wording::report);
   std::uint64_t highest_confirmed_id(std::uint64_t generation) const;
 
   sim::World& world_;
