@@ -133,7 +133,11 @@ int SimDisk::next_operation_error() {
 }
 
 void SimDisk::sync_succeeded(SimFileState& state) {
-  state.durable += disk_tail(state);
+  // disk_tail(state), appended in place.
+  BANK_ASSERT(state.dirty_from >= state.durable.size());
+  BANK_ASSERT(state.dirty_from <= state.cached.size());
+  state.durable.append(state.dirty_from - state.durable.size(), '\0');
+  state.durable.append(state.cached, state.dirty_from, std::string::npos);
   state.dirty_from = state.cached.size();
   BANK_ASSERT(state.durable.size() == state.cached.size());
 }
