@@ -33,7 +33,9 @@ void put_u32(std::string& out, std::uint32_t value) {
   out.append(bytes, sizeof bytes);
 }
 void put_u64(std::string& out, std::uint64_t value) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  out.append(bytes, sizeof bytes);  // One append, not eight push_backs.
 }
 std::uint32_t get_u32(std::string_view bytes, std::size_t at) {
   std::uint32_t value = 0;
@@ -119,10 +121,10 @@ void encode_record(std::string& out, const Transaction& transaction) {
 
 DecodedRecord decode_record(std::string_view bytes) {
   DecodedRecord result;
-  std::string magic;
-  put_u32(magic, journal_record_magic);
   if (bytes.size() < journal_header_bytes) {
     // A prefix of a header is a torn write only if what is there agrees with one.
+    std::string magic;
+    put_u32(magic, journal_record_magic);
     const std::size_t compared = std::min<std::size_t>(bytes.size(), 4);
     result.outcome = bytes.substr(0, compared) == std::string_view(magic).substr(0, compared)
                          ? DecodeOutcome::incomplete
