@@ -528,12 +528,13 @@ void Model::check_list(const std::string& actor, std::string_view reply, std::ui
       check_list_after_prefix(actor, reply, generation, Sent::before_prefix)) {
     return;
   }
-  check_list_whole(actor, reply, generation);
+  check_list_whole(actor, reply, generation, Remember::as_prefix);
 }
 
 std::optional<std::vector<ParsedTransaction>> Model::check_list_whole(const std::string& actor,
                                                                       std::string_view reply,
-                                                                      std::uint64_t generation) {
+                                                                      std::uint64_t generation,
+                                                                      Remember remember) {
   auto list = parse_list(actor, reply);
   if (!list || !check_ledger_shape(actor, *list)) return std::nullopt;
   for (std::uint64_t i = 0; i < generation; ++i) {
@@ -556,7 +557,8 @@ std::optional<std::vector<ParsedTransaction>> Model::check_list_whole(const std:
   for (const ParsedTransaction& t : *list) {
     if (!confirm(actor, t, "LIST_TRANSACTIONS")) return std::nullopt;
   }
-  if (list->size() > verified_count_) extend_verified_prefix(reply, *list, false);
+  if (remember == Remember::as_prefix && list->size() > verified_count_)
+    extend_verified_prefix(reply, *list, false);
   return list;
 }
 
@@ -749,10 +751,12 @@ void Model::check_balance(const std::string& actor, std::string_view reply, std:
 }
 
 void Model::audit(const std::string& actor, std::string_view list_reply, std::string_view balance_reply) {
-  const auto list = check_list_whole(actor, list_reply, generation());
+  // The run's last check: nothing will start from the list after it.
+  const auto list = check_list_whole(actor, list_reply, generation(), Remember::nothing);
   if (!list) return;
   std::int64_t sum = 0;
   std::vector<std::int64_t> prefix = {0};
+  prefix.reserve(list->size() + 1);
   for (const auto& t : *list) {
     sum += t.amount.cents;
     prefix.push_back(sum);

@@ -131,10 +131,13 @@ class Model {
   // Adds or checks a transaction against what is known; false after a failure.
   bool confirm(const std::string& actor, const ParsedTransaction& transaction, const char* source);
   bool check_ledger_shape(const std::string& actor, const std::vector<ParsedTransaction>& list);
-  // The whole check of a list; the parsed list when it passed.
+  // The whole check of a list; the parsed list when it passed. A list that
+  // passed becomes the verified prefix later lists start from, unless nothing
+  // will follow it (the audit).
+  enum class Remember { as_prefix, nothing };
   std::optional<std::vector<ParsedTransaction>> check_list_whole(const std::string& actor,
                                                                  std::string_view reply,
-                                                                 std::uint64_t generation);
+                                                                 std::uint64_t generation, Remember remember);
   // A list that starts with the verified prefix: sent after it was last
   // extended, or before (then only a pass is settled; see the definition).
   enum class Sent { after_prefix, before_prefix };
