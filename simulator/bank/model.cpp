@@ -330,14 +330,13 @@ std::uint64_t Model::write_acked(const std::string& actor, const std::string& ke
          fmt::format(
              "key {} was acknowledged as `{}`, but key {} was acknowledged with the same transaction: one "
              "transaction answered two different writes",
-             key, t.line, other->second));
+             key, t.line, *other->second));
     return id;
   }
   if (!confirm(actor, t, "an acknowledgement")) return id;
-  acked_by_id_.emplace(id, key);
+  const auto acked = acked_keys_.emplace(key, id).first;
+  acked_by_id_.emplace(id, &acked->first);  // A node's key stays where it is.
   pending_.erase(pending);
-  acked_keys_.emplace(key, id);
-  acked_ids_.insert(id);
   ++acknowledged_writes_;
   return id;
 }
@@ -455,7 +454,7 @@ bool Model::check_ledger_shape(const std::string& actor, const std::vector<Parse
 const ParsedTransaction* Model::first_unexplained(const std::vector<ParsedTransaction>& list) const {
   std::set<std::string> used;
   for (const ParsedTransaction& t : list) {
-    if (acked_ids_.contains(t.id)) continue;
+    if (acked_by_id_.contains(t.id)) continue;
     const WriteKind kind = t.voids_id != 0 ? WriteKind::void_ : WriteKind::create;
     bool explained = false;
     for (const auto& [key, write] : pending_) {
@@ -480,6 +479,15 @@ bool Model::explain_unconfirmed(const std::string& actor, const std::vector<Pars
            "(a retried key applied again) or invented",
            unexplained->line));
   return false;
+}
+
+std::uint32_t Model::reader_index(const std::string& actor) {
+  // A handful of actors read balances: a look along the list finds one.
+  for (std::size_t i = 0; i < readers_.size(); ++i) {
+    if (readers_[i] == actor) return static_cast<std::uint32_t>(i);
+  }
+  readers_.push_back(actor);
+  return static_cast<std::uint32_t>(readers_.size() - 1);
 }
 
 std::uint64_t Model::highest_confirmed_id(std::uint64_t generation) const {
@@ -673,7 +681,7 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
 std::vector<ParsedTransaction> Model::verified_unacknowledged(std::uint64_t through_id) {
   std::vector<ParsedTransaction> found;
   for (auto it = verified_unacked_.begin(); it != verified_unacked_.end() && *it <= through_id;) {
-    if (acked_ids_.contains(*it)) {
+    if (acked_by_id_.contains(*it)) {
       it = verified_unacked_.erase(it);
       continue;
     }
@@ -693,7 +701,7 @@ void Model::extend_verified_prefix(std::string_view reply, const std::vector<Par
   }
   // Ids ascend, and come after every id already kept: each goes in at the end.
   for (const ParsedTransaction& t : list) {
-    if (!acked_ids_.contains(t.id)) verified_unacked_.emplace_hint(verified_unacked_.end(), t.id);
+    if (!acked_by_id_.contains(t.id)) verified_unacked_.emplace_hint(verified_unacked_.end(), t.id);
     if (verified_.size() < t.id) verified_.resize(t.id);
     if (t.voids_id != 0) {
       verified_[t.voids_id - 1].voided = true;  // It precedes t (the shape check saw to it).
@@ -747,7 +755,7 @@ void Model::check_balance(const std::string& actor, std::string_view reply, std:
              reply, durable_high, id_low));
     return;
   }
-  balance_reads_.push_back(BalanceRead{actor, *cents, id_low, durable_high, world_.now_ms()});
+  balance_reads_.push_back(BalanceRead{reader_index(actor), *cents, id_low, durable_high, world_.now_ms()});
 }
 
 void Model::audit(const std::string& actor, std::string_view list_reply, std::string_view balance_reply) {
@@ -785,7 +793,7 @@ void Model::audit(const std::string& actor, std::string_view list_reply, std::st
     for (std::uint64_t n = read.id_low; n <= id_high && !matched; ++n) matched = prefix[n] == read.cents;
     if (!matched) {
       fail("a balance equals the sum of the ledger at some point between its request and its reply",
-           read.actor,
+           readers_[read.reader],
            fmt::format(
                "GET_BALANCE at t={} ms answered ${}, but no ledger of {} to {} transactions (confirmed when "
                "it was sent; durable when it was answered) sums to that (with {} transactions the sum was "

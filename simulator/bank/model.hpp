@@ -12,7 +12,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "bank/money.hpp"
@@ -121,7 +120,7 @@ class Model {
     std::uint64_t target_id;
   };
   struct BalanceRead {
-    std::string actor;
+    std::uint32_t reader;  // In readers_: a run makes tens of thousands of these.
     std::int64_t cents;
     std::uint64_t id_low;   // Every id up to this one was durable when it was sent.
     std::uint64_t id_high;  // No id past this one was durable when its reply arrived.
@@ -185,17 +184,19 @@ class Model {
   std::vector<std::uint64_t> known_ids_;
   std::map<std::string, Write> pending_;
   // Looked up, never walked (so their order cannot show): hashed.
-  std::unordered_map<std::string, std::uint64_t> acked_keys_;   // key -> id
-  std::unordered_map<std::uint64_t, std::string> acked_by_id_;  // id -> the key acknowledged with it
+  std::unordered_map<std::string, std::uint64_t> acked_keys_;  // key -> id
+  // id -> the key acknowledged with it (in acked_keys_); its keys are the ids acknowledged.
+  std::unordered_map<std::uint64_t, const std::string*> acked_by_id_;
   struct VoidClaim {
     std::string actor;
     std::uint64_t target_id;
     std::uint64_t by_id;
     std::string reply;
   };
-  std::vector<VoidClaim> void_claims_;           // "already voided by X" replies, checked at the audit.
-  std::unordered_set<std::uint64_t> acked_ids_;  // Looked up, never walked.
+  std::vector<VoidClaim> void_claims_;  // "already voided by X" replies, checked at the audit.
   std::vector<BalanceRead> balance_reads_;
+  std::vector<std::string> readers_;  // The actors of balance_reads_, each once.
+  std::uint32_t reader_index(const std::string& actor);
   std::uint64_t acknowledged_writes_ = 0;
   std::uint64_t amounts_abs_sum_ = 0;  // Of every create started (saturating): no balance can exceed it.
 };
