@@ -581,13 +581,41 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
   const bool report = sent == Sent::after_prefix;
   const std::string_view rest =
       reply.size() == verified_text_.size() ? std::string_view{} : reply.substr(verified_text_.size() + 1);
-  auto added = parse_list(actor, rest, report ? Wording::report : Wording::leave_to_whole_check);
-  if (!added) return false;
+  const Wording wording = report ? Wording::report : Wording::leave_to_whole_check;
+  auto added = parse_list(actor, rest, wording);
+  if (!added || !check_shape_after_prefix(actor, *added, wording) ||
+      !check_confirmed_after_prefix(actor, *added, generation, wording)) {
+    return false;
+  }
+  if (report) {
+    // New transactions must each be explained; the prefix's are explained
+    // again at the audit, once every write has resolved.
+    if (!explain_unconfirmed(actor, *added)) return false;
+  } else {
+    std::vector<ParsedTransaction> unacknowledged = verified_unacknowledged(verified_count_);
+    unacknowledged.insert(unacknowledged.end(), added->begin(), added->end());
+    if (first_unexplained(unacknowledged) != nullptr) return false;
+    // Nothing is confirmed before every confirmation is known to pass.
+    for (const ParsedTransaction& t : *added) {
+      if (auto known = confirmed_.find(t.id); known != confirmed_.end() && known->second.line != t.line)
+        return false;
+    }
+  }
+  for (const ParsedTransaction& t : *added) {
+    if (!confirm(actor, t, "LIST_TRANSACTIONS")) return false;
+  }
+  if (!added->empty()) extend_verified_prefix(reply, *added, true);
+  return true;
+}
+
+bool Model::check_shape_after_prefix(const std::string& actor, const std::vector<ParsedTransaction>& added,
+                                     Wording wording) {
   // The shape check, going on from the verified prefix.
+  const bool report = wording == Wording::report;
   std::int64_t created_at_last_s = verified_created_at_last_s_;
   std::set<std::uint64_t> voided;
-  for (std::size_t i = 0; i < added->size(); ++i) {
-    const ParsedTransaction& t = (*added)[i];
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    const ParsedTransaction& t = added[i];
     const std::uint64_t expected_id = verified_count_ + i + 1;
     if (t.id != expected_id) {
       if (report)
@@ -613,7 +641,7 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
     }
     if (t.voids_id <= verified_count_) {
       if (t.voids_id <= verified_.size()) original = verified_[t.voids_id - 1].amount;
-    } else if (const ParsedTransaction& o = (*added)[t.voids_id - verified_count_ - 1]; o.voids_id == 0) {
+    } else if (const ParsedTransaction& o = added[t.voids_id - verified_count_ - 1]; o.voids_id == 0) {
       original = o.amount;
     }
     if (!original) {
@@ -636,8 +664,15 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
       return false;
     }
   }
+  return true;
+}
+
+bool Model::check_confirmed_after_prefix(const std::string& actor,
+                                         const std::vector<ParsedTransaction>& added,
+                                         std::uint64_t generation, Wording wording) {
   // Everything confirmed before the request beyond the prefix must be there.
-  const std::uint64_t count = verified_count_ + added->size();
+  const bool report = wording == Wording::report;
+  const std::uint64_t count = verified_count_ + added.size();
   for (auto it = confirmed_.upper_bound(verified_count_); it != confirmed_.end(); ++it) {
     const ParsedTransaction& expected = it->second;
     if (expected.confirmed_at_generation >= generation) continue;
@@ -649,32 +684,14 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
                          expected.line, count));
       return false;
     }
-    if ((*added)[expected.id - verified_count_ - 1].line != expected.line) {
+    if (added[expected.id - verified_count_ - 1].line != expected.line) {
       if (report)
         fail("durability", actor,
              fmt::format("transaction {} was confirmed as `{}` and LIST_TRANSACTIONS now shows `{}`",
-                         expected.id, expected.line, (*added)[expected.id - verified_count_ - 1].line));
+                         expected.id, expected.line, added[expected.id - verified_count_ - 1].line));
       return false;
     }
   }
-  if (report) {
-    // New transactions must each be explained; the prefix's are explained
-    // again at the audit, once every write has resolved.
-    if (!explain_unconfirmed(actor, *added)) return false;
-  } else {
-    std::vector<ParsedTransaction> unacknowledged = verified_unacknowledged(verified_count_);
-    unacknowledged.insert(unacknowledged.end(), added->begin(), added->end());
-    if (first_unexplained(unacknowledged) != nullptr) return false;
-    // Nothing is confirmed before every confirmation is known to pass.
-    for (const ParsedTransaction& t : *added) {
-      if (auto known = confirmed_.find(t.id); known != confirmed_.end() && known->second.line != t.line)
-        return false;
-    }
-  }
-  for (const ParsedTransaction& t : *added) {
-    if (!confirm(actor, t, "LIST_TRANSACTIONS")) return false;
-  }
-  if (!added->empty()) extend_verified_prefix(reply, *added, true);
   return true;
 }
 

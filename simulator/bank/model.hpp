@@ -142,6 +142,14 @@ class Model {
   enum class Sent { after_prefix, before_prefix };
   bool check_list_after_prefix(const std::string& actor, std::string_view reply, std::uint64_t generation,
                                Sent sent);
+  // Whether a check fails the run with its own words, or leaves that to the whole check.
+  enum class Wording { report, leave_to_whole_check };
+  // Its parts: the lines after the prefix (`added`) keep the ledger's shape,
+  // and hold everything confirmed before the request past the prefix.
+  bool check_shape_after_prefix(const std::string& actor, const std::vector<ParsedTransaction>& added,
+                                Wording wording);
+  bool check_confirmed_after_prefix(const std::string& actor, const std::vector<ParsedTransaction>& added,
+                                    std::uint64_t generation, Wording wording);
   // `extends`: the reply is known to start with the verified text (no need to compare it again).
   void extend_verified_prefix(std::string_view reply, const std::vector<ParsedTransaction>& list,
                               bool extends);
@@ -150,8 +158,6 @@ class Model {
   bool explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list);
   // The first line nobody acknowledged that no write in flight explains, if any.
   const ParsedTransaction* first_unexplained(const std::vector<ParsedTransaction>& list) const;
-  // Whether a check fails the run with its own words, or leaves that to the whole check.
-  enum class Wording { report, leave_to_whole_check };
   std::optional<std::vector<ParsedTransaction>> parse_list(const std::string& actor, std::string_view reply,
                                                            Wording wording = Wording::report);
   std::uint64_t highest_confirmed_id(std::uint64_t generation) const;
