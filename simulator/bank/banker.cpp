@@ -282,43 +282,7 @@ Banker::Request Banker::build(const Interaction& interaction) {
       break;
     }
     case BankerOp::garbage:
-      switch (interaction.garbage) {
-        case Garbage::unknown_action:
-          set_frames(request.frames, "FROBNICATE");
-          break;
-        case Garbage::bad_amount:
-          set_frames(request.frames, "CREATE_TRANSACTION", "12.345");
-          request.prompt = bank::prompt_amount;
-          break;
-        case Garbage::bad_key:  // Not "key=": the amount's suffix is not a key.
-          set_frames(request.frames, "CREATE_TRANSACTION", fmt::format("1.00 kee=b{}", index_));
-          request.prompt = bank::prompt_amount;
-          break;
-        case Garbage::long_key:  // One byte past the longest key allowed.
-          set_frames(request.frames, "CREATE_TRANSACTION",
-                     "1.00 key=" + std::string(bank::key_bytes_max + 1, 'k'));
-          request.prompt = bank::prompt_amount;
-          break;
-        case Garbage::bad_id:
-          set_frames(request.frames, "GET_TRANSACTION", "twelve");
-          request.prompt = bank::prompt_id;
-          break;
-        case Garbage::zero_id:
-          set_frames(request.frames, "VOID_TRANSACTION", "0");
-          request.prompt = bank::prompt_id;
-          break;
-        case Garbage::huge_id:
-          set_frames(request.frames, "GET_TRANSACTION", std::to_string(bank::id_max + 1));
-          request.prompt = bank::prompt_id;
-          break;
-        case Garbage::oversized:
-          set_frames(request.frames, std::string(oversized_frame_bytes, 'x'));
-          request.closes_connection = true;
-          break;
-        case Garbage::exit:
-          set_frames(request.frames, "EXIT");
-          break;
-      }
+      build_garbage(request, interaction.garbage);
       break;
     case BankerOp::sleep:
     case BankerOp::pipeline:
@@ -326,6 +290,48 @@ Banker::Request Banker::build(const Interaction& interaction) {
   }
   request.replies_expected = request.frames.size();
   return request;
+}
+
+// The requests a broken client sends: each one the server must refuse
+// without harm, and answer as the protocol says.
+void Banker::build_garbage(Request& request, Garbage garbage) {
+  switch (garbage) {
+    case Garbage::unknown_action:
+      set_frames(request.frames, "FROBNICATE");
+      break;
+    case Garbage::bad_amount:
+      set_frames(request.frames, "CREATE_TRANSACTION", "12.345");
+      request.prompt = bank::prompt_amount;
+      break;
+    case Garbage::bad_key:  // Not "key=": the amount's suffix is not a key.
+      set_frames(request.frames, "CREATE_TRANSACTION", fmt::format("1.00 kee=b{}", index_));
+      request.prompt = bank::prompt_amount;
+      break;
+    case Garbage::long_key:  // One byte past the longest key allowed.
+      set_frames(request.frames, "CREATE_TRANSACTION",
+                 "1.00 key=" + std::string(bank::key_bytes_max + 1, 'k'));
+      request.prompt = bank::prompt_amount;
+      break;
+    case Garbage::bad_id:
+      set_frames(request.frames, "GET_TRANSACTION", "twelve");
+      request.prompt = bank::prompt_id;
+      break;
+    case Garbage::zero_id:
+      set_frames(request.frames, "VOID_TRANSACTION", "0");
+      request.prompt = bank::prompt_id;
+      break;
+    case Garbage::huge_id:
+      set_frames(request.frames, "GET_TRANSACTION", std::to_string(bank::id_max + 1));
+      request.prompt = bank::prompt_id;
+      break;
+    case Garbage::oversized:
+      set_frames(request.frames, std::string(oversized_frame_bytes, 'x'));
+      request.closes_connection = true;
+      break;
+    case Garbage::exit:
+      set_frames(request.frames, "EXIT");
+      break;
+  }
 }
 
 void Banker::begin_batch(const std::vector<Interaction>& interactions) {

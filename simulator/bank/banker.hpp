@@ -77,6 +77,7 @@ class Banker {
   void next();
   void begin_batch(const std::vector<Interaction>& interactions);
   Request build(const Interaction& interaction);
+  void build_garbage(Request& request, Garbage garbage);
   static std::string amount_text(bank::Money amount, AmountText text);
   void connect();
   void on_closed(bank::CloseReason reason);

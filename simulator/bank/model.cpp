@@ -89,6 +89,40 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
+// Why a created_at earlier than the clock read at the request is wrong, and,
+// past 2^31 s, what a 32-bit created_at would have done.
+std::string earlier_than_clock_evidence(const ParsedTransaction& t, std::int64_t low_s,
+                                        const ClockWindow& clock) {
+  const std::int64_t seen_s = t.created_at_s;
+  std::string evidence = fmt::format(
+      "`{}` has created_at={} ({}), but the host's clock read {} ({}) when the request was sent: {} s "
+      "earlier than anything the clock said",
+      t.line, seen_s, format_utc(seen_s), low_s, format_utc(low_s), low_s - seen_s);
+  if (low_s >= int32_limit_s && seen_s < int32_limit_s) {
+    // Name what a 32-bit created_at does past 2^31 s: wrap, or stick.
+    const std::int64_t reply_s = floor_div(clock.at_reply_ms, 1000);
+    bool truncated = false;
+    for (std::int64_t s = low_s; s <= reply_s && !truncated; ++s) {
+      truncated =
+          seen_s == static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(s)));
+    }
+    evidence +=
+        fmt::format(". The clock has passed 2^31 s = {}, and a signed 32-bit integer holds no later second: ",
+                    format_utc(int32_limit_s));
+    if (truncated) {
+      evidence += fmt::format("{} is exactly the clock's reading truncated to 32 bits, so created_at wrapped",
+                              seen_s);
+    } else if (seen_s == int32_limit_s - 1) {
+      evidence += fmt::format("created_at is stuck at {} = {}, the last second 32 bits can hold", seen_s,
+                              format_utc(seen_s));
+    } else {
+      evidence += "a created_at kept in 32 bits wraps or sticks there";
+    }
+    evidence += ". This is the epochalypse (the year-2038 problem)";
+  }
+  return evidence;
+}
+
 }  // namespace
 
 std::optional<ParsedTransaction> parse_transaction_line(std::string_view line) {
@@ -216,6 +250,39 @@ bool Model::confirm(const std::string& actor, const ParsedTransaction& t, const 
   return true;
 }
 
+bool Model::check_created_at(const std::string& actor, const ParsedTransaction& t, const ClockWindow& clock) {
+  // created_at comes from the host's clock at some point between request and reply.
+  const std::int64_t seen_s = t.created_at_s;
+  const std::int64_t high_s = floor_div(std::max(host_clock_high_ms_, clock.at_reply_ms), 1000);
+  if (!clock.stepped) {
+    const std::int64_t low_s = floor_div(std::min(clock.at_request_ms, clock.at_reply_ms), 1000);
+    if (seen_s < low_s) {
+      fail("created_at within the host's clock", actor, earlier_than_clock_evidence(t, low_s, clock));
+      return false;
+    }
+  }
+  if (seen_s > high_s) {
+    fail("created_at within the host's clock", actor,
+         fmt::format("`{}` has created_at={} ({}), later than the host's clock has ever read ({} = {})",
+                     t.line, seen_s, format_utc(seen_s), high_s, format_utc(high_s)));
+    return false;
+  }
+  // created_at never decreases from one transaction to the next.
+  if (auto before = confirmed_.find(t.id - 1);
+      before != confirmed_.end() && before->second.created_at_s > seen_s) {
+    fail("created_at never decreases", actor,
+         fmt::format("`{}` follows `{}` but has an earlier created_at", t.line, before->second.line));
+    return false;
+  }
+  if (auto after = confirmed_.find(t.id + 1);
+      after != confirmed_.end() && after->second.created_at_s < seen_s) {
+    fail("created_at never decreases", actor,
+         fmt::format("`{}` precedes `{}` but has a later created_at", t.line, after->second.line));
+    return false;
+  }
+  return true;
+}
+
 std::uint64_t Model::write_acked(const std::string& actor, const std::string& key, std::string_view reply,
                                  const ClockWindow& clock) {
   const auto parsed = parse_transaction_line(reply);
@@ -270,61 +337,7 @@ std::uint64_t Model::write_acked(const std::string& actor, const std::string& ke
                      key, t.line, t.id, known->second.line));
     return id;
   }
-  // created_at comes from the host's clock at some point between request and reply.
-  const std::int64_t seen_s = t.created_at_s;
-  const std::int64_t high_s = floor_div(std::max(host_clock_high_ms_, clock.at_reply_ms), 1000);
-  if (!clock.stepped) {
-    const std::int64_t low_s = floor_div(std::min(clock.at_request_ms, clock.at_reply_ms), 1000);
-    if (seen_s < low_s) {
-      std::string evidence = fmt::format(
-          "`{}` has created_at={} ({}), but the host's clock read {} ({}) when the request was sent: {} s "
-          "earlier than anything the clock said",
-          t.line, seen_s, format_utc(seen_s), low_s, format_utc(low_s), low_s - seen_s);
-      if (low_s >= int32_limit_s && seen_s < int32_limit_s) {
-        // Name what a 32-bit created_at does past 2^31 s: wrap, or stick.
-        const std::int64_t reply_s = floor_div(clock.at_reply_ms, 1000);
-        bool truncated = false;
-        for (std::int64_t s = low_s; s <= reply_s && !truncated; ++s) {
-          truncated =
-              seen_s == static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(s)));
-        }
-        evidence += fmt::format(
-            ". The clock has passed 2^31 s = {}, and a signed 32-bit integer holds no later second: ",
-            format_utc(int32_limit_s));
-        if (truncated) {
-          evidence += fmt::format(
-              "{} is exactly the clock's reading truncated to 32 bits, so created_at wrapped", seen_s);
-        } else if (seen_s == int32_limit_s - 1) {
-          evidence += fmt::format("created_at is stuck at {} = {}, the last second 32 bits can hold", seen_s,
-                                  format_utc(seen_s));
-        } else {
-          evidence += "a created_at kept in 32 bits wraps or sticks there";
-        }
-        evidence += ". This is the epochalypse (the year-2038 problem)";
-      }
-      fail("created_at within the host's clock", actor, std::move(evidence));
-      return id;
-    }
-  }
-  if (seen_s > high_s) {
-    fail("created_at within the host's clock", actor,
-         fmt::format("`{}` has created_at={} ({}), later than the host's clock has ever read ({} = {})",
-                     t.line, seen_s, format_utc(seen_s), high_s, format_utc(high_s)));
-    return id;
-  }
-  // created_at never decreases from one transaction to the next.
-  if (auto before = confirmed_.find(t.id - 1);
-      before != confirmed_.end() && before->second.created_at_s > seen_s) {
-    fail("created_at never decreases", actor,
-         fmt::format("`{}` follows `{}` but has an earlier created_at", t.line, before->second.line));
-    return id;
-  }
-  if (auto after = confirmed_.find(t.id + 1);
-      after != confirmed_.end() && after->second.created_at_s < seen_s) {
-    fail("created_at never decreases", actor,
-         fmt::format("`{}` precedes `{}` but has a later created_at", t.line, after->second.line));
-    return id;
-  }
+  if (!check_created_at(actor, t, clock)) return id;
   if (auto other = acked_by_id_.find(t.id); other != acked_by_id_.end()) {
     fail("exactly-once", actor,
          fmt::format(

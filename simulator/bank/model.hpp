@@ -127,6 +127,9 @@ class Model {
     std::int64_t time_ms;
   };
 
+  // An acknowledged transaction's created_at: within the host's clock, and in
+  // order with its confirmed neighbours; false after a failure.
+  bool check_created_at(const std::string& actor, const ParsedTransaction& t, const ClockWindow& clock);
   // Adds or checks a transaction against what is known; false after a failure.
   bool confirm(const std::string& actor, const ParsedTransaction& transaction, const char* source);
   bool check_ledger_shape(const std::string& actor, const std::vector<ParsedTransaction>& list);
