@@ -36,6 +36,21 @@ TEST_CASE("a record reads back as written") {
   }
 }
 
+TEST_CASE("a record cut inside its header is incomplete while what is there agrees with a header") {
+  std::string bytes;
+  bank::encode_record(bytes, sample()[0]);
+  for (std::size_t cut = 0; cut < 16; ++cut) {
+    INFO("cut at byte " << cut);
+    CHECK(bank::decode_record(std::string_view(bytes).substr(0, cut)).outcome ==
+          bank::DecodeOutcome::incomplete);
+    if (cut == 0) continue;
+    // A byte of the magic changed: no header begins this way.
+    std::string wrong = bytes.substr(0, cut);
+    wrong[std::min<std::size_t>(cut, 4) - 1] ^= 0x20;
+    CHECK(bank::decode_record(wrong).outcome == bank::DecodeOutcome::corrupt);
+  }
+}
+
 TEST_CASE("recovery rebuilds the ledger, balance included") {
   auto recovered = bank::recover_journal(journal_of(sample()), "bank.journal");
   REQUIRE(recovered.ok());

@@ -24,17 +24,14 @@ constexpr std::array<std::uint32_t, 256> make_crc32c_table() {
 }
 constexpr auto crc32c_table = make_crc32c_table();
 
-void store_u32(char* at, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) at[i] = static_cast<char>((value >> (8 * i)) & 0xff);
-}
-void put_u32(std::string& out, std::uint32_t value) {
-  char bytes[4];
-  store_u32(bytes, value);
-  out.append(bytes, sizeof bytes);
+// Little-endian, whatever the machine's byte order.
+template <class Unsigned>
+void store_le(char* at, Unsigned value) {
+  for (std::size_t i = 0; i < sizeof value; ++i) at[i] = static_cast<char>((value >> (8 * i)) & 0xff);
 }
 void put_u64(std::string& out, std::uint64_t value) {
-  char bytes[8];
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  char bytes[sizeof value];
+  store_le(bytes, value);
   out.append(bytes, sizeof bytes);  // One append, not eight push_backs.
 }
 std::uint32_t get_u32(std::string_view bytes, std::size_t at) {
@@ -107,10 +104,10 @@ void encode_record(std::string& out, const Transaction& transaction) {
   // The header, built in place (16 bytes would not fit a short string).
   std::array<char, journal_header_bytes> header{};
   static_assert(journal_header_bytes == 16 && journal_trailer_bytes == journal_header_bytes);
-  store_u32(&header[0], journal_record_magic);
-  store_u32(&header[4], payload_bytes);
-  store_u32(&header[8], crc32c(std::string_view(out).substr(start + journal_header_bytes, payload_bytes)));
-  store_u32(&header[12], crc32c(std::string_view(header.data(), 12)));
+  store_le(&header[0], journal_record_magic);
+  store_le(&header[4], payload_bytes);
+  store_le(&header[8], crc32c(std::string_view(out).substr(start + journal_header_bytes, payload_bytes)));
+  store_le(&header[12], crc32c(std::string_view(header.data(), 12)));
   const std::string_view header_bytes(header.data(), header.size());
   out.replace(start, journal_header_bytes, header_bytes);
   out += header_bytes;  // The trailer.
@@ -123,10 +120,10 @@ DecodedRecord decode_record(std::string_view bytes) {
   DecodedRecord result;
   if (bytes.size() < journal_header_bytes) {
     // A prefix of a header is a torn write only if what is there agrees with one.
-    std::string magic;
-    put_u32(magic, journal_record_magic);
-    const std::size_t compared = std::min<std::size_t>(bytes.size(), 4);
-    result.outcome = bytes.substr(0, compared) == std::string_view(magic).substr(0, compared)
+    char magic[sizeof journal_record_magic];
+    store_le(magic, journal_record_magic);
+    const std::size_t compared = std::min(bytes.size(), sizeof magic);
+    result.outcome = bytes.substr(0, compared) == std::string_view(magic, compared)
                          ? DecodeOutcome::incomplete
                          : DecodeOutcome::corrupt;
     return result;

@@ -191,6 +191,12 @@ void Model::fail(std::string invariant, std::string actor, std::string evidence)
       Failure{std::move(invariant), std::move(actor), world_.now_ms(), world_.steps(), std::move(evidence)};
 }
 
+template <class Words>
+bool Model::reject(Wording wording, const char* invariant, const std::string& actor, Words&& words) {
+  if (wording == Wording::report) fail(invariant, actor, words());
+  return false;
+}
+
 void Model::note_host_clock(std::int64_t realtime_ms) {
   host_clock_high_ms_ = std::max(host_clock_high_ms_, realtime_ms);
 }
@@ -415,8 +421,8 @@ std::optional<std::vector<ParsedTransaction>> Model::parse_list(const std::strin
     const std::string_view line = reply.substr(0, newline);
     auto parsed = parse_transaction_line(line);
     if (!parsed) {
-      if (wording == Wording::report)
-        fail("reply format", actor, fmt::format("LIST_TRANSACTIONS returned an unreadable line `{}`", line));
+      reject(wording, "reply format", actor,
+             [&] { return fmt::format("LIST_TRANSACTIONS returned an unreadable line `{}`", line); });
       return std::nullopt;
     }
     list.push_back(std::move(*parsed));
@@ -556,7 +562,7 @@ std::optional<std::vector<ParsedTransaction>> Model::check_list_whole(const std:
                                                                       std::string_view reply,
                                                                       std::uint64_t generation,
                                                                       Remember remember) {
-  auto list = parse_list(actor, reply);
+  auto list = parse_list(actor, reply, Wording::report);
   if (!list || !check_ledger_shape(actor, *list)) return std::nullopt;
   for (std::uint64_t i = 0; i < generation; ++i) {
     const ParsedTransaction& expected = confirmed_.at(confirmations_[i]);
@@ -591,16 +597,15 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
   // has acknowledged are looked at again (explained by writes in flight).
   // That check only says whether the list passes, and changes nothing unless
   // it does; the whole check words a failure.
-  const bool report = sent == Sent::after_prefix;
+  const Wording wording = sent == Sent::after_prefix ? Wording::report : Wording::leave_to_whole_check;
   const std::string_view rest =
       reply.size() == verified_text_.size() ? std::string_view{} : reply.substr(verified_text_.size() + 1);
-  const Wording wording = report ? Wording::report : Wording::leave_to_whole_check;
   auto added = parse_list(actor, rest, wording);
   if (!added || !check_shape_after_prefix(actor, *added, wording) ||
       !check_confirmed_after_prefix(actor, *added, generation, wording)) {
     return false;
   }
-  if (report) {
+  if (sent == Sent::after_prefix) {
     // New transactions must each be explained; the prefix's are explained
     // again at the audit, once every write has resolved.
     if (!explain_unconfirmed(actor, *added)) return false;
@@ -624,33 +629,29 @@ bool Model::check_list_after_prefix(const std::string& actor, std::string_view r
 bool Model::check_shape_after_prefix(const std::string& actor, const std::vector<ParsedTransaction>& added,
                                      Wording wording) {
   // The shape check, going on from the verified prefix.
-  const bool report = wording == Wording::report;
   std::int64_t created_at_last_s = verified_created_at_last_s_;
   std::set<std::uint64_t> voided;
   for (std::size_t i = 0; i < added.size(); ++i) {
     const ParsedTransaction& t = added[i];
     const std::uint64_t expected_id = verified_count_ + i + 1;
     if (t.id != expected_id) {
-      if (report)
-        fail("ids are 1..n with no gaps", actor,
-             fmt::format("LIST_TRANSACTIONS line {} is `{}`; expected id={}", expected_id, t.line,
-                         expected_id));
-      return false;
+      return reject(wording, "ids are 1..n with no gaps", actor, [&] {
+        return fmt::format("LIST_TRANSACTIONS line {} is `{}`; expected id={}", expected_id, t.line,
+                           expected_id);
+      });
     }
     if (t.created_at_s < created_at_last_s) {
-      if (report)
-        fail("created_at never decreases", actor,
-             fmt::format("`{}` has a created_at earlier than the transaction before it ({})", t.line,
-                         created_at_last_s));
-      return false;
+      return reject(wording, "created_at never decreases", actor, [&] {
+        return fmt::format("`{}` has a created_at earlier than the transaction before it ({})", t.line,
+                           created_at_last_s);
+      });
     }
     created_at_last_s = t.created_at_s;
     if (t.voids_id == 0) continue;
     std::optional<bank::Money> original;
     if (t.voids_id >= t.id) {
-      if (report)
-        fail("void rules", actor, fmt::format("`{}` voids a transaction that does not precede it", t.line));
-      return false;
+      return reject(wording, "void rules", actor,
+                    [&] { return fmt::format("`{}` voids a transaction that does not precede it", t.line); });
     }
     if (t.voids_id <= verified_count_) {
       if (t.voids_id <= verified_.size()) original = verified_[t.voids_id - 1].amount;
@@ -658,23 +659,20 @@ bool Model::check_shape_after_prefix(const std::string& actor, const std::vector
       original = o.amount;
     }
     if (!original) {
-      if (report)
-        fail("void rules", actor,
-             fmt::format("`{}` voids transaction {}, which is a reversal", t.line, t.voids_id));
-      return false;
+      return reject(wording, "void rules", actor, [&] {
+        return fmt::format("`{}` voids transaction {}, which is a reversal", t.line, t.voids_id);
+      });
     }
     if (bank::checked_negate(*original) != t.amount) {
-      if (report)
-        fail("a reversal negates its original", actor,
-             fmt::format("`{}` voids transaction {} but does not negate its amount", t.line, t.voids_id));
-      return false;
+      return reject(wording, "a reversal negates its original", actor, [&] {
+        return fmt::format("`{}` voids transaction {} but does not negate its amount", t.line, t.voids_id);
+      });
     }
     if ((t.voids_id <= verified_.size() && verified_[t.voids_id - 1].voided) ||
         !voided.insert(t.voids_id).second) {
-      if (report)
-        fail("a transaction is voided at most once", actor,
-             fmt::format("transaction {} is voided twice; the second time by `{}`", t.voids_id, t.line));
-      return false;
+      return reject(wording, "a transaction is voided at most once", actor, [&] {
+        return fmt::format("transaction {} is voided twice; the second time by `{}`", t.voids_id, t.line);
+      });
     }
   }
   return true;
@@ -684,25 +682,23 @@ bool Model::check_confirmed_after_prefix(const std::string& actor,
                                          const std::vector<ParsedTransaction>& added,
                                          std::uint64_t generation, Wording wording) {
   // Everything confirmed before the request beyond the prefix must be there.
-  const bool report = wording == Wording::report;
   const std::uint64_t count = verified_count_ + added.size();
   for (auto it = confirmed_.upper_bound(verified_count_); it != confirmed_.end(); ++it) {
     const ParsedTransaction& expected = it->second;
     if (expected.confirmed_at_generation >= generation) continue;
     if (expected.id > count) {
-      if (report)
-        fail("durability", actor,
-             fmt::format("`{}` was confirmed before LIST_TRANSACTIONS was sent, but the list has only {} "
-                         "transactions",
-                         expected.line, count));
-      return false;
+      return reject(wording, "durability", actor, [&] {
+        return fmt::format(
+            "`{}` was confirmed before LIST_TRANSACTIONS was sent, but the list has only {} "
+            "transactions",
+            expected.line, count);
+      });
     }
     if (added[expected.id - verified_count_ - 1].line != expected.line) {
-      if (report)
-        fail("durability", actor,
-             fmt::format("transaction {} was confirmed as `{}` and LIST_TRANSACTIONS now shows `{}`",
-                         expected.id, expected.line, added[expected.id - verified_count_ - 1].line));
-      return false;
+      return reject(wording, "durability", actor, [&] {
+        return fmt::format("transaction {} was confirmed as `{}` and LIST_TRANSACTIONS now shows `{}`",
+                           expected.id, expected.line, added[expected.id - verified_count_ - 1].line);
+      });
     }
   }
   return true;

@@ -147,6 +147,9 @@ class Model {
                                Sent sent);
   // Whether a check fails the run with its own words, or leaves that to the whole check.
   enum class Wording { report, leave_to_whole_check };
+  // A check's failure: fails the run with words() when `wording` says so; false either way.
+  template <class Words>
+  bool reject(Wording wording, const char* invariant, const std::string& actor, Words&& words);
   // Its parts: the lines after the prefix (`added`) keep the ledger's shape,
   // and hold everything confirmed before the request past the prefix.
   bool check_shape_after_prefix(const std::string& actor, const std::vector<ParsedTransaction>& added,
@@ -162,8 +165,10 @@ class Model {
   // The first line nobody acknowledged that no write in flight explains, if any.
   const ParsedTransaction* first_unexplained(const std::vector<ParsedTransaction>& list) const;
   std::optional<std::vector<ParsedTransaction>> parse_list(const std::string& actor, std::string_view reply,
-                                                           Wording wording = Wording::report);
+                                                           Wording wording);
   std::uint64_t highest_confirmed_id(std::uint64_t generation) const;
+  // actor's index in readers_ (added on its first balance read).
+  std::uint32_t reader_index(const std::string& actor);
 
   sim::World& world_;
   std::optional<Failure> failure_;
@@ -205,7 +210,6 @@ class Model {
   std::vector<VoidClaim> void_claims_;  // "already voided by X" replies, checked at the audit.
   std::vector<BalanceRead> balance_reads_;
   std::vector<std::string> readers_;  // The actors of balance_reads_, each once.
-  std::uint32_t reader_index(const std::string& actor);
   std::uint64_t acknowledged_writes_ = 0;
   std::uint64_t amounts_abs_sum_ = 0;  // Of every create started (saturating): no balance can exceed it.
 };

@@ -115,14 +115,15 @@ class SimFile final : public bank::DiskFile {
   EventId event_ = 0;
 };
 
-// What the disk holds past the durable bytes once the dirty ones are written:
-// zeros where a failed sync left pages marked clean, then the dirty bytes.
-std::string disk_tail(const SimFileState& state) {
+// Appends what the disk holds past the durable bytes once the dirty ones are
+// written: zeros where a failed sync left pages marked clean, then the dirty
+// bytes. `out` may be state.durable itself.
+void append_disk_tail(std::string& out, const SimFileState& state) {
   BANK_ASSERT(state.dirty_from >= state.durable.size());
   BANK_ASSERT(state.dirty_from <= state.cached.size());
-  std::string tail(state.dirty_from - state.durable.size(), '\0');
-  tail.append(state.cached, state.dirty_from, std::string::npos);
-  return tail;
+  const std::size_t zeros = state.dirty_from - state.durable.size();
+  out.append(zeros, '\0');
+  out.append(state.cached, state.dirty_from, std::string::npos);
 }
 
 }  // namespace
@@ -133,11 +134,7 @@ int SimDisk::next_operation_error() {
 }
 
 void SimDisk::sync_succeeded(SimFileState& state) {
-  // disk_tail(state), appended in place.
-  BANK_ASSERT(state.dirty_from >= state.durable.size());
-  BANK_ASSERT(state.dirty_from <= state.cached.size());
-  state.durable.append(state.dirty_from - state.durable.size(), '\0');
-  state.durable.append(state.cached, state.dirty_from, std::string::npos);
+  append_disk_tail(state.durable, state);
   state.dirty_from = state.cached.size();
   BANK_ASSERT(state.durable.size() == state.cached.size());
 }
@@ -193,7 +190,8 @@ std::uint64_t SimDisk::power_loss() {
       continue;
     }
     // The kernel may have written back any prefix of the dirty bytes.
-    const std::string tail = disk_tail(state);
+    std::string tail;
+    append_disk_tail(tail, state);
     const std::size_t kept = rng().below(tail.size() + 1);
     lost += state.cached.size() - state.durable.size() - kept;
     state.durable.append(tail, 0, kept);
