@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -137,6 +138,14 @@ class PosixFile final : public bank::DiskFile {
     if (::ftruncate(state_->fd, static_cast<off_t>(size_bytes)) != 0) return bank::IoStatus{errno};
     state_->end = size_bytes;
     state_->allocated = size_bytes;
+    return sync_fd(state_->fd, *counters_);
+  }
+
+  bank::IoStatus overwrite_now(std::uint64_t offset, std::string_view bytes) override {
+    std::lock_guard lock(state_->mutex);  // The worker is idle (the precondition): this orders the handover.
+    BANK_ASSERT(offset + bytes.size() <= state_->end);
+    std::uint64_t at = offset;
+    if (const bank::IoStatus status = write_at(state_->fd, bytes, at); !status.ok()) return status;
     return sync_fd(state_->fd, *counters_);
   }
 
@@ -322,8 +331,10 @@ bank::Result<bank::OpenedFile> PosixDisk::open(const std::string& name) {
   return opened;
 }
 
-bank::IoStatus PosixDisk::sync_directory() {
-  const int dir_fd = ::open(data_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+namespace {
+
+bank::IoStatus fsync_directory(const std::string& path) {
+  const int dir_fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) return bank::IoStatus{errno};
   bank::IoStatus status;
   while (::fsync(dir_fd) != 0) {
@@ -333,6 +344,30 @@ bank::IoStatus PosixDisk::sync_directory() {
   }
   ::close(dir_fd);
   return status;
+}
+
+}  // namespace
+
+bank::IoStatus PosixDisk::sync_directory() {
+  return fsync_directory(data_dir_);
+}
+
+bank::IoStatus PosixDisk::sync_directory_in_parent() {
+  std::error_code error;
+  std::filesystem::path path = std::filesystem::absolute(data_dir_, error).lexically_normal();
+  if (error) return bank::IoStatus{error.value()};
+  if (!path.has_filename()) path = path.parent_path();  // "data/" names the directory "data".
+  for (int depth = 0; path.has_relative_path(); ++depth) {
+    BANK_ASSERT(depth < 4096);  // Each step is one component shorter.
+    path = path.parent_path();
+    const bank::IoStatus status = fsync_directory(path.string());
+    if (status.ok() || status.error_code == EACCES || status.error_code == EROFS ||
+        status.error_code == EINVAL) {
+      continue;
+    }
+    return status;
+  }
+  return {};
 }
 
 }  // namespace dst_demo

@@ -36,6 +36,11 @@ class PosixDisk final : public bank::Disk {
   PosixDisk(std::string data_dir, Poster& poster) : data_dir_(std::move(data_dir)), poster_(poster) {}
   bank::Result<bank::OpenedFile> open(const std::string& name) override;
   bank::IoStatus sync_directory() override;
+  // Fsyncs the data directory's parent and every ancestor above it (a start
+  // that created them may have crashed before syncing them). An ancestor
+  // this process may not open, or whose file system cannot sync (read-only,
+  // or no directory sync at all), is passed over: nothing was created there.
+  bank::IoStatus sync_directory_in_parent() override;
   // Files closed while their worker was stuck in the disk (see ~PosixFile):
   // the process should then end without waiting for those threads.
   int abandoned_workers() const { return counters_->abandoned_workers; }

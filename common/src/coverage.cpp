@@ -14,6 +14,10 @@ std::string_view describe(Mark mark) {
       return "damaged_journal_refused";
     case Mark::damage_before_valid_record:
       return "damage_before_valid_record";
+    case Mark::writeback_out_of_order:
+      return "writeback_out_of_order";
+    case Mark::torn_trailer_kept:
+      return "torn_trailer_kept";
     case Mark::group_commit_shared:
       return "group_commit_shared";
     case Mark::group_commit_held:

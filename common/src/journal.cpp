@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cstring>
 
 #include "bank/coverage.hpp"
@@ -116,7 +115,11 @@ void encode_record(std::string& out, const Transaction& transaction) {
   BANK_ASSERT(decode_record(std::string_view(out).substr(start)).transaction == transaction);
 }
 
-DecodedRecord decode_record(std::string_view bytes) {
+namespace {
+
+// Decodes the record at the start of bytes; with check_trailer false, a
+// trailer that disagrees with the header does not make it corrupt.
+DecodedRecord decode(std::string_view bytes, bool check_trailer) {
   DecodedRecord result;
   if (bytes.size() < journal_header_bytes) {
     // A prefix of a header is a torn write only if what is there agrees with one.
@@ -139,7 +142,8 @@ DecodedRecord decode_record(std::string_view bytes) {
     result.outcome = DecodeOutcome::incomplete;
     return result;
   }
-  if (bytes.substr(journal_header_bytes + payload_bytes, journal_trailer_bytes) != header) return result;
+  if (check_trailer && bytes.substr(journal_header_bytes + payload_bytes, journal_trailer_bytes) != header)
+    return result;
   const std::string_view payload = bytes.substr(journal_header_bytes, payload_bytes);
   if (crc32c(payload) != get_u32(header, 8)) return result;
   const std::size_t key_bytes = static_cast<unsigned char>(payload[32]);
@@ -151,7 +155,14 @@ DecodedRecord decode_record(std::string_view bytes) {
   result.transaction.key = std::string(payload.substr(journal_payload_fixed_bytes, key_bytes));
   result.record_bytes = record_bytes;
   result.outcome = DecodeOutcome::ok;
+  BANK_ASSERT(result.record_bytes <= journal_record_bytes_max);
   return result;
+}
+
+}  // namespace
+
+DecodedRecord decode_record(std::string_view bytes) {
+  return decode(bytes, true);
 }
 
 namespace {
@@ -160,40 +171,76 @@ bool all_zero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == '\0'; });
 }
 
-// For a record whose header is whole and checked, followed by zeros to the
-// end of the file from before its trailer is whole: how many set bits of the
-// header its trailer lacks (the trailer is a copy of the header; what of it
-// is there must be the header's beginning). -1 for anything else.
-int trailer_bits_missing(std::string_view bytes) {
-  if (bytes.size() < journal_header_bytes || get_u32(bytes, 0) != journal_record_magic ||
-      crc32c(bytes.substr(0, 12)) != get_u32(bytes, 12)) {
-    return -1;
+// Where, in [at, until), the record at `at` reads as lost to a power loss, or
+// npos. A sector that never reached the disk reads as zeros, so a lost region
+// is zeros from the record's start, or from a sector's start, to the end of
+// that sector; or zeros to the end of the file (its size reached the disk
+// before the data, or the space set aside ahead of appends).
+struct Lost {
+  std::size_t at = std::string_view::npos;
+  bool before_end = false;  // Bytes that did reach the disk follow it: writeback out of order.
+};
+Lost first_lost(std::string_view file, std::size_t at, std::size_t until) {
+  BANK_ASSERT(at < file.size());
+  until = std::min(until, file.size());
+  const auto last_nonzero = file.find_last_not_of('\0');
+  const std::size_t zeros_to_end = last_nonzero == std::string_view::npos ? 0 : last_nonzero + 1;
+  const auto zeros_in_sector = [file](std::size_t from) {
+    const std::size_t sector_end = (from / disk_sector_bytes + 1) * disk_sector_bytes;
+    return all_zero(file.substr(from, sector_end - from));
+  };
+  for (std::size_t from = at; from < until && from < zeros_to_end;
+       from = (from / disk_sector_bytes + 1) * disk_sector_bytes) {
+    if (zeros_in_sector(from)) return {from, true};
   }
-  const auto last_nonzero = bytes.find_last_not_of('\0');  // Not npos: the header is there.
-  const std::size_t nonzero_bytes = last_nonzero + 1;
-  const std::size_t trailer_at = journal_header_bytes + std::size_t{get_u32(bytes, 4)};
-  const std::size_t present = nonzero_bytes > trailer_at ? nonzero_bytes - trailer_at : 0;
-  if (present >= journal_trailer_bytes) return -1;
-  const std::string_view header = bytes.substr(0, journal_header_bytes);
-  if (present > 0 && bytes.substr(trailer_at, present) != header.substr(0, present)) return -1;
-  int missing = 0;
-  for (const char c : header.substr(present)) missing += std::popcount(static_cast<unsigned char>(c));
-  return missing;
+  const std::size_t zeros_from = std::max(zeros_to_end, at);
+  return zeros_from < until ? Lost{zeros_from, false} : Lost{};
 }
 
-// A write torn by a crash into space set aside ahead of the appends (the real
-// server grows the file with zeros first): the file ends in zeros from a point
-// inside this record, before its trailer is whole, with at least two of the
-// header's set bits missing from it (a whole trailer's magic alone has more).
-// That record never reached the disk whole and no sync ever covered it:
-// nothing in it was acknowledged. (One set bit missing may be one flipped bit
-// of a whole record: see trailer_end_zeroed.) The same goes for a header that
-// is not even whole before the zeros. A whole record that fails its checksum,
-// or one followed by anything but zeros, is damage.
-bool torn_into_zeros(std::string_view bytes) {
-  if (trailer_bits_missing(bytes) >= 2) return true;
-  const auto last_nonzero = bytes.find_last_not_of('\0');
-  return last_nonzero == std::string_view::npos || last_nonzero + 1 < journal_header_bytes;
+// What the damage at `at`, the first record that does not decode, is.
+enum class DamageKind {
+  torn,          // A power loss took part of this record: it and all after it were never synced.
+  trailer_torn,  // The header and payload verify; a power loss took part of the trailer only.
+  rotten,        // Anything else: damage to what may have been synced.
+};
+
+struct Damage {
+  DamageKind kind = DamageKind::rotten;
+  bool out_of_order = false;  // Found by a lost sector that bytes written later follow.
+};
+
+// Every lost region below reaches past the record's end (a record is shorter
+// than a sector), so it takes the record's trailer too, whose magic a whole
+// record always holds: one flipped bit of a whole record never reads as lost.
+Damage judge_damage(std::string_view file, std::size_t at) {
+  BANK_ASSERT(at < file.size());
+  const std::string_view rest = file.substr(at);
+  const DecodedRecord whole = decode(rest, true);
+  BANK_ASSERT(whole.outcome != DecodeOutcome::ok);
+  if (whole.outcome == DecodeOutcome::incomplete) return {DamageKind::torn};  // The file ends inside it.
+  const bool header_verifies =
+      rest.size() >= journal_header_bytes && get_u32(rest, 0) == journal_record_magic &&
+      crc32c(rest.substr(0, 12)) == get_u32(rest, 12) && get_u32(rest, 4) >= journal_payload_fixed_bytes &&
+      get_u32(rest, 4) <= journal_payload_bytes_max;
+  if (!header_verifies) {
+    // Lost from inside the header: its own bytes and the trailer's magic are zeros.
+    const Lost lost = first_lost(file, at, at + journal_header_bytes);
+    if (lost.at == std::string_view::npos) return {DamageKind::rotten};
+    return {DamageKind::torn, lost.before_end};
+  }
+  const std::size_t trailer_at = at + journal_header_bytes + get_u32(rest, 4);
+  const std::size_t record_end = trailer_at + journal_trailer_bytes;
+  BANK_ASSERT(record_end <= file.size());  // Else it would be incomplete.
+  const Lost lost = first_lost(file, at, record_end);
+  if (lost.at == std::string_view::npos) return {DamageKind::rotten};
+  BANK_ASSERT(lost.at > at);  // The header's magic is there.
+  // What of the trailer is left must be the header's copy.
+  const std::size_t trailer_kept = std::max(lost.at, trailer_at) - trailer_at;
+  if (file.substr(trailer_at, trailer_kept) != rest.substr(0, trailer_kept)) return {DamageKind::rotten};
+  if (decode(rest, false).outcome == DecodeOutcome::ok) return {DamageKind::trailer_torn, lost.before_end};
+  // The payload fails: the lost region must reach into it.
+  if (lost.at >= trailer_at) return {DamageKind::rotten};
+  return {DamageKind::torn, lost.before_end};
 }
 
 // The key of the record at the start of bytes, read without checking it: a
@@ -218,12 +265,37 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
                     file_name)};
   }
   std::size_t at = 0;
-  DecodeOutcome damage = DecodeOutcome::ok;
   while (at < bytes.size()) {
-    DecodedRecord record = decode_record(bytes.substr(at));
+    DecodedRecord record = decode(bytes.substr(at), true);
     if (record.outcome != DecodeOutcome::ok) {
-      damage = record.outcome;
-      break;
+      const Damage damage = judge_damage(bytes, at);
+      if (damage.out_of_order) mark(Mark::writeback_out_of_order);
+      if (damage.kind == DamageKind::torn) break;
+      if (damage.kind == DamageKind::rotten) {
+        std::string follows;
+        for (std::size_t probe = at + 1; probe + journal_header_bytes <= bytes.size(); ++probe) {
+          if (decode(bytes.substr(probe), true).outcome == DecodeOutcome::ok) {
+            follows = fmt::format(", and a valid record follows at offset {}", probe);
+            break;
+          }
+        }
+        mark(Mark::damaged_journal_refused);
+        if (!follows.empty()) mark(Mark::damage_before_valid_record);
+        return Error{fmt::format(
+            "journal {} is damaged at offset {}: the record there fails its checksum or its trailer in a "
+            "way no power loss leaves{}; refusing to start, since it may hold acknowledged transactions. "
+            "Restore the file from a backup or a replica; deleting it, cutting it or setting it aside "
+            "would lose them",
+            file_name, at, follows)};
+      }
+      // The end of the trailer was lost; the record itself is all there.
+      BANK_ASSERT(damage.kind == DamageKind::trailer_torn);
+      record = decode(bytes.substr(at), false);
+      BANK_ASSERT(record.outcome == DecodeOutcome::ok);
+      mark(Mark::torn_trailer_kept);
+      recovered.torn_trailers.push_back(
+          RecoveredJournal::TrailerRepair{at + record.record_bytes - journal_trailer_bytes,
+                                          std::string(bytes.substr(at, journal_header_bytes))});
     }
     // The key index is a table much larger than the caches: ask for the next
     // record's slot while this one is replayed (a third of recovery's time
@@ -236,46 +308,13 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
     }
     at += record.record_bytes;
   }
-  // A torn write: the file ends inside a record, or in zeros (also from inside a record).
-  const bool torn = damage == DecodeOutcome::incomplete || torn_into_zeros(bytes.substr(at));
-  if (at < bytes.size() && !torn) {
-    std::string follows;
-    for (std::size_t probe = at + 1; probe + journal_header_bytes <= bytes.size(); ++probe) {
-      if (decode_record(bytes.substr(probe)).outcome == DecodeOutcome::ok) {
-        follows = fmt::format(", and a valid record follows at offset {}", probe);
-        break;
-      }
-    }
-    mark(Mark::damaged_journal_refused);
-    if (!follows.empty()) mark(Mark::damage_before_valid_record);
-    if (trailer_end_zeroed(bytes.substr(at))) {
-      return Error{fmt::format(
-          "journal {} is damaged at offset {}: the record there is whole but the end of its trailer is "
-          "zeros, as a write torn in its last bytes leaves it, or one flipped bit; refusing to start, since "
-          "it may hold an acknowledged transaction (if the machine lost power and the disk is sound, cut "
-          "the file at offset {}; else restore it)",
-          file_name, at, at)};
-    }
-    return Error{
-        fmt::format("journal {} is damaged at offset {}: the record there is whole but fails its checksum "
-                    "or its trailer{}; "
-                    "refusing to start, since it may hold acknowledged transactions (restore the file or "
-                    "move it aside)",
-                    file_name, at, follows)};
-  }
+  BANK_ASSERT(at <= bytes.size());
   recovered.valid_bytes = at;
   recovered.torn_bytes = bytes.size() - at;
   // No second O(n) pass of Ledger::check_invariants here: replay validated
   // each record as it came (id, created_at, amount, void, key, balance) and
   // the ledger asserted its structures on every append.
   return recovered;
-}
-
-bool trailer_end_zeroed(std::string_view bytes) {
-  if (trailer_bits_missing(bytes) != 1) return false;
-  // The payload is whole (only the trailer's end is missing) and checked.
-  const std::size_t payload_bytes = get_u32(bytes, 4);
-  return crc32c(bytes.substr(journal_header_bytes, payload_bytes)) == get_u32(bytes, 8);
 }
 
 Result<Journal> Journal::open(Disk& disk, const std::string& file_name, Logger& log, Ledger& ledger_out) {
@@ -286,6 +325,11 @@ Result<Journal> Journal::open(Disk& disk, const std::string& file_name, Logger& 
   if (const IoStatus status = disk.sync_directory(); !status.ok()) {
     return Error{
         fmt::format("journal {}: cannot make its directory entry durable: {}", file_name, describe(status))};
+  }
+  // So may the data directory itself.
+  if (const IoStatus status = disk.sync_directory_in_parent(); !status.ok()) {
+    return Error{fmt::format("journal {}: cannot make the data directory's entry in its parent durable: {}",
+                             file_name, describe(status))};
   }
   // What was read may be only in the page cache (appends a crashed process
   // never synced): make it durable before anything is served from it.
@@ -311,6 +355,18 @@ Result<Journal> Journal::open(Disk& disk, const std::string& file_name, Logger& 
     if (!status.ok()) {
       return Error{fmt::format("journal {}: cannot cut the torn tail at offset {}: {}", file_name,
                                recovered->valid_bytes, describe(status))};
+    }
+  }
+  for (const RecoveredJournal::TrailerRepair& repair : recovered->torn_trailers) {
+    // Mended in place before anything is appended after it: a crash midway
+    // leaves the trailer torn as it was, or whole.
+    log.warn(
+        "journal {}: the record ending at offset {} lost the end of its trailer (a power loss during the "
+        "append; its header and payload checksums verify): kept, and its trailer written again",
+        file_name, repair.offset + journal_trailer_bytes);
+    if (const IoStatus status = opened->file->overwrite_now(repair.offset, repair.bytes); !status.ok()) {
+      return Error{fmt::format("journal {}: cannot write the trailer at offset {} again: {}", file_name,
+                               repair.offset, describe(status))};
     }
   }
   log.info("journal {}: recovered {} transactions, balance {}", file_name, recovered->ledger.durable_count(),

@@ -125,7 +125,6 @@ class Host {
   void schedule_start(std::int64_t after_ms);
   void on_shutdown_done(std::int64_t restart_after_ms);
   void check_stop_after_close();
-  std::optional<std::size_t> trailer_end_zeroed_at() const;
 
   RunContext& context_;
   bank::BankServerConfig config_;

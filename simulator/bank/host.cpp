@@ -123,18 +123,6 @@ void Host::start() {
       schedule_start(std::max(disk_.faults().fail_reads_until_ms - now_ms, context_.step_ms));
       return;
     }
-    if (const auto torn_at = trailer_end_zeroed_at(); torn_at && disk_.corruptions() == 0) {
-      // A record torn in its last bytes (after a power loss) looks like one
-      // flipped bit of a whole record: refusing, and saying so, is the legal
-      // outcome; the operator, who knows the disk is sound, cuts it.
-      log_.info(
-          "the server refused to start on a record whose trailer ends in zeros at offset {}: {}; cutting "
-          "the file there",
-          *torn_at, reason);
-      disk_.cut(journal_file, *torn_at);
-      schedule_start(context_.step_ms);
-      return;
-    }
     if (disk_.corruptions() > 0 && reason.find(config_.journal_file) != std::string::npos &&
         reason.find("offset") != std::string::npos) {
       // After media damage, refusing to start with the file and offset named
@@ -162,22 +150,6 @@ void Host::start() {
   context_.disturb(now_ms);
   context_.events.host_up(server_->ledger().durable_count(), down_since_ms_);
   down_since_ms_.reset();
-}
-
-// Where the journal holds a record whose trailer's end is zeros (see
-// bank::trailer_end_zeroed), if it does: its first record that fails to decode.
-std::optional<std::size_t> Host::trailer_end_zeroed_at() const {
-  const sim::SimFileState* file = disk_.file(journal_file);
-  if (file == nullptr) return std::nullopt;
-  const std::string_view bytes = file->cached;
-  std::size_t offset = 0;
-  while (offset < bytes.size()) {
-    const bank::DecodedRecord record = bank::decode_record(bytes.substr(offset));
-    if (record.outcome != bank::DecodeOutcome::ok) break;
-    offset += record.record_bytes;
-  }
-  if (offset < bytes.size() && bank::trailer_end_zeroed(bytes.substr(offset))) return offset;
-  return std::nullopt;
 }
 
 void Host::schedule_start(std::int64_t after_ms) {

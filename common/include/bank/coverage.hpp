@@ -15,6 +15,8 @@ enum class Mark : std::uint8_t {
   torn_tail_cut,                    // Recovery cut an append a crash left unfinished.
   damaged_journal_refused,          // Recovery refused a record that was whole but damaged.
   damage_before_valid_record,       // ... and a valid record followed the damage.
+  writeback_out_of_order,           // Recovery found a lost sector with bytes written later after it.
+  torn_trailer_kept,                // Recovery kept a record whose trailer's end a power loss took.
   group_commit_shared,              // One sync answered more than one write.
   group_commit_held,                // A batch waited for the clients the last sync answered.
   group_commit_hold_expired,        // ...and they were not all back within the hold.

@@ -6,14 +6,19 @@
 //   before it) payload  id u64, created_at_s i64, amount_cents i64, voids_id u64, key_bytes u8, key trailer
 //   the header again, byte for byte
 //
-// Recovery reads records from the start and tells a torn write from a rotten
-// record. A crash can only cut an append short, so a torn write is a record
-// that the file ends inside (or a tail of zeros, where the file's size reached
-// the disk before its data): it was never synced, so never acknowledged, and
-// it is cut off. A record that is all there but fails a checksum, or whose
-// trailer disagrees with its header, was written whole and then damaged: it
-// may be an acknowledged transaction, so recovery refuses to start, naming the
-// file and the offset, and never drops it silently.
+// Recovery reads records from the start and tells what a power loss can
+// leave from what only damage can (docs/RECOVERY.md gives the reasoning).
+// Bytes that were synced change only by damage. Bytes that were not reach the
+// disk in sectors (512 bytes, file-offset aligned), whole or not at all and in
+// any order, and the file's size may end anywhere among them; a sector that
+// never reached the disk reads as zeros. So a record is lost to a power loss
+// when the file ends inside it, or when it reads as zeros from some offset on
+// (to the end of that sector, or of the file) where it must hold set bits:
+// such a record was never synced, nor was anything appended after it, and
+// recovery cuts the file there. A record whose header and payload checksums
+// verify is kept even when a power loss took the end of its trailer. Any other
+// damage may be an acknowledged transaction that rotted: recovery refuses to
+// start, naming the file and the offset, and never drops it.
 
 #include <cstdint>
 #include <string>
@@ -33,6 +38,12 @@ inline constexpr std::size_t journal_header_bytes = 16;
 inline constexpr std::size_t journal_trailer_bytes = journal_header_bytes;
 inline constexpr std::size_t journal_payload_fixed_bytes = 8 * 4 + 1;
 inline constexpr std::size_t journal_payload_bytes_max = journal_payload_fixed_bytes + key_bytes_max;
+inline constexpr std::size_t journal_record_bytes_max =
+    journal_header_bytes + journal_payload_bytes_max + journal_trailer_bytes;
+// The unit a disk writes whole or not at all. A page (4 KiB) is eight of them:
+// a disk without atomic page writes persists a page's sectors in any order.
+inline constexpr std::size_t disk_sector_bytes = 512;
+static_assert(journal_record_bytes_max < disk_sector_bytes, "a record spans at most two sectors");
 
 std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc = 0);
 
@@ -53,18 +64,20 @@ struct RecoveredJournal {
   Ledger ledger;
   std::uint64_t valid_bytes = 0;  // The file's length once the torn tail is cut.
   std::uint64_t torn_bytes = 0;   // How many bytes of torn tail there were.
+  // Records kept whose trailer's end a power loss took (header and payload
+  // verify): where each trailer starts, and what belongs there. Journal::open
+  // writes them again before anything is appended after them.
+  struct TrailerRepair {
+    std::uint64_t offset = 0;
+    std::string bytes;
+  };
+  std::vector<TrailerRepair> torn_trailers;
 };
 
-// Rebuilds the ledger from a journal's bytes. file_name only names the file in
-// errors and logs.
+// Rebuilds the ledger from a journal's bytes: the whole file, from offset 0
+// (sectors are counted from there). file_name only names the file in errors
+// and logs.
 Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_view file_name);
-
-// Whether the record at the start of bytes is whole and checked but for the
-// end of its trailer, which zeros replace to the end of the file: what a write
-// torn within its last few bytes leaves, and also what one flipped bit in a
-// whole trailer leaves. Recovery cannot tell the two apart and refuses to
-// start, saying so; an operator who knows no corruption happened cuts it.
-bool trailer_end_zeroed(std::string_view bytes);
 
 // The journal file: recovery at open, then appends and syncs.
 //

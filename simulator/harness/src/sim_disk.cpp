@@ -9,6 +9,43 @@ namespace {
 // The most zeros a power loss leaves past the last bytes that reached the disk
 // (space the real server set aside ahead of its appends).
 constexpr std::uint64_t zeros_set_aside_max = 4096;
+// What writeback moves to the disk whole or not at all.
+constexpr std::size_t page_bytes = 4096;
+constexpr std::size_t sector_bytes = 512;
+// One power loss in this many writes the unsynced bytes back out of order.
+constexpr std::uint64_t out_of_order_one_in = 3;
+
+// What reaches the disk of `tail`, the bytes writeback would write at file
+// offset `base`, when it writes them out of order: each `unit`-aligned piece
+// whole or not at all (zeros), and the file's size grown to its end or only
+// as far as the last piece that reached the disk. Half the time the pieces
+// are drawn one by one; else the later pieces reached the disk and the
+// earlier ones did not (the state that tells a careful recovery from one that
+// expects a prefix). Returns the bytes of the tail that reached the disk.
+std::uint64_t write_back_out_of_order(std::string& out, std::size_t base, std::string_view tail, Rng& order) {
+  BANK_ASSERT(out.size() == base);
+  const std::size_t unit = order.chance(1, 4) ? page_bytes : sector_bytes;
+  const bool size_reached = order.chance(1, 2);
+  const std::size_t pieces = tail.empty() ? 0 : (base + tail.size() - 1) / unit - base / unit + 1;
+  const bool later_first = pieces >= 2 && order.chance(1, 2);
+  const std::size_t first_reached = later_first ? static_cast<std::size_t>(order.range(1, pieces - 1)) : 0;
+  std::size_t end = base;  // The end of the last piece that reached the disk.
+  std::uint64_t reached_bytes = 0;
+  std::size_t piece = 0;
+  for (std::size_t from = base; from < base + tail.size(); from = (from / unit + 1) * unit, ++piece) {
+    const std::size_t to = std::min(base + tail.size(), (from / unit + 1) * unit);
+    const bool reached = later_first ? piece >= first_reached : order.chance(1, 2);
+    if (reached) {
+      out.resize(from, '\0');
+      out.append(tail.substr(from - base, to - from));
+      end = to;
+      reached_bytes += to - from;
+    }
+  }
+  BANK_ASSERT(piece == pieces);
+  out.resize(size_reached ? base + tail.size() : end, '\0');
+  return reached_bytes;
+}
 }  // namespace
 
 namespace {
@@ -43,6 +80,21 @@ class SimFile final : public bank::DiskFile {
     state_.dirty_from = state_.cached.size();
     disk_.forget_damage_past(name_, size_bytes);
     return {};
+  }
+  bank::IoStatus overwrite_now(std::uint64_t offset, std::string_view bytes) override {
+    BANK_ASSERT(ops_.empty());
+    BANK_ASSERT(offset + bytes.size() <= state_.cached.size());
+    if (const int error = disk_.next_operation_error(); error != 0) return bank::IoStatus{error};
+    // A write and a sync: the bytes are in the cache and, once the sync
+    // succeeds, on the disk (below the durable end, a sync writes the
+    // overwritten pages; past it, the dirty bytes as ever).
+    state_.cached.replace(offset, bytes.size(), bytes);
+    const bank::IoStatus status = sync_state(0);
+    if (status.ok() && offset < state_.durable.size()) {
+      const std::size_t below = std::min(bytes.size(), state_.durable.size() - offset);
+      state_.durable.replace(offset, below, bytes.substr(0, below));
+    }
+    return status;
   }
 
  private:
@@ -158,6 +210,7 @@ bank::Result<bank::OpenedFile> SimDisk::open(const std::string& name) {
   if (faults_.fail_reads_until_ms > world_.now_ms()) {
     return bank::Error{"cannot read " + name + ": " + bank::describe(bank::IoStatus{EIO})};
   }
+  directory_exists_ = true;
   SimFileState& state = files_[name];
   if (!state.exists) {
     state = SimFileState{};
@@ -179,8 +232,35 @@ bank::IoStatus SimDisk::sync_directory() {
   return {};
 }
 
+bank::IoStatus SimDisk::sync_directory_in_parent() {
+  const int nth_error = next_operation_error();
+  if (nth_error != 0 || faults_.fail_syncs_until_ms > world_.now_ms()) {
+    ++syncs_failed;
+    return bank::IoStatus{nth_error != 0 ? nth_error : faults_.error_code};
+  }
+  directory_entry_durable_ = directory_entry_durable_ || directory_exists_;
+  return {};
+}
+
 std::uint64_t SimDisk::power_loss() {
+  ++power_losses_;
   std::uint64_t lost = 0;
+  if (directory_exists_ && !directory_entry_durable_) {
+    // The directory was never synced in its parent: it is gone, files and all.
+    for (auto& [name, state] : files_) {
+      lost += state.cached.size();
+      state = SimFileState{};
+      forget_damage_past(name, 0);
+    }
+    directory_exists_ = false;
+    ++directories_lost_;
+    return lost;
+  }
+  // Whether writeback went out of order, and which pieces it got to, is drawn
+  // from a stream of its own, so that every other draw of this disk is kept.
+  Rng order(mix64(world_.stream_seed("writeback order") ^ *world_.salt_source() ^ power_losses_));
+  const bool out_of_order = order.chance(1, out_of_order_one_in);
+  power_losses_out_of_order_ += out_of_order;
   for (auto& [name, state] : files_) {
     if (!state.exists) continue;
     if (!state.entry_durable) {
@@ -189,12 +269,17 @@ std::uint64_t SimDisk::power_loss() {
       forget_damage_past(name, 0);
       continue;
     }
-    // The kernel may have written back any prefix of the dirty bytes.
+    // The kernel may have written back any prefix of the dirty bytes, or
+    // pieces of them in any order.
     std::string tail;
     append_disk_tail(tail, state);
     const std::size_t kept = rng().below(tail.size() + 1);
-    lost += state.cached.size() - state.durable.size() - kept;
-    state.durable.append(tail, 0, kept);
+    if (out_of_order) {
+      lost += tail.size() - write_back_out_of_order(state.durable, state.durable.size(), tail, order);
+    } else {
+      lost += tail.size() - kept;
+      state.durable.append(tail, 0, kept);
+    }
     // The real server sets space aside ahead of its appends (the file holds
     // zeros there): in one power loss in three the file ends in such zeros,
     // after the last bytes that reached the disk. Decided without a draw, so
@@ -296,6 +381,7 @@ std::size_t SimDisk::repair() {
 }
 
 bool SimDisk::holds_unsynced_bytes() const {
+  if (directory_exists_ && !directory_entry_durable_) return true;
   for (const auto& [name, state] : files_) {
     if (state.cached.size() > state.durable.size() || (state.exists && !state.entry_durable)) return true;
   }
@@ -309,6 +395,8 @@ void SimDisk::put_file_for_test(const std::string& name, std::string bytes) {
   state.dirty_from = state.cached.size();
   state.exists = true;
   state.entry_durable = true;
+  directory_exists_ = true;
+  directory_entry_durable_ = true;
 }
 
 }  // namespace sim

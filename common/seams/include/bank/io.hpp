@@ -124,6 +124,10 @@ class DiskFile {
   // Precondition: no append or sync in flight. Cuts the file to size_bytes
   // and makes that durable, synchronously.
   virtual IoStatus truncate_now(std::uint64_t size_bytes) = 0;
+  // Precondition: no append or sync in flight, and offset + bytes.size() is
+  // within the file. Writes bytes over what is at offset and makes that
+  // durable, synchronously (recovery mends a trailer a power loss cut short).
+  virtual IoStatus overwrite_now(std::uint64_t offset, std::string_view bytes) = 0;
 };
 
 struct OpenedFile {
@@ -140,6 +144,11 @@ class Disk {
   virtual Result<OpenedFile> open(const std::string& name) = 0;
   // Makes the directory's entries durable (fsync of the directory).
   virtual IoStatus sync_directory() = 0;
+  // Makes the directory's own entry durable (fsync of its parent, and of each
+  // ancestor, since an earlier start may have created them and crashed
+  // before syncing them): a directory created and never synced in its parent
+  // can vanish in a power loss, with every file in it.
+  virtual IoStatus sync_directory_in_parent() = 0;
 };
 
 }  // namespace bank

@@ -4,8 +4,13 @@
 // - A process crash loses the process (its open files, their queued
 //   operations) but not the page cache: bytes appended and never synced are
 //   still read back when the server restarts.
-// - A power loss loses the page cache: what was not synced is lost, or torn at
-//   any byte; a file whose directory entry was never synced is gone whole.
+// - A power loss loses the page cache. What was not synced is lost, or torn:
+//   mostly a prefix of it reaches the disk, cut at any byte; in one power loss
+//   in three the kernel wrote it back out of order instead, each page (or, on
+//   a disk without atomic page writes, each 512-byte sector) whole or not at
+//   all, the unwritten ones reading as zeros, and the file's size reaching
+//   the disk or not. A file whose directory entry was never synced is gone
+//   whole, and so is every file of a directory never synced in its parent.
 // Sync failures follow Linux's rules: the failed range is either dropped from
 // the cache (reads see zeros) or kept there, and either way it is marked clean,
 // so a later sync reports success without writing it; only a power loss shows
@@ -58,13 +63,21 @@ class SimDisk final : public bank::Disk {
 
   bank::Result<bank::OpenedFile> open(const std::string& name) override;
   bank::IoStatus sync_directory() override;
+  // The data directory is created with its first file; its entry in its
+  // parent is durable once this succeeds.
+  bank::IoStatus sync_directory_in_parent() override;
 
   // A process crash needs nothing from the disk: the caller destroys its open
   // files (cancelling what they had queued) and the page cache stays.
   // A power loss: every file keeps its durable bytes plus, when its entry is
-  // durable, a random prefix of what the disk would have been written next
-  // (nothing, a torn piece, or all of it). Returns the bytes of page cache lost.
+  // durable, what writeback got to the disk of what it would have written
+  // next (see the top of this file). Returns the bytes of page cache lost.
   std::uint64_t power_loss();
+  // How many power losses wrote back out of order, and how many took the
+  // data directory whole.
+  std::uint64_t power_losses_out_of_order() const { return power_losses_out_of_order_; }
+  std::uint64_t directories_lost() const { return directories_lost_; }
+  bool directory_entry_durable() const { return directory_entry_durable_; }
 
   DiskFaults& faults() { return faults_; }
   // Fails exactly the nth append or sync from now on (1-based) with error_code:
@@ -123,6 +136,11 @@ class SimDisk final : public bank::Disk {
   std::uint64_t fail_operation_number_ = 0;
   int fail_operation_error_ = 0;
   std::map<std::string, SimFileState> files_;
+  bool directory_exists_ = false;         // Created with the first file.
+  bool directory_entry_durable_ = false;  // Its entry in its parent was synced.
+  std::uint64_t power_losses_ = 0;
+  std::uint64_t power_losses_out_of_order_ = 0;
+  std::uint64_t directories_lost_ = 0;
   struct Patch {
     std::string file;
     std::size_t offset;
