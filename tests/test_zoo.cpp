@@ -26,6 +26,9 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
     const char* name;
     std::vector<std::string> invariants;
     int runs;
+    // A failure bound to where the journal's bytes fall keeps the writes
+    // that put them there: its stories are longer, and counted apart.
+    int story_max_bound_to_layout = 0;
   };
   // Every failure of the sweeps shrinks within the default budget to a short
   // story: nearly all to this many interactions and faults, the rest (failures
@@ -41,6 +44,10 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
       {"keys_ignored", {"exactly-once"}, 20},
       {"void_twice", {"a transaction is voided at most once"}, 20},
       {"skips_directory_sync", {"durability"}, 20},
+      {"skips_parent_directory_sync", {"durability"}, 20},
+      // Found only by a power loss that writes back out of order, with an
+      // append across a sector boundary in flight: about one seed in 26.
+      {"trusts_writeback_order", {"recovery"}, 120, 60},
       {"keeps_failed_writes", {"recovery", "durability"}, 60},
       {"cuts_rotten_records", {"durability"}, 60},
       // Planted by patches (common/zoo/), one for each shape of the bankers' workload.
@@ -92,8 +99,12 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
       const int before = std::stoi((*it)[1].str());
       const int after = std::stoi((*it)[2].str());
       CHECK(after < before);
-      CHECK(after <= story_max);
       ++shrinks;
+      if (bug.story_max_bound_to_layout != 0) {
+        CHECK(after <= bug.story_max_bound_to_layout);
+        continue;
+      }
+      CHECK(after <= story_max);
       ++shrinks_all;
       shrinks_short += after <= story_short;
     }
