@@ -261,7 +261,8 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
   if (bytes.size() >= 4 && get_u32(bytes, 0) == journal_record_magic_format1) {
     return Error{
         fmt::format("journal {} was written in an older format (BNK1) that this server does not read; "
-                    "move it aside to start empty",
+                    "serve it with the server that wrote it (a new data directory starts an empty ledger, "
+                    "without its transactions)",
                     file_name)};
   }
   std::size_t at = 0;
