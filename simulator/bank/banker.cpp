@@ -656,8 +656,12 @@ void Banker::finish_request(Request& request, std::string_view reply) {
           break;
         }
         // Outcome unknown, or refused until a restart: a keyed write is
-        // retried with its key; an unkeyed one stays "maybe" in the model.
+        // retried with its key (an earlier attempt may have been recorded).
         if (retry_with_key(request, reply)) return;
+        // An unkeyed one was sent once. A disk error leaves it "maybe" in the
+        // model; a refusal claims nothing was recorded, and the model holds
+        // the server to that: it may never appear.
+        if (!own_failure) model.write_refused(request.model_key);
         break;
       }
       if (error == bank::ErrorKind::shutting_down) {

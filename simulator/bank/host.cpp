@@ -74,10 +74,12 @@ std::vector<std::string> Host::describe_journal(std::size_t last) const {
     out.push_back(fmt::format("{}: no such file on the disk", journal_file));
     return out;
   }
-  out.push_back(
-      fmt::format("{}: {} bytes in the page cache, {} durable, dirty from byte {}; directory entry {}",
-                  journal_file, file->cached.size(), file->durable.size(), file->dirty_from,
-                  file->entry_durable ? "synced" : "NOT synced (a power loss takes the file)"));
+  out.push_back(fmt::format(
+      "{}: {} bytes in the page cache, {} durable, dirty from byte {}; directory entry {}; the "
+      "data directory's entry in its parent {}",
+      journal_file, file->cached.size(), file->durable.size(), file->dirty_from,
+      file->entry_durable ? "synced" : "NOT synced (a power loss takes the file)",
+      disk_.directory_entry_durable() ? "synced" : "NOT synced (a power loss takes the directory)"));
   std::vector<std::string> records;
   std::string_view bytes = file->cached;
   std::size_t offset = 0;
