@@ -453,53 +453,36 @@ TEST_CASE(
   CHECK(disk.file("f")->durable == "never-synced");
 }
 
-TEST_CASE("sim disk: a file whose directory entry was never synced is gone after a power loss") {
-  sim::World world(6, 0, 1);
-  sim::SimDisk disk(world, sim::DiskConfig{});
-  auto opened = disk.open("f");
-  REQUIRE(disk.sync_directory_in_parent().ok());
-  opened->file->append("synced data", [](bank::IoStatus s) { REQUIRE(s.ok()); });
-  opened->file->sync([](bank::IoStatus s) { REQUIRE(s.ok()); });
-  drain(world);
-  opened->file.reset();
-  CHECK(disk.power_loss() == 11);
-  CHECK(disk.open("f")->contents.empty());
-  // Once the entry is synced, the file survives.
-  auto again = disk.open("f");
-  again->file->append("abc", [](bank::IoStatus) {});
-  again->file->sync([](bank::IoStatus) {});
-  drain(world);
-  REQUIRE(disk.sync_directory().ok());
-  again->file.reset();
-  disk.power_loss();
-  CHECK(disk.open("f")->contents == "abc");
-}
-
-TEST_CASE("sim disk: a data directory never synced in its parent is gone after a power loss, files and all") {
-  sim::World world(6, 0, 1);
-  sim::SimDisk disk(world, sim::DiskConfig{});
-  auto opened = disk.open("f");
-  REQUIRE(disk.sync_directory().ok());  // The file's entry is durable; the directory's is not.
-  opened->file->append("synced data", [](bank::IoStatus s) { REQUIRE(s.ok()); });
-  opened->file->sync([](bank::IoStatus s) { REQUIRE(s.ok()); });
-  drain(world);
-  opened->file.reset();
-  CHECK(disk.holds_unsynced_bytes());
-  CHECK(disk.power_loss() == 11);
-  CHECK(disk.directories_lost() == 1);
-  CHECK(disk.open("f")->contents.empty());
-  // Once the directory's entry is synced in its parent, the directory survives.
-  auto again = disk.open("f");
-  again->file->append("abc", [](bank::IoStatus) {});
-  again->file->sync([](bank::IoStatus) {});
-  drain(world);
-  REQUIRE(disk.sync_directory().ok());
-  REQUIRE(disk.sync_directory_in_parent().ok());
-  CHECK_FALSE(disk.holds_unsynced_bytes());
-  again->file.reset();
-  disk.power_loss();
-  CHECK(disk.open("f")->contents == "abc");
-  CHECK(disk.directories_lost() == 1);
+// A file whose own directory entry was never synced is gone after a power
+// loss; so is every file of a data directory never synced in its parent.
+TEST_CASE("sim disk: a file or a data directory whose entry was never synced is gone after a power loss") {
+  for (const bool directory_unsynced : {false, true}) {
+    INFO((directory_unsynced ? "the data directory's entry in its parent" : "the file's entry")
+         << " never synced");
+    sim::World world(6, 0, 1);
+    sim::SimDisk disk(world, sim::DiskConfig{});
+    auto opened = disk.open("f");
+    REQUIRE((directory_unsynced ? disk.sync_directory() : disk.sync_directory_in_parent()).ok());
+    opened->file->append("synced data", [](bank::IoStatus s) { REQUIRE(s.ok()); });
+    opened->file->sync([](bank::IoStatus s) { REQUIRE(s.ok()); });
+    drain(world);
+    opened->file.reset();
+    CHECK(disk.holds_unsynced_bytes());
+    CHECK(disk.power_loss() == 11);
+    CHECK(disk.directories_lost() == (directory_unsynced ? 1u : 0u));
+    CHECK(disk.open("f")->contents.empty());
+    // Once both entries are synced, the file survives.
+    auto again = disk.open("f");
+    again->file->append("abc", [](bank::IoStatus) {});
+    again->file->sync([](bank::IoStatus) {});
+    drain(world);
+    REQUIRE(disk.sync_directory().ok());
+    REQUIRE(disk.sync_directory_in_parent().ok());
+    CHECK_FALSE(disk.holds_unsynced_bytes());
+    again->file.reset();
+    disk.power_loss();
+    CHECK(disk.open("f")->contents == "abc");
+  }
 }
 
 // Unsynced bytes over several pages: out of order, a later page or sector
