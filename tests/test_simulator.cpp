@@ -171,6 +171,38 @@ TEST_CASE("model: a list sent before the checked prefix grew is worded as the wh
         "created_at");
 }
 
+// A newline after the last line (or before the first) is no line: the
+// protocol joins lines with '\n'. It also hid the last line from the count of
+// what the list shows, whether the list extends the checked prefix or not,
+// and whether it is a banker's or the audit's.
+TEST_CASE("model: a list with a newline before its first line or after its last is a reply format failure") {
+  const std::string line1 = "id=1 created_at=0 amount=$5.00";
+  const std::string line2 = "id=2 created_at=0 amount=$7.00";
+  for (const std::string& reply :
+       {line1 + "\n", line1 + "\n" + line2 + "\n", "\n" + line1, std::string("\n")}) {
+    for (const bool prefix_checked : {false, true}) {
+      INFO("reply `" << reply << "`, prefix checked first: " << prefix_checked);
+      sim::World world(1, 0, 1);
+      Model model(world);
+      model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
+      model.write_started("k2", WriteKind::create, bank::Money{700}, 0);
+      if (prefix_checked) {
+        model.check_list("banker0", line1, model.generation());
+        REQUIRE_FALSE(model.failed());
+      }
+      model.check_list("banker1", reply, model.generation());
+      REQUIRE(model.failed());
+      CHECK(model.failure()->invariant == "reply format");
+    }
+  }
+  sim::World world(1, 0, 1);
+  Model model(world);
+  model.write_started("k1", WriteKind::create, bank::Money{500}, 0);
+  model.audit("auditor", line1 + "\n", "$5.00");
+  REQUIRE(model.failed());
+  CHECK(model.failure()->invariant == "reply format");
+}
+
 TEST_CASE("model: a write applied twice is caught") {
   sim::World world(1, 0, 1);
   Model model(world);

@@ -416,6 +416,12 @@ std::optional<std::vector<ParsedTransaction>> Model::parse_list(const std::strin
                                                                 std::string_view reply, Wording wording) {
   std::vector<ParsedTransaction> list;
   list.reserve(reply.size() / 40 + 1);  // A line is 45 to 70 bytes.
+  if (reply.ends_with('\n')) {
+    // An empty last line: '\n' only joins lines.
+    reject(wording, "reply format", actor,
+           [&] { return fmt::format("LIST_TRANSACTIONS ended with a newline: `{}`", reply.substr(0, 200)); });
+    return std::nullopt;
+  }
   while (!reply.empty()) {
     const auto newline = reply.find('\n');
     const std::string_view line = reply.substr(0, newline);
@@ -515,6 +521,15 @@ std::uint64_t Model::highest_confirmed_id(std::uint64_t generation) const {
 
 void Model::check_list(const std::string& actor, std::string_view reply, std::uint64_t generation,
                        std::uint64_t durable_high) {
+  // The protocol joins the lines with '\n' and ends the reply after the last
+  // one: a newline before or after them is no line (and would hide the last
+  // line from the count below).
+  if (reply.starts_with('\n') || reply.ends_with('\n')) {
+    fail("reply format", actor,
+         fmt::format("LIST_TRANSACTIONS {} with a newline, but '\\n' only joins lines: `{}`",
+                     reply.starts_with('\n') ? "began" : "ended", reply.substr(0, 200)));
+    return;
+  }
   // Ids are 1..n, so the last line's id says how many there are (a list
   // whose ids are wrong fails the whole check below); no need to count lines.
   std::uint64_t lines = 0;
