@@ -661,7 +661,10 @@ void Banker::finish_request(Request& request, std::string_view reply) {
         // An unkeyed one was sent once. A disk error leaves it "maybe" in the
         // model; a refusal claims nothing was recorded, and the model holds
         // the server to that: it may never appear.
-        if (!own_failure) model.write_refused(request.model_key);
+        if (!own_failure) {
+          model.write_refused(request.model_key, "every error is justified",
+                              fmt::format("{} was answered `{}`", frames_text(request.frames), reply));
+        }
         break;
       }
       if (error == bank::ErrorKind::shutting_down) {
@@ -675,7 +678,8 @@ void Banker::finish_request(Request& request, std::string_view reply) {
         // A keyed write may have been recorded by an earlier attempt: retried
         // with its key, as after a disk error; an unkeyed one was sent once.
         if (retry_with_key(request, reply)) return;
-        model.write_refused(request.model_key);
+        model.write_refused(request.model_key, "every error is justified",
+                            fmt::format("{} was answered `{}`", frames_text(request.frames), reply));
         break;
       }
       if (is_void && reply == bank::reply_not_found) {
@@ -800,6 +804,28 @@ void Banker::on_closed(bank::CloseReason reason) {
         "the server closed the connection after CLOSE (or a half-close) without answering the "
         "write sent before it");
     return;
+  }
+  if (waiting && reason == bank::CloseReason::peer_closed && host_.stopping()) {
+    // A stopping server answers every write it has read, or never applies
+    // it. It closed this connection having read all of it (so no reset took
+    // replies in flight): a write still unanswered here was read and must
+    // never appear. An unkeyed one is held to that; a keyed one is retried
+    // with its key, as an earlier attempt may have been recorded.
+    const bank::Connection* closed = client_.closed_connection();
+    const auto view = closed == nullptr ? std::nullopt : context_.network.peer_close_view(*closed);
+    if (view && view->read_everything) {
+      for (const Request& request : batch_) {
+        const bool is_write =
+            request.interaction.op == BankerOp::create || request.interaction.op == BankerOp::void_;
+        if (request.awaiting() && is_write && request.key.empty()) {
+          context_.model.write_refused(
+              request.model_key, "a graceful stop answers every write it read, or never applies it",
+              fmt::format("{} went unanswered: the server, stopping gracefully, closed the connection at "
+                          "+{} ms having read everything sent on it",
+                          frames_text(request.frames), view->closed_at_ms - context_.world.start_ms()));
+        }
+      }
+    }
   }
   if (waiting) retry_batch(fmt::format("connection {}", bank::describe(reason)));
 }

@@ -63,10 +63,11 @@ void FramedClient::on_data(std::string_view bytes) {
 }
 
 void FramedClient::on_closed(bank::CloseReason reason) {
-  connection_.reset();
+  closed_connection_ = std::move(connection_);
   connecting_ = false;
   ++generation_;
   if (handlers_.closed) handlers_.closed(reason);
+  closed_connection_.reset();
 }
 
 }  // namespace bank_sim

@@ -51,6 +51,9 @@ class FramedClient final : public bank::ConnectionHandler {
   // (a real socket fails such a send with EPIPE).
   bool sending_shut() const { return sending_shut_; }
   bank::Connection* connection() { return connection_.get(); }
+  // While the closed handler runs: the connection that just closed (its
+  // network still says what the peer had read of it), else null.
+  const bank::Connection* closed_connection() const { return closed_connection_.get(); }
   // Lets the connection go (the peer sees a reset if it has unread bytes);
   // a connect in progress is forgotten.
   void drop();
@@ -68,6 +71,7 @@ class FramedClient final : public bank::ConnectionHandler {
   std::size_t frame_bytes_max_;
   Handlers handlers_;
   std::unique_ptr<bank::Connection> connection_;
+  std::unique_ptr<bank::Connection> closed_connection_;  // Kept only while the closed handler runs.
   bank::FrameDecoder decoder_;
   bool connecting_ = false;
   bool sending_shut_ = false;     // Of the current connection.

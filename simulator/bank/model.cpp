@@ -216,6 +216,12 @@ void Model::write_refused(const std::string& key) {
   pending_.erase(key);
 }
 
+void Model::write_refused(const std::string& key, std::string_view invariant, std::string claim) {
+  if (auto it = pending_.find(key); it != pending_.end())
+    refusal_claims_.push_back(RefusalClaim{it->second, std::string(invariant), std::move(claim)});
+  pending_.erase(key);
+}
+
 void Model::overflow_refused(const std::string& actor, const std::string& key, bank::Money amount,
                              std::string_view reply) {
   // Every balance is a sum of created amounts and their negations.
@@ -498,6 +504,17 @@ const ParsedTransaction* Model::first_unexplained(const std::vector<ParsedTransa
 bool Model::explain_unconfirmed(const std::string& actor, const std::vector<ParsedTransaction>& list) {
   const ParsedTransaction* unexplained = first_unexplained(list);
   if (unexplained == nullptr) return true;
+  // A write the server said it never applied explains the line, and breaks that claim.
+  const WriteKind kind = unexplained->voids_id != 0 ? WriteKind::void_ : WriteKind::create;
+  for (const RefusalClaim& refusal : refusal_claims_) {
+    const Write& write = refusal.write;
+    if (write.kind == kind && (kind == WriteKind::create ? write.amount == unexplained->amount
+                                                         : write.target_id == unexplained->voids_id)) {
+      fail(refusal.invariant, actor,
+           fmt::format("`{}` is in the ledger, but {}", unexplained->line, refusal.claim));
+      return false;
+    }
+  }
   fail("exactly-once", actor,
        fmt::format(
            "`{}` matches no acknowledged write and no write still in flight: a write was applied twice "

@@ -77,6 +77,11 @@ class Model {
   std::uint64_t write_acked(const std::string& actor, const std::string& key, std::string_view reply,
                             const ClockWindow& clock);
   void write_refused(const std::string& key);
+  // The same, when the server claimed the write was never applied (an ERROR
+  // that says nothing was recorded, a stop that read it and closed without
+  // answering): should it appear after all, the failure is `invariant`, and
+  // its evidence quotes `claim`.
+  void write_refused(const std::string& key, std::string_view invariant, std::string claim);
   // A void answered "already voided by X" or "is a reversal": checked against what is known.
   // durable_high: what the host had made durable when the reply arrived (a
   // refusal reveals the transactions it names, which must be durable by then).
@@ -197,6 +202,13 @@ class Model {
   std::set<std::uint64_t> verified_unacked_;  // Verified ids not acknowledged when last looked at.
   std::vector<std::uint64_t> known_ids_;
   std::map<std::string, Write> pending_;
+  // Writes the server claimed it never applied (see write_refused), in order.
+  struct RefusalClaim {
+    Write write;
+    std::string invariant;
+    std::string claim;
+  };
+  std::vector<RefusalClaim> refusal_claims_;
   // Looked up, never walked (so their order cannot show): hashed.
   std::unordered_map<std::string, std::uint64_t> acked_keys_;  // key -> id
   // id -> the key acknowledged with it (in acked_keys_); its keys are the ids acknowledged.
