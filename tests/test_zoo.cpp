@@ -26,9 +26,11 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
     const char* name;
     std::vector<std::string> invariants;
     int runs;
-    // A failure bound to where the journal's bytes fall keeps the writes
-    // that put them there: its stories are longer, and counted apart.
-    int story_max_bound_to_layout = 0;
+    // A failure bound to where the journal's bytes fall, or to the moment a
+    // stop strikes a sync, keeps the steps that put it there (removing one
+    // moves it): such a bug's stories get a bound of their own and are
+    // counted apart from the others'.
+    int story_max_own = 0;
   };
   // Every failure of the sweeps shrinks within the default budget to a short
   // story: nearly all to this many interactions and faults, the rest (failures
@@ -69,9 +71,11 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
       {"stop_waits_out_grace", {"a graceful stop ends once nothing is left"}, 20},
       {"idle_close_late", {"an idle connection is closed after the idle timeout"}, 20},
       {"idle_check_spins", {"liveness"}, 60},
+      // Found when a stop strikes while an unkeyed write syncs: about one seed in 26.
       {"stop_closes_before_answering",
        {"a graceful stop answers every write it read, or never applies it"},
-       120},
+       120,
+       60},
       {"list_ends_with_newline", {"reply format"}, 20},
       {"recovery_trusts_page_cache",
        {"durability",
@@ -104,8 +108,8 @@ TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and r
       const int after = std::stoi((*it)[2].str());
       CHECK(after < before);
       ++shrinks;
-      if (bug.story_max_bound_to_layout != 0) {
-        CHECK(after <= bug.story_max_bound_to_layout);
+      if (bug.story_max_own != 0) {
+        CHECK(after <= bug.story_max_own);
         continue;
       }
       CHECK(after <= story_max);
