@@ -117,6 +117,16 @@ void encode_record(std::string& out, const Transaction& transaction) {
 
 namespace {
 
+// Whether bytes start with a whole header that checks: the magic, its own
+// checksum, and a payload length a record can have.
+bool header_verifies(std::string_view bytes) {
+  if (bytes.size() < journal_header_bytes) return false;
+  if (get_u32(bytes, 0) != journal_record_magic || crc32c(bytes.substr(0, 12)) != get_u32(bytes, 12))
+    return false;
+  const std::uint32_t payload_bytes = get_u32(bytes, 4);
+  return payload_bytes >= journal_payload_fixed_bytes && payload_bytes <= journal_payload_bytes_max;
+}
+
 // Decodes the record at the start of bytes; with check_trailer false, a
 // trailer that disagrees with the header does not make it corrupt.
 DecodedRecord decode(std::string_view bytes, bool check_trailer) {
@@ -131,11 +141,9 @@ DecodedRecord decode(std::string_view bytes, bool check_trailer) {
                          : DecodeOutcome::corrupt;
     return result;
   }
+  if (!header_verifies(bytes)) return result;
   const std::string_view header = bytes.substr(0, journal_header_bytes);
-  if (get_u32(header, 0) != journal_record_magic) return result;
-  if (crc32c(header.substr(0, 12)) != get_u32(header, 12)) return result;
   const std::uint32_t payload_bytes = get_u32(header, 4);
-  if (payload_bytes < journal_payload_fixed_bytes || payload_bytes > journal_payload_bytes_max) return result;
   const std::size_t record_bytes = journal_header_bytes + payload_bytes + journal_trailer_bytes;
   if (bytes.size() < record_bytes) {
     // The header is whole and checked: the file ends inside this record.
@@ -212,17 +220,12 @@ struct Damage {
 // Every lost region below reaches past the record's end (a record is shorter
 // than a sector), so it takes the record's trailer too, whose magic a whole
 // record always holds: one flipped bit of a whole record never reads as lost.
-Damage judge_damage(std::string_view file, std::size_t at) {
+Damage judge_damage(std::string_view file, std::size_t at, DecodeOutcome outcome) {
   BANK_ASSERT(at < file.size());
+  BANK_ASSERT(outcome != DecodeOutcome::ok);
+  if (outcome == DecodeOutcome::incomplete) return {DamageKind::torn};  // The file ends inside it.
   const std::string_view rest = file.substr(at);
-  const DecodedRecord whole = decode(rest, true);
-  BANK_ASSERT(whole.outcome != DecodeOutcome::ok);
-  if (whole.outcome == DecodeOutcome::incomplete) return {DamageKind::torn};  // The file ends inside it.
-  const bool header_verifies =
-      rest.size() >= journal_header_bytes && get_u32(rest, 0) == journal_record_magic &&
-      crc32c(rest.substr(0, 12)) == get_u32(rest, 12) && get_u32(rest, 4) >= journal_payload_fixed_bytes &&
-      get_u32(rest, 4) <= journal_payload_bytes_max;
-  if (!header_verifies) {
+  if (!header_verifies(rest)) {
     // Lost from inside the header: its own bytes and the trailer's magic are zeros.
     const Lost lost = first_lost(file, at, at + journal_header_bytes);
     if (lost.at == std::string_view::npos) return {DamageKind::rotten};
@@ -241,6 +244,25 @@ Damage judge_damage(std::string_view file, std::size_t at) {
   // The payload fails: the lost region must reach into it.
   if (lost.at >= trailer_at) return {DamageKind::rotten};
   return {DamageKind::torn, lost.before_end};
+}
+
+// Refuses to start on damage at `at` that no power loss explains, naming the
+// file, the offset, and a valid record after it if there is one.
+Error refuse_damage(std::string_view file, std::size_t at, std::string_view file_name) {
+  std::string follows;
+  for (std::size_t probe = at + 1; probe + journal_header_bytes <= file.size(); ++probe) {
+    if (decode(file.substr(probe), true).outcome == DecodeOutcome::ok) {
+      follows = fmt::format(", and a valid record follows at offset {}", probe);
+      break;
+    }
+  }
+  mark(Mark::damaged_journal_refused);
+  if (!follows.empty()) mark(Mark::damage_before_valid_record);
+  return Error{fmt::format(
+      "journal {} is damaged at offset {}: the record there fails its checksum or its trailer in a way no "
+      "power loss leaves{}; refusing to start, since it may hold acknowledged transactions. Restore the "
+      "file from a backup or a replica; deleting it, cutting it or setting it aside would lose them",
+      file_name, at, follows)};
 }
 
 // The key of the record at the start of bytes, read without checking it: a
@@ -269,26 +291,10 @@ Result<RecoveredJournal> recover_journal(std::string_view bytes, std::string_vie
   while (at < bytes.size()) {
     DecodedRecord record = decode(bytes.substr(at), true);
     if (record.outcome != DecodeOutcome::ok) {
-      const Damage damage = judge_damage(bytes, at);
+      const Damage damage = judge_damage(bytes, at, record.outcome);
       if (damage.out_of_order) mark(Mark::writeback_out_of_order);
       if (damage.kind == DamageKind::torn) break;
-      if (damage.kind == DamageKind::rotten) {
-        std::string follows;
-        for (std::size_t probe = at + 1; probe + journal_header_bytes <= bytes.size(); ++probe) {
-          if (decode(bytes.substr(probe), true).outcome == DecodeOutcome::ok) {
-            follows = fmt::format(", and a valid record follows at offset {}", probe);
-            break;
-          }
-        }
-        mark(Mark::damaged_journal_refused);
-        if (!follows.empty()) mark(Mark::damage_before_valid_record);
-        return Error{fmt::format(
-            "journal {} is damaged at offset {}: the record there fails its checksum or its trailer in a "
-            "way no power loss leaves{}; refusing to start, since it may hold acknowledged transactions. "
-            "Restore the file from a backup or a replica; deleting it, cutting it or setting it aside "
-            "would lose them",
-            file_name, at, follows)};
-      }
+      if (damage.kind == DamageKind::rotten) return refuse_damage(bytes, at, file_name);
       // The end of the trailer was lost; the record itself is all there.
       BANK_ASSERT(damage.kind == DamageKind::trailer_torn);
       record = decode(bytes.substr(at), false);

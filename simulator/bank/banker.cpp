@@ -636,6 +636,9 @@ void Banker::finish_request(Request& request, std::string_view reply) {
     case BankerOp::create:
     case BankerOp::void_: {
       const bool is_void = request.interaction.op == BankerOp::void_;
+      const auto answered = [&] {
+        return fmt::format("{} was answered `{}`", frames_text(request.frames), reply);
+      };
       if (reply.starts_with("id=")) {
         if (const std::uint64_t acked = model.write_acked(name_, request.model_key, reply, request.clock))
           own_acked_high_id_ = std::max(own_acked_high_id_, acked);
@@ -662,8 +665,7 @@ void Banker::finish_request(Request& request, std::string_view reply) {
         // model; a refusal claims nothing was recorded, and the model holds
         // the server to that: it may never appear.
         if (!own_failure) {
-          model.write_refused(request.model_key, "every error is justified",
-                              fmt::format("{} was answered `{}`", frames_text(request.frames), reply));
+          model.write_refused(request.model_key, "every error is justified", answered());
         }
         break;
       }
@@ -678,8 +680,7 @@ void Banker::finish_request(Request& request, std::string_view reply) {
         // A keyed write may have been recorded by an earlier attempt: retried
         // with its key, as after a disk error; an unkeyed one was sent once.
         if (retry_with_key(request, reply)) return;
-        model.write_refused(request.model_key, "every error is justified",
-                            fmt::format("{} was answered `{}`", frames_text(request.frames), reply));
+        model.write_refused(request.model_key, "every error is justified", answered());
         break;
       }
       if (is_void && reply == bank::reply_not_found) {
@@ -704,7 +705,7 @@ void Banker::finish_request(Request& request, std::string_view reply) {
         }
         break;
       }
-      model.fail("protocol", name_, fmt::format("{} was answered `{}`", frames_text(request.frames), reply));
+      model.fail("protocol", name_, answered());
       break;
     }
     case BankerOp::sleep:
