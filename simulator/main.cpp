@@ -134,6 +134,10 @@ void add_knob_options(CLI::App& app, Settings& settings, Texts& t) {
 void add_output_options(CLI::App& app, Settings& settings, Texts& t) {
   app.add_flag("--check-determinism", settings.check_determinism,
                "Run each seed twice and compare the full event traces; name the first difference");
+  app.add_flag("--hash-event-log", settings.hash_event_log,
+               "Fold every run's whole event log (events and every actor's lines), not only its events, into "
+               "the trace_hash of its --report-json record: equal hashes of a seed on two builds mean they "
+               "behaved alike (bench/mutation)");
   app.add_flag("--print-plan", settings.print_plan, "Print every actor's plan after the knobs");
   app.add_flag("--quiet", settings.quiet, "Print the reports of failing runs only, then the summary");
   app.add_option("--save-plan", settings.save_plan,

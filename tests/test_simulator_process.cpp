@@ -237,6 +237,33 @@ TEST_CASE("simulator process: --check-determinism compares two runs of each seed
   CHECK_THAT(r.out, Catch::Contains("determinism: same trace twice"));
 }
 
+// Each run's record carries its determinism hash: the same for the same seed
+// in any process, and with --hash-event-log one over the whole event log.
+TEST_CASE("simulator process: --report-json records a trace_hash per run; --hash-event-log covers the log") {
+  const auto dir = test_support::make_temp_dir();
+  const auto hashes = [&](const std::string& flags) {
+    const std::string records = dir + "/records.jsonl";
+    const Ran r = run_shell(simulator + " --seed 9 --runs 4 --quiet --no-shrink --report-json " + records +
+                            " " + flags);
+    CHECK(r.exit_code == 0);
+    const std::string text = test_support::read_file(records);
+    std::vector<std::string> found;
+    const std::regex hash("\"trace_hash\":([0-9]+)");
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), hash); it != std::sregex_iterator(); ++it)
+      found.push_back((*it)[1]);
+    CHECK(found.size() == 4);
+    return found;
+  };
+  const auto events = hashes("");
+  const auto logs = hashes("--hash-event-log");
+  CHECK(hashes("--hash-event-log --no-isolation --max-parallel 1") == logs);
+  for (std::size_t i = 0; i < logs.size() && i < events.size(); ++i) {
+    INFO("run " << i);
+    CHECK(logs[i] != events[i]);
+    CHECK(logs[i] != "0");
+  }
+}
+
 // The epochalypse build must fail within 20 seeds; the normal build passes them.
 TEST_CASE("simulator process: the epochalypse is found, explained, and replayed exactly") {
   const auto dir = test_support::make_temp_dir();

@@ -38,6 +38,7 @@ json record_json(const RunRecord& r) {
               {"faults", r.faults},
               {"recovery_ms", r.recovery_ms ? json(*r.recovery_ms) : json(nullptr)},
               {"marks", marks_json(r.marks)},
+              {"trace_hash", r.trace_hash},
               {"replay", r.replay}};
   if (!r.passed) {
     out["invariant"] = r.invariant;
@@ -87,6 +88,8 @@ RunRecord record_from(const json& in) {
     const auto found = marks.find(std::string(bank::describe(static_cast<bank::Mark>(m))));
     if (found != marks.end()) found->get_to(r.marks[m]);
   }
+  // Records from a build before the hash was written lack it.
+  if (const auto hash = in.find("trace_hash"); hash != in.end()) hash->get_to(r.trace_hash);
   read(in, "replay", r.replay);
   if (!r.passed) {
     read(in, "invariant", r.invariant);

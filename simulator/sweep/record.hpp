@@ -37,6 +37,10 @@ struct RunRecord {
   std::uint64_t faults = 0;
   std::optional<std::int64_t> recovery_ms;
   bank::MarkCounts marks{};
+  // The determinism hash of the run: its events (time, order, kind) and, with
+  // --hash-event-log, every line of its event log. Equal hashes of one seed
+  // on two builds: the builds did the same thing.
+  std::uint64_t trace_hash = 0;
   // A failure, shrunk: its shape (which kinds of steps the minimal story
   // holds, without values, so that seeds of one bug share it), its size, the
   // story and where its plan was saved. Empty when not shrunk.

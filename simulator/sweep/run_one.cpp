@@ -266,7 +266,7 @@ Outcome run_one(const Settings& settings, std::uint64_t index) {
   if (settings.print_plan) outcome.report += plan_text(plans);
   RunOptions options;
   options.log_level = settings.log_level;
-  options.keep_trace = settings.check_determinism;
+  options.keep_trace = settings.check_determinism || settings.hash_event_log;
   options.record_timeline = index == 0 && !settings.timeline.empty();
   if (index == 0) outcome.report += first_run_files(settings, plans, record);
   fmt::format_to_n(
@@ -310,6 +310,7 @@ Outcome run_one(const Settings& settings, std::uint64_t index) {
   record.faults = result.stats.faults_injected;
   record.recovery_ms = result.recovery_ms;
   record.marks = result.marks;
+  record.trace_hash = result.trace_hash;
   return outcome;
 }
 

@@ -52,6 +52,7 @@ struct Settings {
   std::uint32_t max_parallel = 0;
   bank::LogLevel log_level = bank::LogLevel::off;
   bool check_determinism = false;
+  bool hash_event_log = false;  // Fold every run's whole event log into its record's trace_hash.
   bool print_plan = false;
   std::size_t failure_log_lines = 40;
   bool shrink = true;
