@@ -375,6 +375,39 @@ TEST_CASE("graceful stops: a stop while writes sync passes, is saved in the plan
 }
 
 TEST_CASE(
+    "aimed corruption: a flipped bit in a record's header or trailer is refused at the restart, and "
+    "the plan file keeps it") {
+  using bank_sim::CorruptKind;
+  using bank_sim::Fault;
+  using bank_sim::FaultOp;
+  for (const unsigned byte : {0u, 5u, 14u, 16u, 27u}) {
+    INFO("byte " << byte);
+    Plans plans = generate_plans(draw_knobs(5, {}));
+    plans.knobs.swarm = {};
+    plans.knobs.swarm.corruption = true;
+    Fault wait;
+    wait.op = FaultOp::sleep;
+    wait.duration_ms = 3'000;
+    Fault corrupt;
+    corrupt.op = FaultOp::corrupt;
+    corrupt.corrupt_kind = CorruptKind::aimed;
+    corrupt.pick = 2;  // The third record from the last: synced, with records after it.
+    corrupt.byte = byte;
+    corrupt.bit = 3;
+    Fault restart;
+    restart.op = FaultOp::crash;
+    restart.duration_ms = 100;
+    plans.faults.faults = {wait, corrupt, restart, wait};
+    CHECK_THAT(format_plan_file(plans),
+               Catch::Contains(fmt::format("corrupt aimed record=2 byte={} bit=3", byte)));
+    const RunResult r = passes_and_replays_from_its_file(plans);
+    CHECK_THAT(r.log, Catch::Contains(byte < 16 ? "of the header of the journal's record"
+                                                : "of the trailer of the journal's record"));
+    CHECK(r.stats.refusals_after_corruption == 1);
+  }
+}
+
+TEST_CASE(
     "CLOSE with a create behind it: the create is neither answered nor applied, and the plan file says so") {
   Plans plans = generate_plans(draw_knobs(5, {}));
   plans.knobs.swarm = {};  // No faults: the CLOSE's write is answered, then the connection closes.

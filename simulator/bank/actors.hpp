@@ -87,6 +87,8 @@ class Host {
   // close while nothing was left to sync.
   void stop(std::int64_t restart_after_ms);
   bool up() const { return server_ != nullptr; }
+  // Times the server has started: a number for the running process.
+  std::uint64_t starts() const { return starts_; }
   // Graceful stops begun so far (one in progress included): an ERROR
   // "shutting down" needs one begun after its request was sent.
   std::uint64_t stops_begun() const { return stops_begun_; }
@@ -138,6 +140,7 @@ class Host {
   std::optional<std::int64_t> down_since_ms_;
   std::uint64_t durable_last_ = 0;
   std::uint64_t stops_begun_ = 0;
+  std::uint64_t starts_ = 0;
   std::optional<std::int64_t> stop_began_ms_;  // A graceful stop in progress.
   sim::EventId stop_bound_event_ = 0;          // Fails the run if the stop outlasts its bound.
   sim::EventId stopped_event_ = 0;             // The process exits (the server said it is done).
@@ -181,6 +184,7 @@ class FaultInjector {
   // Waits (a bounded number of steps) for the host's worst moment, then lets
   // the reply that made it the worst moment reach its client, then strikes.
   void strike(const Fault& fault, std::int64_t waits_left);
+  void flip_aimed(const Fault& fault);
   std::vector<std::string> targets(std::int64_t target) const;
 
   RunContext& context_;

@@ -334,6 +334,41 @@ void Banker::build_garbage(Request& request, Garbage garbage) {
   }
 }
 
+// Malformed input gets one ERROR of the kind docs/PROTOCOL.md gives it
+// ("Errors by kind"); the words after the kind are for people, but the input
+// a request error names is quoted as it was sent.
+void Banker::check_garbage_reply(const Request& request, std::string_view reply) {
+  const Garbage garbage = request.interaction.garbage;
+  const bank::ErrorKind kind = bank::error_kind(reply);
+  const bank::ErrorKind expected = garbage == Garbage::oversized ? bank::ErrorKind::frame_too_large
+                                   : garbage == Garbage::exit    ? bank::ErrorKind::exit_disabled
+                                                                 : bank::ErrorKind::request;
+  if (kind == bank::ErrorKind::none) {
+    context_.model.fail("protocol", name_,
+                        fmt::format("malformed input {} was answered `{}`, not an ERROR",
+                                    frames_text(request.frames), reply));
+    return;
+  }
+  if (kind != expected) {
+    context_.model.fail(
+        "every error is justified", name_,
+        fmt::format("{} was answered `{}`, an error of kind {}; the protocol gives it kind {}{}",
+                    frames_text(request.frames), short_reply(reply), bank::error_kind_word(kind),
+                    bank::error_kind_word(expected),
+                    garbage == Garbage::exit ? " (the server runs without remote exit)" : ""));
+    return;
+  }
+  // The input a request error quotes: the action, the amount or the id.
+  std::string_view quoted;
+  if (garbage == Garbage::unknown_action) quoted = request.frames.front();
+  if (garbage == Garbage::bad_amount || garbage == Garbage::bad_id) quoted = request.frames.back();
+  if (!quoted.empty() && reply.find(fmt::format("'{}'", quoted)) == std::string_view::npos) {
+    context_.model.fail("every error is justified", name_,
+                        fmt::format("{} was answered `{}`, which does not quote the malformed input '{}'",
+                                    frames_text(request.frames), short_reply(reply), quoted));
+  }
+}
+
 void Banker::begin_batch(const std::vector<Interaction>& interactions) {
   BANK_ASSERT(batch_.empty());
   BANK_ASSERT(interactions.size() <= pipeline_requests_max);
@@ -366,6 +401,7 @@ void Banker::send_batch() {
     request.replies = 0;
     request.generation = context_.model.generation();
     request.disk_failures_at_send = host_.disk_failures();
+    request.host_starts_at_send = host_.starts();
     request.stops_at_send = host_.stops_begun() - (host_.stopping() ? 1 : 0);
     if (!request.clock_opened) {
       // A retried write may be answered with what its first attempt recorded,
@@ -622,16 +658,7 @@ void Banker::finish_request(Request& request, std::string_view reply) {
       model.check_get(name_, request.id, reply, request.generation, host_.durable_count());
       break;
     case BankerOp::garbage:
-      if (bank::error_kind(reply) == bank::ErrorKind::none) {
-        model.fail("protocol", name_,
-                   fmt::format("malformed input {} was answered `{}`, not an ERROR",
-                               frames_text(request.frames), reply));
-      } else if (request.interaction.garbage == Garbage::exit &&
-                 bank::error_kind(reply) != bank::ErrorKind::exit_disabled) {
-        model.fail("protocol", name_,
-                   fmt::format("EXIT was answered `{}`, not `ERROR {}` (the server runs without remote exit)",
-                               reply, bank::error_text::exit_disabled()));
-      }
+      check_garbage_reply(request, reply);
       break;
     case BankerOp::create:
     case BankerOp::void_: {
@@ -640,6 +667,19 @@ void Banker::finish_request(Request& request, std::string_view reply) {
         return fmt::format("{} was answered `{}`", frames_text(request.frames), reply);
       };
       if (reply.starts_with("id=")) {
+        // After a failed write the server refuses writes until it restarts
+        // (docs/PROTOCOL.md): the process that said so acknowledges none sent
+        // after it did.
+        if (const auto since = model.writes_disabled_since(request.host_starts_at_send);
+            since && *since < request.sent_at_ms) {
+          model.fail(
+              "writes stay refused after a failed write until a restart", name_,
+              fmt::format("{} was answered `{}`, but the same server process had answered a write with "
+                          "a disk error or a refusal at +{} ms, before it was sent",
+                          frames_text(request.frames), short_reply(reply),
+                          *since - context_.world.start_ms()));
+          break;
+        }
         if (const std::uint64_t acked = model.write_acked(name_, request.model_key, reply, request.clock))
           own_acked_high_id_ = std::max(own_acked_high_id_, acked);
         break;
@@ -650,6 +690,7 @@ void Banker::finish_request(Request& request, std::string_view reply) {
         // request was sent for its own outcome, or any earlier one for the
         // refusal that follows it until a restart.
         const bool own_failure = error == bank::ErrorKind::disk;
+        model.note_writes_disabled(request.host_starts_at_send, context_.world.now_ms());
         const std::uint64_t failures = host_.disk_failures();
         if (own_failure ? failures == request.disk_failures_at_send : failures == 0) {
           model.fail("every error is justified", name_,

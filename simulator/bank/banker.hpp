@@ -57,6 +57,7 @@ class Banker {
     bool clock_opened = false;  // The clock window opens at the first real send.
     std::uint64_t clock_steps_at_send = 0;
     std::uint64_t disk_failures_at_send = 0;
+    std::uint64_t host_starts_at_send = 0;  // Which process of the server heard it.
     // Graceful stops begun before it was sent, one in progress not counted:
     // an ERROR "shutting down", or a close without its answer, needs one more.
     std::uint64_t stops_at_send = 0;
@@ -78,6 +79,7 @@ class Banker {
   void begin_batch(const std::vector<Interaction>& interactions);
   Request build(const Interaction& interaction);
   void build_garbage(Request& request, Garbage garbage);
+  void check_garbage_reply(const Request& request, std::string_view reply);
   static std::string amount_text(bank::Money amount, AmountText text);
   void connect();
   void on_closed(bank::CloseReason reason);

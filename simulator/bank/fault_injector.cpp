@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "actors.hpp"
+#include "bank/journal.hpp"
 
 namespace bank_sim {
 
@@ -60,7 +61,13 @@ void FaultInjector::next() {
 // the fault vocabulary in one place, each case next to how it heals.
 void FaultInjector::apply(const Fault& fault) {
   ++context_.stats.faults_injected;
-  context_.disturb(context_.world.now_ms() + std::max<std::int64_t>(fault.duration_ms, 0));
+  // A failing disk is no excuse for silence: the server answers a write
+  // whose sync failed, and refuses the writes after it, at once (what it
+  // owes every waiter of a failed batch). Every other fault may delay
+  // answers while it lasts.
+  if (fault.op != FaultOp::disk_errors) {
+    context_.disturb(context_.world.now_ms() + std::max<std::int64_t>(fault.duration_ms, 0));
+  }
   context_.events.fault(fault);
   sim::World& world = context_.world;
   switch (fault.op) {
@@ -143,6 +150,8 @@ void FaultInjector::apply(const Fault& fault) {
       if (fault.corrupt_kind == CorruptKind::bit_flip) {
         const std::int64_t offset = host_.disk().flip_bit(journal_file, fault.pick, fault.bit);
         log_.info("flipped bit {} of the journal's byte at offset {}", fault.bit, offset);
+      } else if (fault.corrupt_kind == CorruptKind::aimed) {
+        flip_aimed(fault);
       } else {
         host_.disk().misdirect_next_append(journal_file, fault.pick);
       }
@@ -151,6 +160,32 @@ void FaultInjector::apply(const Fault& fault) {
     case FaultOp::sleep:
       break;
   }
+}
+
+// Flips one bit of a synced record's header or trailer: the record is the
+// pick-th from the last whole one, the byte the fault's.
+void FaultInjector::flip_aimed(const Fault& fault) {
+  const sim::SimFileState* file = host_.disk().file(journal_file);
+  if (file == nullptr) return;
+  const std::string_view bytes = file->durable;
+  std::vector<std::size_t> starts;
+  for (std::size_t at = 0; at < bytes.size();) {
+    const bank::DecodedRecord record = bank::decode_record(bytes.substr(at));
+    if (record.outcome != bank::DecodeOutcome::ok) break;
+    BANK_ASSERT(record.record_bytes > 2 * bank::journal_header_bytes);
+    starts.push_back(at);
+    at += record.record_bytes;
+  }
+  if (starts.empty()) return;
+  const std::size_t start = starts[starts.size() - 1 - fault.pick % starts.size()];
+  const std::size_t record_bytes = bank::decode_record(bytes.substr(start)).record_bytes;
+  const std::size_t offset = fault.byte < bank::journal_header_bytes
+                                 ? start + fault.byte
+                                 : start + record_bytes - 2 * bank::journal_header_bytes + fault.byte;
+  BANK_ASSERT(offset < bytes.size());
+  host_.disk().flip_bit(journal_file, bytes.size() - 1 - offset, fault.bit);
+  log_.info("flipped bit {} of the {} of the journal's record at offset {} (byte {})", fault.bit,
+            fault.byte < bank::journal_header_bytes ? "header" : "trailer", start, offset);
 }
 
 void FaultInjector::strike(const Fault& fault, std::int64_t waits_left) {

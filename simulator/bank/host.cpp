@@ -143,6 +143,7 @@ void Host::start() {
     return;
   }
   server_ = std::move(*started);
+  ++starts_;
   // As the real server's main does; the simulated one runs without remote
   // exit, so no EXIT may ever get here.
   server_->set_on_exit_requested([this] {

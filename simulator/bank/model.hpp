@@ -68,6 +68,15 @@ class Model {
   void note_host_clock(std::int64_t realtime_ms);
   std::uint64_t clock_steps() const { return clock_steps_; }
   void note_clock_step() { ++clock_steps_; }
+  // A server process answered a write with a disk error or "writes are
+  // disabled" at at_ms: it refuses writes until it restarts.
+  void note_writes_disabled(std::uint64_t host_start, std::int64_t at_ms) {
+    if (writes_disabled_.first != host_start) writes_disabled_ = {host_start, at_ms};
+  }
+  std::optional<std::int64_t> writes_disabled_since(std::uint64_t host_start) const {
+    if (writes_disabled_.first != host_start || host_start == 0) return std::nullopt;
+    return writes_disabled_.second;
+  }
 
   // Writes, by idempotency key. A key is pending from its first send until it
   // is acknowledged or definitely refused; a pending key may explain one
@@ -176,6 +185,7 @@ class Model {
   std::uint32_t reader_index(const std::string& actor);
 
   sim::World& world_;
+  std::pair<std::uint64_t, std::int64_t> writes_disabled_{0, 0};  // The server process, and since when.
   std::optional<Failure> failure_;
   std::int64_t host_clock_high_ms_ = 0;
   std::uint64_t clock_steps_ = 0;

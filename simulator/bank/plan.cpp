@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "bank/journal.hpp"
+
 namespace bank_sim {
 
 namespace {
@@ -312,7 +314,10 @@ FaultPlan generate_fault_plan(sim::Rng& rng, const Knobs& knobs, std::int64_t sp
         fault.duration_ms = std::max(rng.range(10, 3'000), step_ms * rng.range(1, 10));
         break;
       case FaultOp::corrupt:
-        fault.corrupt_kind = rng.chance(2, 3) ? CorruptKind::bit_flip : CorruptKind::misdirected;
+        fault.corrupt_kind = rng.chance(1, 2)   ? CorruptKind::bit_flip
+                             : rng.chance(1, 2) ? CorruptKind::aimed
+                                                : CorruptKind::misdirected;
+        fault.byte = static_cast<unsigned>(rng.below(2 * bank::journal_header_bytes));
         // Half the flips hit the last records, where a torn write could hide a rotten one.
         fault.pick = rng.chance(3, 4) ? rng.below(120) : rng.next() >> 1;
         fault.bit = static_cast<unsigned>(rng.below(8));
@@ -606,9 +611,15 @@ std::string describe_fault(const Fault& f) {
     case FaultOp::accept_failures:
       return fmt::format("accept_failures for={}", f.duration_ms);
     case FaultOp::corrupt:
-      return f.corrupt_kind == CorruptKind::bit_flip
-                 ? fmt::format("corrupt bit_flip from_end={} bit={}", f.pick, f.bit)
-                 : fmt::format("corrupt misdirected pick={}", f.pick);
+      switch (f.corrupt_kind) {
+        case CorruptKind::bit_flip:
+          return fmt::format("corrupt bit_flip from_end={} bit={}", f.pick, f.bit);
+        case CorruptKind::aimed:
+          return fmt::format("corrupt aimed record={} byte={} bit={}", f.pick, f.byte, f.bit);
+        case CorruptKind::misdirected:
+          return fmt::format("corrupt misdirected pick={}", f.pick);
+      }
+      return "?";
   }
   return "?";
 }

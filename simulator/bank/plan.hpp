@@ -173,8 +173,10 @@ enum class FaultOp {
 // sector, so that opening the journal at a restart fails.
 enum class DiskOps { appends, syncs, both, reads };
 
-// What a corrupt fault does to the journal's bytes.
-enum class CorruptKind { bit_flip, misdirected };
+// What a corrupt fault does to the journal's bytes. aimed: one bit of the
+// fields recovery decides on (a record's header or trailer: magic, length,
+// checksums), which a flip anywhere reaches one time in three.
+enum class CorruptKind { bit_flip, misdirected, aimed };
 
 struct Fault {
   FaultOp op = FaultOp::sleep;
@@ -187,8 +189,11 @@ struct Fault {
   // the host's disk holds bytes that were never synced.
   bool when_unsynced = false;
   CorruptKind corrupt_kind = CorruptKind::bit_flip;  // corrupt: what.
-  std::uint64_t pick = 0;  // corrupt: bit_flip, the offset from the end; misdirected, where the write lands.
-  unsigned bit = 0;        // corrupt bit_flip: which bit of the byte.
+  // corrupt: bit_flip, the offset from the end; misdirected, where the write
+  // lands; aimed, which record, counted from the last.
+  std::uint64_t pick = 0;
+  unsigned bit = 0;          // corrupt bit_flip, aimed: which bit of the byte.
+  unsigned byte = 0;         // corrupt aimed: which byte of the record's header (0..15) or trailer (16..31).
   std::int64_t target = -1;  // partition, clog, one_way, vanish: a banker's index, or -1 for every client.
   bool toward_host = true;   // one_way: which direction stalls.
 };

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <vector>
 
+#include "bank/journal.hpp"
+
 namespace bank_sim {
 
 std::string format_plan_file(const Plans& plans) {
@@ -445,7 +447,8 @@ class Parser {
     return bank::ok_status();
   }
 
-  // corrupt bit_flip from_end=N bit=0..7 | corrupt misdirected pick=N
+  // corrupt bit_flip from_end=N bit=0..7 | corrupt aimed record=N byte=0..31 bit=0..7 |
+  // corrupt misdirected pick=N
   bank::Status parse_corrupt(Fault& f) {
     f.op = FaultOp::corrupt;
     std::uint64_t pick = 0;
@@ -455,11 +458,22 @@ class Parser {
       f.corrupt_kind = CorruptKind::bit_flip;
       f.pick = pick;
       f.bit = static_cast<unsigned>(bit);
+    } else if (std::int64_t byte = 0; words_.size() == 5 && words_[1] == "aimed" &&
+                                      unsigned_field(2, "record", pick) && field(3, "byte", byte) &&
+                                      byte >= 0 &&
+                                      byte < 2 * static_cast<std::int64_t>(bank::journal_header_bytes) &&
+                                      field(4, "bit", bit) && bit >= 0 && bit < 8) {
+      f.corrupt_kind = CorruptKind::aimed;
+      f.pick = pick;
+      f.byte = static_cast<unsigned>(byte);
+      f.bit = static_cast<unsigned>(bit);
     } else if (words_.size() == 3 && words_[1] == "misdirected" && unsigned_field(2, "pick", pick)) {
       f.corrupt_kind = CorruptKind::misdirected;
       f.pick = pick;
     } else {
-      return fail("expected 'corrupt bit_flip from_end=N bit=0..7' or 'corrupt misdirected pick=N'");
+      return fail(
+          "expected 'corrupt bit_flip from_end=N bit=0..7', 'corrupt aimed record=N byte=0..31 bit=0..7' or "
+          "'corrupt misdirected pick=N'");
     }
     return bank::ok_status();
   }
