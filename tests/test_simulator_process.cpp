@@ -239,7 +239,9 @@ TEST_CASE("simulator process: --check-determinism compares two runs of each seed
 
 // Each run's record carries its determinism hash: the same for the same seed
 // in any process, and with --hash-event-log one over the whole event log.
-TEST_CASE("simulator process: --report-json records a trace_hash per run; --hash-event-log covers the log") {
+TEST_CASE(
+    "simulator process: --report-json records a trace_hash per run, over the whole log with "
+    "--hash-event-log") {
   const auto dir = test_support::make_temp_dir();
   const auto hashes = [&](const std::string& flags) {
     const std::string records = dir + "/records.jsonl";
