@@ -28,7 +28,11 @@ try:
     import clang.cindex as ci
 except ImportError:  # pyenv's Python beside Debian's: the bindings are pure Python over ctypes.
     sys.path.append("/usr/lib/python3/dist-packages")
-    import clang.cindex as ci
+    try:
+        import clang.cindex as ci
+    except ImportError:
+        raise SystemExit("mutation: libclang's Python bindings are missing: apt-get install python3-clang-14 "
+                         "(./dev setup installs it)")
 
 LIBCLANG_CANDIDATES = ["/usr/lib/x86_64-linux-gnu/libclang-14.so.1", "/usr/lib/llvm-14/lib/libclang.so.1",
                        "/usr/lib/aarch64-linux-gnu/libclang-14.so.1"]
