@@ -210,9 +210,11 @@ void add_campaign_options(CLI::App& app, Settings& settings, Texts& t) {
                  "Start runs until this much wall time has passed (90s, 15m, 8h, 1h30m; a number alone is "
                  "seconds); without --runs, as many as fit")
       ->envname("SIMULATOR_TIME_BUDGET");
-  app.add_option("--run-timeout", t.run_timeout,
-                 "Kill a run still going after this much wall time and report it as a hang (an endless loop "
-                 "in the server: a run takes milliseconds); default 30s. Needs process isolation")
+  app.add_option(
+         "--run-timeout", t.run_timeout,
+         "Kill a run still going after this much wall time and report it as a hang (an endless loop "
+         "in the server: a run takes milliseconds); default 30s; a failing run's shrink gets 20 times "
+         "as long. Needs process isolation")
       ->envname("SIMULATOR_RUN_TIMEOUT");
   app.add_option("--until-failures", settings.until_failures,
                  "Start no run once this many runs have failed; without --runs, as many as it takes")

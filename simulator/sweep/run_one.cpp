@@ -277,6 +277,7 @@ Outcome run_one(const Settings& settings, std::uint64_t index) {
   const double wall_start = settings.real.wall_seconds();
   RunResult result = run_simulation(plans, options);
   record.wall_s = settings.real.wall_seconds() - wall_start;
+  if (settings.run_ended) settings.run_ended();
   outcome.report += result.log;
   if (options.record_timeline) {
     std::string error;

@@ -43,6 +43,9 @@ inline constexpr double progress_refresh_s = 0.25;             // On a terminal.
 
 // Wall seconds after which a run is taken for hung (see Settings::run_timeout_s).
 inline constexpr double run_timeout_s_default = 30;
+// A failing run's shrink replays it up to shrink_budget times: it gets this
+// many times the run's bound, from the moment the run itself ended.
+inline constexpr double shrink_timeout_runs = 20;
 
 struct Settings {
   std::optional<std::uint64_t> seed;
@@ -73,6 +76,9 @@ struct Settings {
   // hang (runs take milliseconds: an endless loop inside one event, most
   // likely, which no simulated clock can see). Needs process isolation.
   double run_timeout_s = run_timeout_s_default;
+  // Called once a run has ended, before its failure is shrunk: a child
+  // process tells its parent, whose bound on the run then stops counting.
+  std::function<void()> run_ended;
   std::string program;  // argv[0], for replay commands.
   RealWorld real;
 };

@@ -55,7 +55,14 @@ struct Child {
   std::uint64_t index = 0;
   std::string bytes;
   double started_s = 0;  // Wall seconds.
+  // When the child said its run had ended (what follows is its shrink); 0
+  // before then.
+  double run_ended_s = 0;
 };
+
+// The byte a child sends when its run has ended, ahead of its message
+// (which is JSON, so never begins with it).
+constexpr char run_ended_marker = '\x01';
 
 // Starts run `index` in a child process; nullopt when no process could be
 // made (the caller then runs it in this process).
@@ -74,7 +81,14 @@ std::optional<Child> start_child(const Settings& settings, std::uint64_t index) 
     // A Ctrl-C reaches the whole process group: the parent decides what ends.
     ::signal(SIGINT, SIG_IGN);
     ::close(fds[0]);
-    Outcome outcome = run_one(settings, index);
+    Settings told = settings;
+    const int fd = fds[1];
+    told.run_ended = [fd] {
+      // If the parent cannot hear it, the bound on the run still holds: no harm.
+      while (::write(fd, &run_ended_marker, 1) < 0 && errno == EINTR) {
+      }
+    };
+    Outcome outcome = run_one(told, index);
     const std::string bytes = to_child_message(outcome.record, outcome.report);
     std::string_view left = bytes;
     while (!left.empty()) {
@@ -127,8 +141,10 @@ Outcome finish_child(const Settings& settings, Child& child) {
   ::close(child.fd);
   const int status = reap(child.pid);
   Outcome outcome;
+  std::string_view message = child.bytes;
+  if (!message.empty() && message.front() == run_ended_marker) message.remove_prefix(1);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-      from_child_message(child.bytes, outcome.record, outcome.report)) {
+      from_child_message(std::string(message), outcome.record, outcome.report)) {
     return outcome;
   }
   const std::string how = WIFSIGNALED(status) ? fmt::format("was killed by signal {} ({})", WTERMSIG(status),
@@ -306,11 +322,14 @@ std::uint64_t run_in_children(const Settings& settings, Sweep& sweep, std::uint3
     }
     if (running.empty()) return 0;
     if (interrupted) break;
-    // A run past its wall-time bound is killed and reported as a hang.
+    // A run past its wall-time bound is killed and reported as a hang. Once
+    // the run has ended, its shrink has a bound of its own.
     const double now_s = settings.real.wall_seconds();
     double first_deadline_s = now_s + settings.run_timeout_s;
     for (std::size_t i = running.size(); i-- > 0;) {
-      const double deadline_s = running[i].started_s + settings.run_timeout_s;
+      const double deadline_s = running[i].run_ended_s > 0
+                                    ? running[i].run_ended_s + shrink_timeout_runs * settings.run_timeout_s
+                                    : running[i].started_s + settings.run_timeout_s;
       if (now_s < deadline_s) {
         first_deadline_s = std::min(first_deadline_s, deadline_s);
         continue;
@@ -335,7 +354,12 @@ std::uint64_t run_in_children(const Settings& settings, Sweep& sweep, std::uint3
       continue;
     }
     for (std::size_t i = watched.size(); i-- > 0;) {
-      if (watched[i].revents == 0 || !read_child(running[i])) continue;
+      if (watched[i].revents == 0) continue;
+      const bool closed = read_child(running[i]);
+      if (running[i].run_ended_s == 0 && !running[i].bytes.empty()) {
+        running[i].run_ended_s = settings.real.wall_seconds();
+      }
+      if (!closed) continue;
       Child done = std::move(running[i]);
       running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
       sweep.finished(finish_child(settings, done));
