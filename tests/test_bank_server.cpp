@@ -150,6 +150,39 @@ TEST_CASE("an amount prompt whose answer came with it leaves with the answer's r
   CHECK(slow.replies[0] == "Enter the transaction amount:");
 }
 
+// At the limit of requests in flight, a prompt that stops the reading leaves
+// alone; the answer that came with it must still be handled, though the
+// client, having sent everything, sends nothing more to wake the server up.
+TEST_CASE("a pipelined write is answered at a limit of one request in flight and not closed as idle") {
+  // Timed so that the idle check, put off while the first write syncs, comes
+  // back after the second prompt left and before that prompt reached the client.
+  sim::NetworkConfig network;
+  network.latency_ms_min = network.latency_ms_max = 50;
+  network.pieces_per_send_max = 1;
+  sim::DiskConfig disk;
+  disk.append_latency_ms_max = 0;
+  disk.sync_latency_ms_min = disk.sync_latency_ms_max = 220;
+  auto config = SimBank::default_config();
+  config.requests_in_flight_max = 1;
+  config.idle_timeout_ms = 100;
+  SimBank bank(1, 1'745'529'640'464, config, network, disk);
+  REQUIRE(bank.start().ok());
+  auto& client = bank.connect("pipelined");
+  std::string burst;
+  for (const char* frame : {"CREATE_TRANSACTION", "1.00", "CREATE_TRANSACTION", "2.00"})
+    bank::append_frame(burst, frame);
+  client.connection->send(burst);
+  REQUIRE(bank.run_until([&] { return client.replies.size() == 4 || client.closed; }));
+  std::string seen;
+  for (const auto& reply : client.replies) seen += "`" + reply + "` ";
+  INFO("replies: " << seen << (client.closed ? "then closed" : ""));
+  REQUIRE(client.replies.size() == 4);
+  CHECK_THAT(client.replies[1], Catch::StartsWith("id=1 "));
+  CHECK_THAT(client.replies[3], Catch::StartsWith("id=2 "));
+  CHECK_FALSE(client.closed);
+  CHECK(bank.server->ledger().durable_count() == 2);
+}
+
 TEST_CASE("a client that shuts its sending side gets every reply, in order, then the server closes") {
   SimBank bank;
   REQUIRE(bank.start().ok());

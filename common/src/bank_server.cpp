@@ -213,17 +213,25 @@ void BankServer::pump(Client& client) {
     ++stats_.requests;
     handle_frame(client, next.frame);
   }
-  release_held_prompt(client);
+  // A prompt that stopped the loop at the limit of requests in flight leaves
+  // alone, and the answer behind it is handled now: nothing else would wake
+  // this connection up before its idle timer, as it has sent all it will.
+  if (release_held_prompt(client) && !client.closing_ && client.decoder_.buffered_bytes() > 0) {
+    pump(client);
+    return;
+  }
   update_reading(client);
 }
 
-void BankServer::release_held_prompt(Client& client) {
+bool BankServer::release_held_prompt(Client& client) {
   // A prompt held for an answer that was not handled after all (not all of it
   // had arrived, or reading stopped first) leaves now.
   if (client.replies_.size() == 1 && client.replies_.front().with_next) {
     client.replies_.front().with_next = false;
     send_ready_replies(client);
+    return true;
   }
+  return false;
 }
 
 void BankServer::update_reading(Client& client) {

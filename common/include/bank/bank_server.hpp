@@ -112,7 +112,7 @@ class BankServer {
   // (A LIST reply is sent from the ledger's cached text, copied only when it must wait.)
   void reply(Client& client, std::string_view payload);
   void reply_prompt(Client& client, std::string_view prompt);
-  void release_held_prompt(Client& client);
+  bool release_held_prompt(Client& client);  // True if a held prompt left.
   std::uint64_t hold_reply(Client& client);  // A slot for an answer that comes later.
   void fill_reply(Client& client, std::uint64_t slot, std::string payload);
   void send_ready_replies(Client& client);
