@@ -417,7 +417,7 @@ TEST_CASE(
       if (x.op != bank_sim::BankerOp::create || x.keyless) continue;
       x.echo = false;
       x.hang_up = x.polite = x.after_close = true;
-      x.shut = false;
+      x.shut = x.wait = false;  // A hang-up comes with the prompt: the argument goes with the action.
     }
   }
   CHECK_THAT(format_plan_file(plans), Catch::Contains("hangup=close+create"));
@@ -445,6 +445,11 @@ TEST_CASE("plan files: a malformed or hand-edited plan gets an error naming the 
       {"version 2\nbanker 1\nend\n", "saved.plan:2: expected 'banker 0'"},
       {"version 2\nbanker 0\n  list\n", "expected 'end' as the last line"},
       {"version 2\nstep_ms 0\nbanker 0\nend\n", "saved.plan:2: 0 is out of range"},
+      {"version 2\nbanker 0\n  create 1.00 wait hangup\nend\n",
+       "saved.plan:3: wait is for a write with no hangup"},
+      {"version 2\nbanker 0\n  get known 1 slow=5 wait\nend\n",
+       "saved.plan:3: wait is for a get that reads at once"},
+      {"version 2\nbanker 0\n  list wait\nend\n", "saved.plan:3: expected slow=N after 'list', got 'wait'"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
@@ -524,6 +529,44 @@ TEST_CASE("shrinking: a removed step leaves a sleep as long as it took, so what 
   CHECK(kept[0].op == FaultOp::sleep);
   CHECK(kept[0].duration_ms == 950);
   CHECK(kept[1].op == FaultOp::power_loss);
+}
+
+// A person at a terminal sends the action, reads the prompt, then types the
+// argument: the server owes the prompt at once. And a frame whose NUL never
+// comes is refused once it passes the limit, not waited for.
+TEST_CASE(
+    "a banker that waits for the prompt sends its argument after it and an unterminated frame is refused") {
+  const std::string text =
+      "version 2\nseed 3\nduration_steps 200000\nstep_ms 1\nepoch_offset_ms 1745529640000\n"
+      "swarm crashes=0 power_losses=0 partitions=0 clogs=0 disk_errors=0 slow_disk=0 clock_steps=0 "
+      "corruption=0 network_corners=0 fault_gap_ms_max=1000\n"
+      "parameters latency_ms=1..10 pieces_per_send_max=4 window_bytes=65536 append_latency_ms_max=2 "
+      "sync_latency_ms=1..8 idle_timeout_ms=300000 send_queue_bytes_max=1048576 connections_max=1024 "
+      "group_commit_hold_ms=1 requests_in_flight_max=2\n"
+      "health_interval_ms 1000\nbanker 0\n  create 5.00 wait\n  get known 0 wait\n  void known 0 wait\n"
+      "  garbage unterminated\n  list\nfaults\n  sleep 10\nend\n";
+  auto parsed = parse_plan_file(text, "wait.plan");
+  INFO((parsed.ok() ? std::string("parsed") : parsed.error().message));
+  REQUIRE(parsed.ok());
+  CHECK(format_plan_file(*parsed).find("create 5.00 wait") != std::string::npos);
+  CHECK(parsed->knobs.parameters.requests_in_flight_max == 2);
+  RunOptions options;
+  options.log_level = bank::LogLevel::off;
+  options.keep_trace = true;
+  const RunResult r = run_simulation(*parsed, options);
+  INFO((r.failure ? r.failure->evidence : std::string("passed")));
+  CHECK(r.passed());
+  const std::string story = tell_story(r);
+  INFO(story);
+  // The action alone, the prompt, then the argument: in that order.
+  const auto action = story.find("banker0 send CREATE_TRANSACTION\n");
+  const auto prompt = story.find("banker0 recv Enter the transaction amount:", action);
+  const auto argument = story.find("banker0 send 5.00 key=", prompt);
+  CHECK(action != std::string::npos);
+  CHECK(prompt != std::string::npos);
+  CHECK(argument != std::string::npos);
+  CHECK_THAT(story, Catch::Contains("banker0 recv ERROR frame too large"));
+  CHECK(r.stats.interactions_done == 5);
 }
 
 TEST_CASE("story: a run's trace reads as numbered steps with simulated times") {

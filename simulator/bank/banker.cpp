@@ -297,7 +297,7 @@ Banker::Request Banker::build(const Interaction& interaction) {
 void Banker::build_garbage(Request& request, Garbage garbage) {
   switch (garbage) {
     case Garbage::unknown_action:
-      set_frames(request.frames, "FROBNICATE");
+      set_frames(request.frames, "FROB NICATE");
       break;
     case Garbage::bad_amount:
       set_frames(request.frames, "CREATE_TRANSACTION", "12.345");
@@ -325,6 +325,7 @@ void Banker::build_garbage(Request& request, Garbage garbage) {
       request.prompt = bank::prompt_id;
       break;
     case Garbage::oversized:
+    case Garbage::unterminated:  // Sent without its NUL (see send_batch).
       set_frames(request.frames, std::string(oversized_frame_bytes, 'x'));
       request.closes_connection = true;
       break;
@@ -340,9 +341,10 @@ void Banker::build_garbage(Request& request, Garbage garbage) {
 void Banker::check_garbage_reply(const Request& request, std::string_view reply) {
   const Garbage garbage = request.interaction.garbage;
   const bank::ErrorKind kind = bank::error_kind(reply);
-  const bank::ErrorKind expected = garbage == Garbage::oversized ? bank::ErrorKind::frame_too_large
-                                   : garbage == Garbage::exit    ? bank::ErrorKind::exit_disabled
-                                                                 : bank::ErrorKind::request;
+  const bool oversized = garbage == Garbage::oversized || garbage == Garbage::unterminated;
+  const bank::ErrorKind expected = oversized                  ? bank::ErrorKind::frame_too_large
+                                   : garbage == Garbage::exit ? bank::ErrorKind::exit_disabled
+                                                              : bank::ErrorKind::request;
   if (kind == bank::ErrorKind::none) {
     context_.model.fail("protocol", name_,
                         fmt::format("malformed input {} was answered `{}`, not an ERROR",
@@ -396,7 +398,7 @@ void Banker::send_batch() {
   for (Request& request : batch_) {
     if (request.sent || request.done) continue;
     request.sent = true;
-    request.sent_at_ms = context_.world.now_ms();
+    request.sent_at_ms = request.argument_sent_at_ms = context_.world.now_ms();
     request.sent_into_shut_side = client_.sending_shut();
     request.replies = 0;
     request.generation = context_.model.generation();
@@ -414,9 +416,20 @@ void Banker::send_batch() {
     }
     ++context_.stats.requests_sent;
     // The argument goes out with the action, before the prompt comes back, as
-    // the original's load generator does.
-    for (const auto& frame : request.frames) bank::append_frame(bytes, frame);
-    context_.events.request_sent(name_, request.frames, attempts_);
+    // the original's load generator does; or, for a request sent alone that
+    // waits, once the prompt has come (the server owes it at once then).
+    request.argument_waits = request.interaction.wait && batch_.size() == 1 && request.frames.size() == 2;
+    if (request.argument_waits) {
+      bank::append_frame(bytes, request.frames.front());
+      context_.events.request_sent(name_, {request.frames.front()}, attempts_);
+    } else if (request.interaction.op == BankerOp::garbage &&
+               request.interaction.garbage == Garbage::unterminated) {
+      bytes += request.frames.front();  // Past the server's frame limit, and no NUL to end it.
+      context_.events.request_sent(name_, request.frames, attempts_);
+    } else {
+      for (const auto& frame : request.frames) bank::append_frame(bytes, frame);
+      context_.events.request_sent(name_, request.frames, attempts_);
+    }
     slow_read_ms = std::max(slow_read_ms, request.interaction.slow_read_ms);
     request.hang_up_armed = request.interaction.hang_up && attempts_ == 0;
     if (request.interaction.echo && attempts_ == 0) {
@@ -505,8 +518,11 @@ void Banker::check_idle_notice(std::string_view reply) {
     return;
   }
   const std::int64_t closed_at_ms = view->closed_at_ms;
+  // A request that waits for its prompt is owed that prompt from when it was
+  // sent; once its argument went out, the answer from then.
   const bool unanswered = std::any_of(batch_.begin(), batch_.end(), [closed_at_ms](const Request& r) {
-    return r.awaiting() && !r.sent_into_shut_side && r.sent_at_ms < closed_at_ms;
+    return r.awaiting() && !r.sent_into_shut_side &&
+           (r.argument_waits ? r.sent_at_ms : r.argument_sent_at_ms) < closed_at_ms;
   });
   if (unanswered && view->read_everything) {
     context_.model.fail(
@@ -579,6 +595,15 @@ void Banker::handle_reply(std::string_view reply) {
     context_.model.fail("protocol", name_,
                         fmt::format("{} should be answered with the prompt `{}`, got `{}`", request.frames[0],
                                     request.prompt, reply));
+    return;
+  }
+  if (request.argument_waits && request.replies == 1) {
+    request.argument_waits = false;
+    std::string bytes;
+    bank::append_frame(bytes, request.frames.back());
+    context_.events.request_sent(name_, {request.frames.back()}, attempts_);
+    client_.send(bytes);
+    last_send_ms_ = request.argument_sent_at_ms = context_.world.now_ms();
     return;
   }
   if (request.hang_up_armed && request.replies == 1) {

@@ -66,7 +66,9 @@ class Banker {
     bool done = false;
     bool awaiting() const { return sent && !done; }  // Sent, and its answer still to come.
     bool closes_connection = false;                  // An oversized frame: the server answers, then closes.
-    bool hang_up_armed = false;  // Hang up when the prompt comes: the write is then syncing.
+    bool hang_up_armed = false;            // Hang up when the prompt comes: the write is then syncing.
+    bool argument_waits = false;           // The argument frame goes out when the prompt comes.
+    std::int64_t argument_sent_at_ms = 0;  // When its last frame went out (sent_at_ms unless it waited).
     // Sent on a connection whose sending side this banker had shut: its bytes
     // went nowhere (a real socket fails such a send with EPIPE), so the server
     // cannot have heard it; the banker learns of it when the server closes.

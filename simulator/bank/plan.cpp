@@ -134,6 +134,11 @@ Knobs draw_knobs(std::uint64_t seed, const KnobOverrides& overrides) {
     default:
       break;
   }
+  // One run in four holds a connection to a few requests in flight (a prompt
+  // and a reply each count), so that reading stops in the middle of what a
+  // pipelining client sent: drawn apart too.
+  const std::uint64_t in_flight = sim::mix64(seed ^ 0x666c69676874ULL);
+  if (in_flight % 4 == 0) p.requests_in_flight_max = 1 + static_cast<std::int64_t>((in_flight >> 8) % 6);
   return knobs;
 }
 
@@ -384,6 +389,7 @@ Plans generate_plans(const Knobs& knobs) {
     // Variants decided apart from the banker's stream, which keeps every other
     // draw: a value of its own for each (what, banker, entry).
     auto& interactions = plans.bankers.back().interactions;
+    std::vector<std::size_t> pipelined;  // Entries that go out in a pipeline, found as the loop meets it.
     for (std::size_t i = 0; i < interactions.size(); ++i) {
       Interaction& x = interactions[i];
       const auto apart = [&](std::uint64_t what) {
@@ -393,6 +399,16 @@ Plans generate_plans(const Knobs& knobs) {
       if (x.polite) x.shut = (apart(0x73687574ULL) & 1) != 0;
       // Half the CLOSEs have a create right behind them, which the server must ignore.
       if (x.polite && !x.shut) x.after_close = (apart(0x6166746572ULL) & 1) != 0;
+      // A quarter of the creates, gets and voids sent alone wait for the prompt
+      // before sending the argument, as a person at a terminal does (the rest
+      // send it with the action, as the original's load generator does). Not
+      // a slow reader, whom a short idle timeout would close before it read
+      // the prompt, every time.
+      if (x.op == BankerOp::pipeline) pipeline_batch_end(interactions, i, pipelined);
+      const bool alone = std::find(pipelined.begin(), pipelined.end(), i) == pipelined.end();
+      if (alone && !x.hang_up && x.slow_read_ms == 0 &&
+          (x.op == BankerOp::create || x.op == BankerOp::get || x.op == BankerOp::void_))
+        x.wait = apart(0x77616974ULL) % 4 == 0;
       if (x.op != BankerOp::garbage) continue;
       // Half the unknown actions are EXIT, which the server (run without
       // remote exit) must refuse.
@@ -403,6 +419,8 @@ Plans generate_plans(const Knobs& knobs) {
         if (pick == 0) x.garbage = Garbage::bad_key;
         if (pick == 1) x.garbage = Garbage::long_key;
       }
+      // Half the oversized frames never end: no NUL comes after them.
+      if (x.garbage == Garbage::oversized && (apart(0x756e74ULL) & 1) != 0) x.garbage = Garbage::unterminated;
       // Two thirds of the bad ids are just outside the range: 0, and one past the largest.
       if (x.garbage == Garbage::bad_id) {
         const std::uint64_t pick = apart(0x6964ULL) % 3;
@@ -473,6 +491,8 @@ std::string describe(Garbage garbage) {
       return "zero_id";
     case Garbage::huge_id:
       return "huge_id";
+    case Garbage::unterminated:
+      return "unterminated";
   }
   return "?";
 }
@@ -559,6 +579,7 @@ std::string describe_interaction(const Interaction& i) {
   }
   if (i.echo) style += " echo";
   if (i.slow_read_ms > 0) style += fmt::format(" slow={}", i.slow_read_ms);
+  if (i.wait) style += " wait";
   switch (i.op) {
     case BankerOp::sleep:
       return fmt::format("sleep {}", i.sleep_ms);
@@ -651,10 +672,11 @@ std::string describe_parameters(const Parameters& p) {
   return fmt::format(
       "latency_ms={}..{} pieces_per_send_max={} window_bytes={} append_latency_ms_max={} "
       "sync_latency_ms={}..{} "
-      "idle_timeout_ms={} send_queue_bytes_max={} connections_max={} group_commit_hold_ms={}",
+      "idle_timeout_ms={} send_queue_bytes_max={} connections_max={} group_commit_hold_ms={} "
+      "requests_in_flight_max={}",
       p.latency_ms_min, p.latency_ms_max, p.pieces_per_send_max, p.window_bytes, p.append_latency_ms_max,
       p.sync_latency_ms_min, p.sync_latency_ms_max, p.idle_timeout_ms, p.send_queue_bytes_max,
-      p.connections_max, p.group_commit_hold_ms);
+      p.connections_max, p.group_commit_hold_ms, p.requests_in_flight_max);
 }
 
 std::size_t count_interactions(const Plans& plans) {

@@ -48,7 +48,8 @@ struct Parameters {
   std::int64_t idle_timeout_ms = 300'000;
   std::int64_t send_queue_bytes_max = 1024 * 1024;
   std::int64_t connections_max = 1024;
-  std::int64_t group_commit_hold_ms = 1;  // The server's; 0: a batch does not wait for answered clients.
+  std::int64_t group_commit_hold_ms = 1;      // The server's; 0: a batch does not wait for answered clients.
+  std::int64_t requests_in_flight_max = 256;  // The server's: replies one connection may have pending.
 };
 
 struct Knobs {
@@ -116,7 +117,8 @@ std::optional<AmountText> amount_text_named(std::string_view name);
 // exit: EXIT, which a server without remote exit enabled must refuse;
 // bad_key: an amount followed by something other than key=...; long_key: a
 // key one byte longer than allowed; zero_id: VOID of id 0 (ids are positive);
-// huge_id: GET of 2^63, one past the largest id (2^63 - 1).
+// huge_id: GET of 2^63, one past the largest id (2^63 - 1); unterminated: an
+// oversized frame whose NUL never comes (the server must not wait for it).
 enum class Garbage {
   unknown_action,
   bad_amount,
@@ -126,7 +128,8 @@ enum class Garbage {
   bad_key,
   long_key,
   zero_id,
-  huge_id
+  huge_id,
+  unterminated
 };
 
 struct Interaction {
@@ -142,7 +145,8 @@ struct Interaction {
       false;  // ...and, with a CLOSE, a create right behind it that must be neither answered nor applied.
   bool echo = false;  // keyed create: the same request at once on a second connection; keyed void: a rival's.
   std::int64_t slow_read_ms = 0;  // list, balance, get: stop reading replies for this long after sending.
-  std::uint32_t count = 0;        // pipeline: how many of the following requests go out together.
+  bool wait = false;        // create, get, void, alone: send the argument only once the prompt has come.
+  std::uint32_t count = 0;  // pipeline: how many of the following requests go out together.
   Garbage garbage = Garbage::unknown_action;
   AmountText text = AmountText::canonical;  // create: how the amount is written.
 };

@@ -271,12 +271,13 @@ class Parser {
   }
 
   bank::Status parse_parameters(Parameters& p) {
-    // connections_max and group_commit_hold_ms came later: a plan without them has the defaults.
-    if (words_.size() < 8 || words_.size() > 10) {
+    // connections_max, group_commit_hold_ms and requests_in_flight_max came later: a plan
+    // without them has the defaults.
+    if (words_.size() < 8 || words_.size() > 11) {
       return fail(
           "expected 'parameters latency_ms=A..B pieces_per_send_max=N window_bytes=N "
           "append_latency_ms_max=N sync_latency_ms=A..B idle_timeout_ms=N send_queue_bytes_max=N "
-          "connections_max=N group_commit_hold_ms=N'");
+          "connections_max=N group_commit_hold_ms=N requests_in_flight_max=N'");
     }
     if (!range_field(1, "latency_ms", p.latency_ms_min, p.latency_ms_max)) return error_;
     if (!positive_field(2, "pieces_per_send_max", p.pieces_per_send_max, 1)) return error_;
@@ -286,7 +287,9 @@ class Parser {
     if (!positive_field(6, "idle_timeout_ms", p.idle_timeout_ms, 1)) return error_;
     if (!positive_field(7, "send_queue_bytes_max", p.send_queue_bytes_max, 1)) return error_;
     if (words_.size() >= 9 && !positive_field(8, "connections_max", p.connections_max, 1)) return error_;
-    if (words_.size() == 10 && !positive_field(9, "group_commit_hold_ms", p.group_commit_hold_ms, 0))
+    if (words_.size() >= 10 && !positive_field(9, "group_commit_hold_ms", p.group_commit_hold_ms, 0))
+      return error_;
+    if (words_.size() == 11 && !positive_field(10, "requests_in_flight_max", p.requests_in_flight_max, 1))
       return error_;
     return bank::ok_status();
   }
@@ -309,9 +312,9 @@ class Parser {
     return bank::ok_status();
   }
 
-  // The style words after an interaction's own: text=STYLE (creates), nokey, hangup, hangup=close,
-  // hangup=close+create or hangup=shut, echo
-  // (writes), slow=N (reads).
+  // The style words after an interaction's own: text=STYLE (creates); nokey, hangup,
+  // hangup=close, hangup=close+create or hangup=shut, echo (writes); slow=N (reads); wait
+  // (creates, gets and voids).
   bank::Status parse_style(Interaction& i, std::size_t from) {
     const bool write = i.op == BankerOp::create || i.op == BankerOp::void_;
     for (std::size_t at = from; at < words_.size(); ++at) {
@@ -330,6 +333,8 @@ class Parser {
         i.text = *text;
       } else if (write && word == "echo") {
         i.echo = true;
+      } else if ((write || i.op == BankerOp::get) && word == "wait") {
+        i.wait = true;
       } else if (!write && word.substr(0, 5) == "slow=") {
         std::int64_t value = 0;
         if (!to_int(word.substr(5), value) || value <= 0) return fail("expected slow=N with N > 0");
@@ -337,14 +342,19 @@ class Parser {
       } else {
         return fail(
             write ? fmt::format("expected text=STYLE, nokey, hangup, hangup=close, hangup=close+create, "
-                                "hangup=shut or echo after '{}', got '{}'",
+                                "hangup=shut, echo or wait after '{}', got '{}'",
                                 words_[0], word)
-                  : fmt::format("expected slow=N after '{}', got '{}'", words_[0], word));
+            : i.op == BankerOp::get
+                ? fmt::format("expected slow=N or wait after '{}', got '{}'", words_[0], word)
+                : fmt::format("expected slow=N after '{}', got '{}'", words_[0], word));
       }
     }
     if (i.echo && (i.keyless || i.hang_up)) {
       return fail("echo is for a write with a key and no hangup");
     }
+    if (i.wait && i.hang_up)
+      return fail("wait is for a write with no hangup (a hangup comes with the prompt)");
+    if (i.wait && i.slow_read_ms > 0) return fail("wait is for a get that reads at once (no slow=N)");
     return bank::ok_status();
   }
 
@@ -393,7 +403,8 @@ class Parser {
     if (op == "garbage") {
       const Garbage kinds[] = {Garbage::unknown_action, Garbage::bad_amount, Garbage::bad_id,
                                Garbage::oversized,      Garbage::exit,       Garbage::bad_key,
-                               Garbage::long_key,       Garbage::zero_id,    Garbage::huge_id};
+                               Garbage::long_key,       Garbage::zero_id,    Garbage::huge_id,
+                               Garbage::unterminated};
       for (Garbage kind : kinds) {
         if (words_.size() == 2 && words_[1] == describe(kind)) {
           i.op = BankerOp::garbage;
@@ -403,7 +414,7 @@ class Parser {
       }
       return fail(
           "expected 'garbage "
-          "unknown_action|bad_amount|bad_id|oversized|exit|bad_key|long_key|zero_id|huge_id'");
+          "unknown_action|bad_amount|bad_id|oversized|exit|bad_key|long_key|zero_id|huge_id|unterminated'");
     }
     return fail("expected an interaction: sleep, create, get, void, list, balance, pipeline or garbage");
   }

@@ -30,6 +30,7 @@ bank::BankServerConfig server_config(const Knobs& knobs) {
   config.send_queue_bytes_max = static_cast<std::size_t>(knobs.parameters.send_queue_bytes_max);
   config.group_commit_hold_ms = knobs.parameters.group_commit_hold_ms;
   config.connections_max = static_cast<std::size_t>(knobs.parameters.connections_max);
+  config.requests_in_flight_max = static_cast<std::size_t>(knobs.parameters.requests_in_flight_max);
   return config;
 }
 
