@@ -90,7 +90,10 @@ def mutation_block():
            f"{o.get('stillborn', 0)} stillborn. **Mutation score {pct(m['score'])}** "
            f"({m['killed']} of {m['counted']}; 95% interval {100 * low:.1f}-{100 * high:.1f}%), "
            f"**{pct(m['model_score'])} by the model alone** (the rest: server assertions "
-           f"{by.get('assertion', 0)}, crashes {by.get('crash', 0)}, hangs {by.get('hang', 0)}).", "",
+           f"{by.get('assertion', 0)}, crashes {by.get('crash', 0)}, hangs {by.get('hang', 0)})"
+           + (f", {pct(m['unasserted_score'])} with the server's assertions off (by the model, or by the "
+              f"server crashing or hanging, which a client sees too)" if m.get("unasserted_score") is not None
+              else "") + ".", "",
            "| file | mutants counted | killed | by the model | score |", "|---|---:|---:|---:|---:|"]
     for name, f in m["files"].items():
         if f["counted"]:
