@@ -569,6 +569,37 @@ TEST_CASE(
   CHECK(r.stats.interactions_done == 5);
 }
 
+// A banker pipelines three creates and a void of the third, then vanishes
+// while the slow disk syncs; its retry of the void is refused ("not found":
+// the third create is not durable yet), and then the server, held to one
+// request in flight, reads the first attempt it still held and applies it,
+// first with its key. The retry's refusal did not settle the write.
+TEST_CASE("a retried write refused while its first attempt sits unread may still apply") {
+  const std::string text =
+      "version 2\nseed 9885238087973913746\nduration_steps 200000\nstep_ms 1\nepoch_offset_ms 2147483646583\n"
+      "swarm crashes=0 power_losses=1 partitions=0 clogs=1 disk_errors=0 slow_disk=1 clock_steps=0 "
+      "corruption=0 network_corners=1 fault_gap_ms_max=2934\n"
+      "parameters latency_ms=5..7 pieces_per_send_max=9 window_bytes=16 append_latency_ms_max=2 "
+      "sync_latency_ms=1..8 idle_timeout_ms=300000 send_queue_bytes_max=64 connections_max=1024 "
+      "group_commit_hold_ms=1 requests_in_flight_max=1\n"
+      "health_interval_ms 1000\nbanker 0\n  sleep 1773\n  pipeline 4\n  create 1.00 text=zeros nokey\n"
+      "  create 1.00\n  create 1.00 text=spaces nokey\n  void next 2\n"
+      "faults\n  sleep 557\n  slow_disk extra=811 for=2877\n  sleep 1354\n  vanish banker0\nend\n";
+  auto parsed = parse_plan_file(text, "retry.plan");
+  REQUIRE(parsed.ok());
+  RunOptions options;
+  options.log_level = bank::LogLevel::off;
+  options.keep_trace = true;
+  const RunResult r = run_simulation(*parsed, options);
+  INFO((r.failure ? r.failure->invariant + ": " + r.failure->evidence : std::string("passed")));
+  CHECK(r.passed());
+  const std::string story = tell_story(r);
+  INFO(story);
+  // The run took the path described above: the retried void was refused, and the first applied.
+  CHECK_THAT(story, Catch::Contains("banker0 recv Transaction not found"));
+  CHECK(r.acknowledged_writes >= 1);
+}
+
 TEST_CASE("story: a run's trace reads as numbered steps with simulated times") {
   RunOptions options;
   options.log_level = bank::LogLevel::off;

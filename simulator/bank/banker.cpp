@@ -755,7 +755,11 @@ void Banker::finish_request(Request& request, std::string_view reply) {
           break;
         }
         model.check_not_found(name_, request.id, "VOID_TRANSACTION", request.generation);
-        model.write_refused(request.model_key);
+        // A retry's refusal settles only this attempt: an earlier one may
+        // still sit unread on a connection the server holds open (this side
+        // reset or vanished, the server's did not), and apply later, first
+        // with its key. The write stays pending, as one whose outcome is unknown.
+        if (attempts_ == 0) model.write_refused(request.model_key);
         break;
       }
       // Refused because of what the ledger holds (Model::void_rejected checks which).
@@ -764,8 +768,9 @@ void Banker::finish_request(Request& request, std::string_view reply) {
         break;
       }
       if (error == bank::ErrorKind::overflow) {
-        // With a twin still in flight the write may yet apply: it stays pending.
-        if (!request.interaction.echo) {
+        // With a twin, or an earlier attempt (see above), still in flight the
+        // write may yet apply: it stays pending.
+        if (!request.interaction.echo && attempts_ == 0) {
           model.overflow_refused(name_, request.model_key,
                                  is_void ? bank::Money{} : request.interaction.amount, reply);
         }
