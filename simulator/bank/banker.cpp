@@ -521,8 +521,7 @@ void Banker::check_idle_notice(std::string_view reply) {
   // A request that waits for its prompt is owed that prompt from when it was
   // sent; once its argument went out, the answer from then.
   const bool unanswered = std::any_of(batch_.begin(), batch_.end(), [closed_at_ms](const Request& r) {
-    return r.awaiting() && !r.sent_into_shut_side &&
-           (r.argument_waits ? r.sent_at_ms : r.argument_sent_at_ms) < closed_at_ms;
+    return r.awaiting() && !r.sent_into_shut_side && r.argument_sent_at_ms < closed_at_ms;
   });
   if (unanswered && view->read_everything) {
     context_.model.fail(

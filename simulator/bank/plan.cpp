@@ -389,7 +389,7 @@ Plans generate_plans(const Knobs& knobs) {
     // Variants decided apart from the banker's stream, which keeps every other
     // draw: a value of its own for each (what, banker, entry).
     auto& interactions = plans.bankers.back().interactions;
-    std::vector<std::size_t> pipelined;  // Entries that go out in a pipeline, found as the loop meets it.
+    std::size_t pipelined_until = 0;  // Entries before this one, after a pipeline entry, go out with it.
     for (std::size_t i = 0; i < interactions.size(); ++i) {
       Interaction& x = interactions[i];
       const auto apart = [&](std::uint64_t what) {
@@ -404,9 +404,11 @@ Plans generate_plans(const Knobs& knobs) {
       // send it with the action, as the original's load generator does). Not
       // a slow reader, whom a short idle timeout would close before it read
       // the prompt, every time.
-      if (x.op == BankerOp::pipeline) pipeline_batch_end(interactions, i, pipelined);
-      const bool alone = std::find(pipelined.begin(), pipelined.end(), i) == pipelined.end();
-      if (alone && !x.hang_up && x.slow_read_ms == 0 &&
+      if (x.op == BankerOp::pipeline) {
+        std::vector<std::size_t> members;
+        pipelined_until = std::max(pipelined_until, pipeline_batch_end(interactions, i, members));
+      }
+      if (i >= pipelined_until && !x.hang_up && x.slow_read_ms == 0 &&
           (x.op == BankerOp::create || x.op == BankerOp::get || x.op == BankerOp::void_))
         x.wait = apart(0x77616974ULL) % 4 == 0;
       if (x.op != BankerOp::garbage) continue;
