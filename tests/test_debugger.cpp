@@ -6,7 +6,9 @@
 
 #include <catch2/catch.hpp>
 #include <regex>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/process.hpp"
 
@@ -126,4 +128,78 @@ TEST_CASE("debugger: --dump-at prints the whole state at a step") {
   CHECK_THAT(r.out,
              Catch::Contains(
                  "@0: unsynced id=1 created_at=-2147483648"));  // Appended at +0.747 s; synced at +0.749 s.
+}
+
+namespace {
+
+// The debugger's answer to each command of `script`, in order, keyed by the
+// command as typed (a pipe echoes each after its prompt).
+std::vector<std::pair<std::string, std::string>> answers(const std::string& out) {
+  std::vector<std::pair<std::string, std::string>> result;
+  std::size_t at = out.find("(dst) ");
+  while (at != std::string::npos) {
+    const std::size_t line_end = out.find('\n', at);
+    const std::size_t next = out.find("(dst) ", line_end);
+    result.emplace_back(
+        out.substr(at + 6, line_end - at - 6),
+        out.substr(line_end + 1, (next == std::string::npos ? out.size() : next) - line_end - 1));
+    at = next;
+  }
+  return result;
+}
+
+// The last actor line an answer shows (the line it stopped on), without its time.
+std::string last_actor_line(const std::string& answer) {
+  std::string last;
+  std::istringstream lines(answer);
+  for (std::string line; std::getline(lines, line);) {
+    static const std::regex actor_line(R"(^  \+\d+\.\d{3}s  (.*)$)");
+    std::smatch m;
+    if (std::regex_match(line, m, actor_line)) last = m[1].str();
+  }
+  return last;
+}
+
+}  // namespace
+
+// Seed 5's run clogs the network, loses power, slows the disk and heals, with
+// banker0 busy throughout: each command that runs forward must stop where it
+// says, long before the run ends.
+TEST_CASE("debugger: next and run-to until and every kind of breakpoint stop where they say") {
+  const std::string script =
+      "next fault\nnext banker0\nrun-to until host power\nback 1\nbreak crash\ncontinue\ndelete 1\n"
+      "next host\nbreak fault slow_disk\ncontinue\ndelete 1\nbreak request banker3\ncontinue\ndelete 1\n"
+      "break ^\\\\d+ heal\ncontinue\nbreaks\ndelete 1\nbreak step 9000\ncontinue\n"
+      "run-to 12000\nrun-to +13s\ngoto 500\ngoto event 10\nstep 3\nback 2\nwhere\n";
+  const Ran r = run_shell("printf '" + script + "' | " + simulator + " --seed 5 --debug");
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  const auto got = answers(r.out);
+  REQUIRE(got.size() == 27);
+  for (const auto& [command, answer] : got) {
+    INFO("command: " << command << "\nanswer:\n" << answer);
+    CHECK(answer.find("phase: over") == std::string::npos);
+  }
+  CHECK(last_actor_line(got[0].second) == "fault clog banker9 for=2073");
+  CHECK(last_actor_line(got[1].second).starts_with("banker0 "));
+  CHECK(last_actor_line(got[2].second) == "host power loss lost=0");
+  CHECK_THAT(got[3].second, Catch::StartsWith("at event 1431,"));
+  CHECK(last_actor_line(got[5].second) == "host power loss lost=0");
+  CHECK_THAT(got[5].second, Catch::Contains("breakpoint 1: crash\n"));
+  CHECK(last_actor_line(got[7].second) == "host up (102 transactions)");
+  CHECK(last_actor_line(got[9].second) == "fault slow_disk extra=598 for=2976");
+  CHECK_THAT(got[9].second, Catch::Contains("breakpoint 1: fault slow_disk\n"));
+  CHECK(last_actor_line(got[12].second).starts_with("banker3 send "));
+  CHECK(last_actor_line(got[15].second) == "heal");
+  CHECK(got[16].second == "1: ^\\d+ heal\n");
+  CHECK_THAT(got[19].second, Catch::Contains("breakpoint 1: step 9000\nat event"));
+  CHECK_THAT(got[19].second, Catch::Contains(", step 9000 (+9.000s"));
+  CHECK_THAT(got[20].second, Catch::Contains(", step 12000 (+12.000s"));
+  CHECK_THAT(got[21].second, Catch::Contains(", step 13000 (+13.000s"));
+  CHECK_THAT(got[22].second, Catch::StartsWith("at event"));
+  CHECK_THAT(got[22].second, Catch::Contains(", step 500 (+0.500s"));
+  CHECK_THAT(got[23].second, Catch::StartsWith("at event 10,"));
+  CHECK_THAT(got[24].second, Catch::Contains("at event 13,"));
+  CHECK_THAT(got[25].second, Catch::StartsWith("at event 11,"));
+  CHECK_THAT(got[26].second, Catch::StartsWith("at event 11,"));
 }

@@ -192,12 +192,8 @@ std::string Debugger::run_while(const std::function<bool(const std::vector<std::
     std::vector<std::string> lines;
     const std::uint64_t steps_before = run_->world().steps();
     if (!step_one(lines)) break;
-    for (auto& line : lines) shown.push_back(std::move(line));
-    if (shown.size() > max_lines) {
-      hidden += shown.size() - max_lines;
-      shown.erase(shown.begin(), shown.begin() + static_cast<std::ptrdiff_t>(shown.size() - max_lines));
-    }
-    if (stop(lines) || result_) break;
+    // The stop and the breakpoints read this event's lines before they join what is shown.
+    const bool stopped = stop(lines);
     bool hit = false;
     for (std::size_t i = 0; i < breakpoints_.size() && !hit; ++i) {
       const Breakpoint& b = breakpoints_[i];
@@ -207,9 +203,14 @@ std::string Debugger::run_while(const std::function<bool(const std::vector<std::
           if (!line.starts_with("event ") && std::regex_search(line, *b.pattern)) hit = true;
         }
       }
-      if (hit) shown.push_back(fmt::format("# breakpoint {}: {}", i + 1, b.text));
+      if (hit) lines.push_back(fmt::format("# breakpoint {}: {}", i + 1, b.text));
     }
-    if (hit) break;
+    for (auto& line : lines) shown.push_back(std::move(line));
+    if (shown.size() > max_lines) {
+      hidden += shown.size() - max_lines;
+      shown.erase(shown.begin(), shown.begin() + static_cast<std::ptrdiff_t>(shown.size() - max_lines));
+    }
+    if (stopped || hit || result_) break;
   }
   std::string out;
   if (hidden > 0) out += fmt::format("  ... ({} lines before these)\n", hidden);
