@@ -27,7 +27,7 @@ def example_block():
         out = run(f"SIMULATOR_SEED={EXAMPLE_SEED} SIMULATOR_RUNS=1 {EPOCHALYPSE} --failures-dir {scratch}/simulator_failures")
         out = out.replace(f"{scratch}/simulator_failures", "simulator_failures").split("\n")
         # The README's picture of the shrunk run, drawn from its timeline.
-        trace = f"{scratch}/simulator_failures/dst_demo_failure_{EXAMPLE_SEED}.trace.json"
+        trace = f"{scratch}/simulator_failures/dst_demo_failure_bug_epochalypse_{EXAMPLE_SEED}.trace.json"
         subprocess.run(["docs/trace_to_svg.py", trace, "docs/epochalypse_timeline.svg"], check=True)
     keep = [l for l in out if l.startswith(("dst_demo_server_simulator: seed=", "run 1/1", "  knobs:", "  parameters:", "  faults:", "  verdict:"))]
     keep.append("  ...")

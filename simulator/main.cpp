@@ -41,9 +41,10 @@ constexpr const char* description =
     "Knobs left unset are drawn per run from the run's seed.\n"
     "Exit status: 0 all runs passed; 1 a run failed; 2 a usage error (a bad flag, value, environment "
     "variable or\n"
-    "plan file), nothing run; 3 a file asked for (--save-plan, --trace, --report-json, a shrunk failure) "
-    "could\n"
-    "not be written; 130 a sweep ended by Ctrl-C (SIGINT) with no failing run, after its summary.";
+    "plan file), nothing run; 3 no run failed, but a file asked for (--save-plan, --trace, --events,\n"
+    "--report-json) could not be written (a failure whose minimal plan cannot be saved exits 1 and says "
+    "so);\n"
+    "130 a sweep ended by Ctrl-C (SIGINT) with no failing run, after its summary.";
 
 // The wall clock and the threads the sweep driver may use: only here.
 bank_sim::sweep::RealWorld real_world() {
@@ -84,6 +85,7 @@ struct Texts {
   std::int64_t epoch = 0;
   std::uint32_t bankers = 0;
   bool no_shrink = false;
+  bool shrink = false;
   bool no_isolation = false;
   CLI::Option* seed_option = nullptr;
   CLI::Option* runs_option = nullptr;
@@ -161,10 +163,14 @@ void add_output_options(CLI::App& app, Settings& settings, Texts& t) {
       "--no-isolation", t.no_isolation,
       "Run every run in this process (for a debugger) instead of a child process each; a crash then ends "
       "the sweep");
-  app.add_flag(
+  auto* no_shrink = app.add_flag(
       "--no-shrink", t.no_shrink,
-      "Do not shrink failures. By default every failing run is shrunk to a minimal plan that fails the "
-      "same invariant, printed as a numbered story and saved with its timeline in --failures-dir");
+      "Do not shrink failures. By default every failing run of a sweep is shrunk to a minimal plan that "
+      "fails the same invariant, printed as a numbered story and saved with its timeline in --failures-dir");
+  app.add_flag("--shrink", t.shrink,
+               "With --replay: shrink the plan again if it fails (a replay runs the plan as it is by "
+               "default, and the file replayed is never overwritten)")
+      ->excludes(no_shrink);
   app.add_option("--shrink-budget", settings.shrink_budget, "Most runs one shrink may spend")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
@@ -422,7 +428,6 @@ int main(int argc, char** argv) {
   if (const auto exit_code = dst_demo::cli::parse(app, argc, argv)) return *exit_code;
   settings.program = argv[0];
   settings.real = real_world();
-  settings.shrink = !t.no_shrink;
   settings.isolate = !t.no_isolation;
   for (const auto& [flag, path] :
        {std::pair<const char*, const std::string&>{"--save-plan", settings.save_plan},
@@ -445,6 +450,8 @@ int main(int argc, char** argv) {
     }
   }
   if (auto problem = read_replay(settings, t)) return usage_error(*problem);
+  // A sweep shrinks its failures; a replay runs its plan as it is unless asked.
+  settings.shrink = settings.replay ? t.shrink : !t.no_shrink;
   const bool seed_given = !t.seed.empty();
   if (auto problem = read_seed(settings, t, argc, argv)) return usage_error(*problem);
   if (auto problem = read_sweep(settings, t, seed_given)) return usage_error(*problem);

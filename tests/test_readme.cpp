@@ -69,7 +69,8 @@ TEST_CASE("README: the epochalypse example is what the binary prints") {
   CHECK_THAT(block, Catch::Contains("(bank built with the PLANTED BUG 'epochalypse')"));
 
   // The README's picture of the shrunk run is drawn from this run's timeline.
-  const std::string trace = dir + "/simulator_failures/dst_demo_failure_13647215125184110592.trace.json";
+  const std::string trace =
+      dir + "/simulator_failures/dst_demo_failure_bug_epochalypse_13647215125184110592.trace.json";
   const Ran drawn = run_shell(std::string(DST_DEMO_SOURCE_DIR) + "/docs/trace_to_svg.py " + trace + " " +
                               dir + "/timeline.svg");
   REQUIRE(drawn.exit_code == 0);

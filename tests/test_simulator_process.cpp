@@ -17,6 +17,7 @@
 namespace {
 
 using test_support::Ran;
+using test_support::read_file;
 using test_support::run_shell;
 
 // Wall-clock figures are the only thing allowed to differ between two runs.
@@ -289,6 +290,55 @@ TEST_CASE("simulator process: the epochalypse is found, explained, and replayed 
   const Ran normal = run_shell("SIMULATOR_SEED=1 SIMULATOR_RUNS=20 " + simulator);
   CHECK(normal.exit_code == 0);
   CHECK_THAT(normal.out, Catch::Contains("summary: 20 runs, 20 passed, 0 failed"));
+}
+
+// A failure file names the build and the seed, and its plan the build it came
+// from; replaying it runs it, and shrinking it again is asked for and never
+// overwrites the file replayed.
+TEST_CASE("simulator process: failure files name their build and a replay runs the plan as it is") {
+  const auto dir = test_support::make_temp_dir();
+  const Ran found = run_shell("SIMULATOR_SEED=1 SIMULATOR_RUNS=20 " + epochalypse + " --until-failures 1 " +
+                              "--failures-dir " + dir);
+  REQUIRE(found.exit_code == 1);
+  std::smatch saved;
+  REQUIRE(std::regex_search(
+      found.out, saved,
+      std::regex("minimal plan saved: (\\S+/dst_demo_failure_bug_epochalypse_\\d+)\\.plan")));
+  const std::string plan = saved[1].str() + ".plan";
+  const std::string text = read_file(plan);
+  CHECK_THAT(text, Catch::Contains("\nbuild bug_epochalypse\n"));
+
+  const Ran replayed = run_shell(epochalypse + " --replay " + plan + " --failures-dir " + dir);
+  INFO(replayed.out);
+  CHECK(replayed.exit_code == 1);
+  CHECK(replayed.out.find("shrunk:") == std::string::npos);
+  CHECK(replayed.out.find("note: the plan came from") == std::string::npos);
+  CHECK_THAT(replayed.out,
+             Catch::Contains("shrink it again: " + epochalypse + " --replay " + plan + " --shrink"));
+  CHECK(read_file(plan) == text);
+
+  const Ran reshrunk = run_shell(epochalypse + " --replay " + plan + " --shrink --failures-dir " + dir);
+  INFO(reshrunk.out);
+  CHECK(reshrunk.exit_code == 1);
+  CHECK_THAT(reshrunk.out, Catch::Contains("shrunk:"));
+  CHECK_THAT(reshrunk.out, Catch::Contains("minimal plan saved: " + saved[1].str() + "_again.plan"));
+  CHECK(read_file(plan) == text);
+
+  // Another build says whose plan it runs.
+  const Ran other = run_shell(simulator + " --replay " + plan);
+  CHECK(other.exit_code == 0);
+  CHECK_THAT(other.out,
+             Catch::Contains("note: the plan came from build 'bug_epochalypse' "
+                             "(dst_demo_server_simulator_bug_epochalypse), and this is build 'normal'"));
+  const Ran both = run_shell(epochalypse + " --replay " + plan + " --shrink --no-shrink");
+  CHECK(both.exit_code == 2);
+
+  // A failure whose minimal plan cannot be written still exits 1 (the failure comes first) and says so.
+  const Ran unsaved =
+      run_shell(epochalypse + " --replay " + plan + " --shrink --failures-dir /proc/dst_demo_no");
+  CHECK(unsaved.exit_code == 1);
+  CHECK_THAT(unsaved.out,
+             Catch::Contains("error: cannot write '/proc/dst_demo_no/dst_demo_failure_bug_epochalypse_"));
 }
 
 TEST_CASE("simulator process: a fixed-seed sweep of the normal build passes") {

@@ -220,6 +220,9 @@ struct Plans {
   FaultPlan faults;
   std::int64_t health_interval_ms = 1'000;
   std::vector<Branch> branches;  // In the order of their events.
+  // The build a plan file says it came from ("normal", "bug_epochalypse");
+  // empty for a generated plan or a file that does not say.
+  std::string build;
 };
 
 Plans generate_plans(const Knobs& knobs);

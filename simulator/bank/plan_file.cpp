@@ -7,8 +7,14 @@
 #include <vector>
 
 #include "bank/journal.hpp"
+#include "bank/planted_bugs.hpp"
 
 namespace bank_sim {
+
+std::string build_name() {
+  const std::string planted = bank::planted_bugs::names();
+  return planted.empty() ? "normal" : "bug_" + planted;
+}
 
 std::string format_plan_file(const Plans& plans) {
   const Knobs& k = plans.knobs;
@@ -20,6 +26,7 @@ std::string format_plan_file(const Plans& plans) {
   };
   line("# dst_demo_server_simulator plan. Run it with: dst_demo_server_simulator --replay FILE");
   line(fmt::format("version {}", plan_file_version));
+  line("build " + build_name());
   line(fmt::format("seed {}", k.seed));
   line(fmt::format("duration_steps {}", k.duration_steps));
   line(fmt::format("step_ms {}", k.step_ms));
@@ -146,6 +153,14 @@ class Parser {
     if (head == "epoch_offset_ms") {
       if (!number(1, value, 0, epoch_offset_ms_limit)) return HeaderLine::malformed;
       k.epoch_offset_ms = value;
+      return HeaderLine::handled;
+    }
+    if (head == "build") {
+      if (words_.size() != 2) {
+        fail("expected 'build NAME' (normal, or bug_NAME for a zoo build)");
+        return HeaderLine::malformed;
+      }
+      plans.build = std::string(words_[1]);
       return HeaderLine::handled;
     }
     if (head == "branch") {

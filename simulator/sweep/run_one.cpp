@@ -44,19 +44,32 @@ std::string run_title(const Settings& settings, std::uint64_t index) {
   return fmt::format("run {}/{}", index + 1, settings.runs);
 }
 
+// What a replay says when its plan came from another build than this one.
+std::string build_note(const Settings& settings, const Plans& plans) {
+  if (!settings.replay) return {};
+  if (plans.build.empty())
+    return "  note: the plan does not say which build it came from (a file from before plans named it)\n";
+  if (plans.build == build_name()) return {};
+  return fmt::format(
+      "  note: the plan came from build '{}' (dst_demo_server_simulator{}), and this is build '{}': its "
+      "run of the plan may differ\n",
+      plans.build, plans.build == "normal" ? "" : "_" + plans.build, build_name());
+}
+
 std::string header(const Settings& settings, std::uint64_t index, const Plans& plans) {
   const Knobs& k = plans.knobs;
   return fmt::format(
-      "{} seed={}\n"
-      "  knobs: duration={} steps, step_multiplier={} ms, epoch_offset={} ms ({}; {}), bankers={}, "
-      "interactions/banker={}\n"
-      "  parameters: {}\n"
-      "  faults: {}; {} faults planned, {} interactions planned\n",
-      run_title(settings, index), k.seed,
-      k.duration_steps == 0 ? std::string("unbounded") : std::to_string(k.duration_steps), k.step_ms,
-      k.epoch_offset_ms, format_utc(k.epoch_offset_ms / 1000), k.epoch_offset_reason, k.banker_count,
-      k.interactions_per_banker, describe_parameters(k.parameters), describe_swarm(k.swarm),
-      count_faults(plans), count_interactions(plans));
+             "{} seed={}\n"
+             "  knobs: duration={} steps, step_multiplier={} ms, epoch_offset={} ms ({}; {}), bankers={}, "
+             "interactions/banker={}\n"
+             "  parameters: {}\n"
+             "  faults: {}; {} faults planned, {} interactions planned\n",
+             run_title(settings, index), k.seed,
+             k.duration_steps == 0 ? std::string("unbounded") : std::to_string(k.duration_steps), k.step_ms,
+             k.epoch_offset_ms, format_utc(k.epoch_offset_ms / 1000), k.epoch_offset_reason, k.banker_count,
+             k.interactions_per_banker, describe_parameters(k.parameters), describe_swarm(k.swarm),
+             count_faults(plans), count_interactions(plans)) +
+         build_note(settings, plans);
 }
 
 std::string plan_text(const Plans& plans) {
@@ -156,10 +169,14 @@ std::string shrink_report(const Settings& settings, const Plans& plans, const Fa
   record.shape = story_shape(shrunk.minimal);
   record.shrunk_size = plan_size(shrunk.minimal);
   out += record.story;
-  const std::string base = fmt::format("{}/dst_demo_failure_{}", settings.failures_dir, seed);
+  // Named by build and seed, so that two builds' failures of one seed keep apart.
+  std::string base = fmt::format("{}/dst_demo_failure_{}_{}", settings.failures_dir, build_name(), seed);
   std::string error;
   std::error_code ec;
   std::filesystem::create_directories(settings.failures_dir, ec);
+  // Shrinking a replayed minimal plan again never overwrites the file replayed.
+  if (settings.replay && std::filesystem::equivalent(base + ".plan", settings.replay_file, ec))
+    base += "_again";
   if (write_file(base + ".plan", format_plan_file(shrunk.minimal), error) &&
       write_file(base + ".trace.json", shrunk.result.timeline_json, error)) {
     record.minimal_plan = base + ".plan";
@@ -300,6 +317,8 @@ Outcome run_one(const Settings& settings, std::uint64_t index) {
     if (can_shrink && settings.shrink)
       outcome.report += shrink_report(settings, plans, *result.failure, record);
     outcome.report += fmt::format("  replay: {}\n", record.replay);
+    if (settings.replay && !settings.shrink && can_shrink)
+      outcome.report += fmt::format("  shrink it again: {} --shrink\n", record.replay);
     record.passed = false;
     record.invariant = result.failure->invariant;
     record.evidence = result.failure->evidence;
