@@ -86,6 +86,8 @@ struct Texts {
   std::uint32_t bankers = 0;
   bool no_shrink = false;
   bool shrink = false;
+  bool quiet = false;
+  bool verbose = false;
   bool no_isolation = false;
   CLI::Option* seed_option = nullptr;
   CLI::Option* runs_option = nullptr;
@@ -141,7 +143,13 @@ void add_output_options(CLI::App& app, Settings& settings, Texts& t) {
                "the trace_hash of its --report-json record: equal hashes of a seed on two builds mean they "
                "behaved alike (bench/mutation)");
   app.add_flag("--print-plan", settings.print_plan, "Print every actor's plan after the knobs");
-  app.add_flag("--quiet", settings.quiet, "Print the reports of failing runs only, then the summary");
+  auto* quiet = app.add_flag("--quiet", t.quiet,
+                             "Print the reports of failing runs only, then the summary (the default for a "
+                             "sweep of more than one run)");
+  app.add_flag("--verbose", t.verbose,
+               "Print every run's report, passing or failing (the default for a single run, a replay, or "
+               "runs with actor logs)")
+      ->excludes(quiet);
   app.add_option("--save-plan", settings.save_plan,
                  "Write the first run's knobs and plans to FILE (a readable, versioned text file)");
   app.add_option(
@@ -464,6 +472,10 @@ int main(int argc, char** argv) {
                                    log_level.source));
   }
   settings.log_level = log_level.level;
+  // A sweep prints the reports of its failures and a progress line; one run
+  // (a replay, --runs 1), or runs with actor logs asked for, print every report.
+  const bool one_run = settings.runs_bounded && settings.runs == 1;
+  settings.quiet = t.quiet || (!t.verbose && !one_run && settings.log_level == bank::LogLevel::off);
   if (!t.likelihood.empty()) return bank_sim::debug::likelihood(*settings.replay, t.branches, t.chart);
   if (t.debug || t.dump_at) {
     const auto plans = bank_sim::sweep::plans_of_run(settings, 0);

@@ -233,7 +233,7 @@ TEST_CASE("simulator process: overriding the banker count keeps the plans of the
 }
 
 TEST_CASE("simulator process: --check-determinism compares two runs of each seed") {
-  const Ran r = run_shell(simulator + " --seed 9 --runs 3 --check-determinism");
+  const Ran r = run_shell(simulator + " --seed 9 --runs 3 --check-determinism --verbose");
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("determinism: same trace twice"));
 }

@@ -399,9 +399,11 @@ std::string describe_sweep(const Settings& settings, std::uint32_t parallel) {
     if (settings.shard.source != "--shard") out += fmt::format(" (from {})", settings.shard.source);
   }
   if (settings.time_budget_s) out += fmt::format(" time_budget={}", format_seconds(*settings.time_budget_s));
+  if (settings.check_determinism) out += " check_determinism=each seed twice";
   if (settings.until_failures) out += fmt::format(" until_failures={}", *settings.until_failures);
   const std::string planted = bank::planted_bugs::names();
   if (!planted.empty()) out += fmt::format(" (bank built with the PLANTED BUG '{}')", planted);
+  if (settings.quiet) out += "\n  printing the reports of failing runs only (--verbose: every run's)";
   return out + "\n";
 }
 
