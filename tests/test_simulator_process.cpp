@@ -360,3 +360,38 @@ TEST_CASE("simulator process: a fixed-seed sweep reaches every coverage mark of 
   CHECK(std::stoi(coverage[2].str()) >= 15);
   CHECK_THAT(r.out, !Catch::Contains("never reached"));
 }
+
+// A durability bug's story must show the disk: the sync that failed and what
+// became of its bytes, what a crash left in the page cache, and the zeros the
+// next sync wrote where the failed range was.
+TEST_CASE("simulator process: a durability failure's story shows the disk and the crash") {
+  const auto dir = test_support::make_temp_dir();
+  const std::string binary =
+      std::string(DST_DEMO_SIMULATOR_DIR) + "/dst_demo_server_simulator_bug_keeps_failed_writes";
+  const std::string plan =
+      std::string(DST_DEMO_SOURCE_DIR) + "/tests/regressions/keeps_failed_writes_kept_range.plan";
+  const Ran r = run_shell(binary + " --replay " + plan + " --shrink --failures-dir " + dir);
+  INFO(r.out);
+  REQUIRE(r.exit_code == 1);
+  const auto story_at = r.out.find("the minimal story:");
+  REQUIRE(story_at != std::string::npos);
+  const std::string story = r.out.substr(story_at);
+  const std::vector<std::string> in_order = {
+      "disk sync bank.journal failed (ENOSPC (no space left on device)): 69 unsynced bytes marked clean and "
+      "kept in the page cache",
+      "banker0 recv ERROR journal sync failed",
+      "host crash (the page cache keeps its 69 unsynced bytes: a restart reads them)",
+      "disk sync bank.journal ok: 69 bytes written (69 of them zeros, where a failed sync left pages marked "
+      "clean), 69 durable",
+      "host up (1 transactions)",
+      "banker0 recv id=1 ",
+      "host power loss lost=0",
+      "host up (0 transactions)",
+      "'durability' broken"};
+  std::size_t at = 0;
+  for (const std::string& line : in_order) {
+    INFO("expected next in the story: " << line);
+    at = story.find(line, at);
+    REQUIRE(at != std::string::npos);
+  }
+}

@@ -180,7 +180,7 @@ void Host::crash(std::int64_t restart_after_ms) {
   if (!up()) return;  // Already down, and a restart is on its way.
   ++context_.stats.crashes;
   stop_process("process crash (the page cache survives)");
-  context_.events.host_crash(restart_after_ms, *down_since_ms_);
+  context_.events.host_crash(restart_after_ms, *down_since_ms_, disk_.unsynced_bytes());
   schedule_start(restart_after_ms);
 }
 

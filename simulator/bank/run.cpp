@@ -65,6 +65,7 @@ Run::Run(const Plans& plans, const RunOptions& options) : plans_(plans), options
   world_ = std::make_unique<sim::World>(sim::mix64(knobs.seed ^ 0x776f726c64ULL), knobs.epoch_offset_ms,
                                         knobs.step_ms);
   world_->keep_trace(options.keep_trace);
+  world_->trace_storage(options.trace_storage);
   sim::NetworkConfig network_config;
   network_config.latency_ms_min = knobs.parameters.latency_ms_min;
   network_config.latency_ms_max = knobs.parameters.latency_ms_max;

@@ -21,6 +21,9 @@ struct RunOptions {
   bank::LogLevel log_level = bank::LogLevel::warn;
   bool keep_trace = false;       // Keep every trace line, to name the first difference between two runs.
   bool record_timeline = false;  // Record the run as Perfetto/Chrome trace JSON.
+  // With keep_trace: trace syncs, failed disk operations and what a crash
+  // leaves in the page cache too (a failure's story, the debugger).
+  bool trace_storage = false;
 };
 
 struct RunResult {

@@ -110,10 +110,16 @@ void RunEvents::host_refused_after_corruption() {
   if (world_.tracing()) world_.trace("host refused to start after corruption");
 }
 
-void RunEvents::host_crash(std::int64_t restart_after_ms, std::int64_t down_since_ms) {
+void RunEvents::host_crash(std::int64_t restart_after_ms, std::int64_t down_since_ms,
+                           std::uint64_t unsynced_bytes) {
   if (logs(bank::LogLevel::info))
     log(bank::LogLevel::info, "host", fmt::format("restart in {} ms", restart_after_ms));
-  if (world_.tracing()) world_.trace("host crash");
+  if (world_.tracing_storage()) {
+    world_.trace(fmt::format("host crash (the page cache keeps its {} unsynced bytes: a restart reads them)",
+                             unsynced_bytes));
+  } else if (world_.tracing()) {
+    world_.trace("host crash");
+  }
   if (recorder_) recorder_->instant("host", "crash", down_since_ms, "process crash");
 }
 

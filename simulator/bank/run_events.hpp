@@ -48,7 +48,8 @@ class RunEvents {
   void heal(std::int64_t liveness_deadline_ms);
   void host_up(std::uint64_t transactions, std::optional<std::int64_t> down_since_ms);
   void host_refused_after_corruption();
-  void host_crash(std::int64_t restart_after_ms, std::int64_t down_since_ms);
+  // unsynced_bytes: what the page cache still holds unwritten (a restart reads it back).
+  void host_crash(std::int64_t restart_after_ms, std::int64_t down_since_ms, std::uint64_t unsynced_bytes);
   void host_power_loss(std::uint64_t lost_bytes, bool was_up, std::int64_t restart_after_ms);
   void host_stop_begins();
   void host_stopped(std::int64_t restart_after_ms, std::int64_t began_ms);

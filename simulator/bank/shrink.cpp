@@ -470,6 +470,7 @@ ShrinkResult shrink(const Plans& failing, const std::string& invariant, std::siz
   RunOptions options;
   options.log_level = bank::LogLevel::off;
   options.keep_trace = true;
+  options.trace_storage = true;
   options.record_timeline = true;
   result.result = run_simulation(plans, options);
   result.minimal = std::move(plans);

@@ -133,6 +133,7 @@ void Debugger::restart() {
   RunOptions options;
   options.log_level = bank::LogLevel::off;
   options.keep_trace = true;
+  options.trace_storage = true;
   run_ = std::make_unique<Run>(plans_, options);
   trace_seen_ = 0;
   result_.reset();

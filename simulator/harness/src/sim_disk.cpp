@@ -126,13 +126,26 @@ class SimFile final : public bank::DiskFile {
   bank::IoStatus sync_state(int nth_error) {
     const DiskFaults& faults = disk_.faults();
     bank::IoStatus status;
-    if (nth_error != 0 || faults.fail_syncs_until_ms > disk_.world().now_ms()) {
+    World& world = disk_.world();
+    if (nth_error != 0 || faults.fail_syncs_until_ms > world.now_ms()) {
       status.error_code = nth_error != 0 ? nth_error : faults.error_code;
       ++disk_.syncs_failed;
-      disk_.sync_failed(state_);
+      const std::string what = disk_.sync_failed(state_);
+      if (world.tracing_storage())
+        world.trace("disk sync " + name_ + " failed (" + bank::describe(status) + "): " + what);
     } else {
+      const std::size_t before = state_.durable.size();
+      const std::size_t zeros = state_.dirty_from - before;
       SimDisk::sync_succeeded(state_);
       ++disk_.syncs_done;
+      const std::size_t written = state_.durable.size() - before;
+      if (world.tracing_storage() && written > 0) {
+        world.trace("disk sync " + name_ + " ok: " + std::to_string(written) + " bytes written" +
+                    (zeros > 0 ? " (" + std::to_string(zeros) +
+                                     " of them zeros, where a failed sync left pages marked clean)"
+                               : std::string()) +
+                    ", " + std::to_string(state_.durable.size()) + " durable");
+      }
     }
     return status;
   }
@@ -149,7 +162,13 @@ class SimFile final : public bank::DiskFile {
         status.error_code = nth_error != 0 ? nth_error : faults.error_code;
         ++disk_.appends_failed;
         // Part of a failed write may have reached the page cache.
-        state_.cached += op.bytes.substr(0, disk_.rng().below(op.bytes.size() + 1));
+        const std::size_t reached = disk_.rng().below(op.bytes.size() + 1);
+        state_.cached += op.bytes.substr(0, reached);
+        if (world.tracing_storage()) {
+          world.trace("disk append to " + name_ + " failed (" + bank::describe(status) +
+                      "): " + std::to_string(reached) + " of " + std::to_string(op.bytes.size()) +
+                      " bytes reached the page cache");
+        }
       } else if (!disk_.take_misdirected_append(state_, op.bytes)) {
         state_.cached += op.bytes;
       }
@@ -191,19 +210,32 @@ void SimDisk::sync_succeeded(SimFileState& state) {
   BANK_ASSERT(state.durable.size() == state.cached.size());
 }
 
-void SimDisk::sync_failed(SimFileState& state) {
+std::string SimDisk::sync_failed(SimFileState& state) {
   // Linux marks the pages of a failed writeback clean: no later sync writes
   // them. Whether reads still see them depends on the file system.
+  std::string what = "nothing was unsynced";
   if (state.dirty_from < state.cached.size()) {
+    const std::size_t bytes = state.cached.size() - state.dirty_from;
     if (rng().chance(1, 2)) {
       ++failed_ranges_kept;
+      what = std::to_string(bytes) +
+             " unsynced bytes marked clean and kept in the page cache (reads see them; no sync will write "
+             "them; a power loss takes them)";
     } else {
       ++failed_ranges_dropped;
       std::fill(state.cached.begin() + static_cast<std::ptrdiff_t>(state.dirty_from), state.cached.end(),
                 '\0');
+      what = std::to_string(bytes) + " unsynced bytes dropped from the page cache (reads see zeros)";
     }
   }
   state.dirty_from = state.cached.size();
+  return what;
+}
+
+std::uint64_t SimDisk::unsynced_bytes() const {
+  std::uint64_t bytes = 0;
+  for (const auto& [name, state] : files_) bytes += state.cached.size() - state.durable.size();
+  return bytes;
 }
 
 bank::Result<bank::OpenedFile> SimDisk::open(const std::string& name) {
@@ -228,7 +260,11 @@ bank::IoStatus SimDisk::sync_directory() {
     ++syncs_failed;
     return bank::IoStatus{nth_error != 0 ? nth_error : faults_.error_code};
   }
-  for (auto& [name, state] : files_) state.entry_durable = state.entry_durable || state.exists;
+  for (auto& [name, state] : files_) {
+    if (state.exists && !state.entry_durable && world_.tracing_storage())
+      world_.trace("disk sync directory: the entry of " + name + " is durable");
+    state.entry_durable = state.entry_durable || state.exists;
+  }
   return {};
 }
 
@@ -238,6 +274,8 @@ bank::IoStatus SimDisk::sync_directory_in_parent() {
     ++syncs_failed;
     return bank::IoStatus{nth_error != 0 ? nth_error : faults_.error_code};
   }
+  if (directory_exists_ && !directory_entry_durable_ && world_.tracing_storage())
+    world_.trace("disk sync parent directory: the data directory's entry is durable");
   directory_entry_durable_ = directory_entry_durable_ || directory_exists_;
   return {};
 }

@@ -115,8 +115,11 @@ class SimDisk final : public bank::Disk {
   Rng& rng() { return rng_.at(world_.now_ms()); }  // Latencies, torn writes, what a power loss keeps.
   const DiskConfig& config() const { return config_; }
 
-  // The Linux rules for a failed sync, applied to one file.
-  void sync_failed(SimFileState& state);
+  // The Linux rules for a failed sync, applied to one file; says what became
+  // of its unsynced bytes (for the trace).
+  std::string sync_failed(SimFileState& state);
+  // Bytes held in the page cache that no sync has written yet.
+  std::uint64_t unsynced_bytes() const;
   // A successful sync of one file: writes its dirty bytes (and zeros where a
   // failed sync left clean pages that never reached the disk).
   static void sync_succeeded(SimFileState& state);

@@ -58,6 +58,10 @@ class World {
   // KIND"), to name the first difference between two runs.
   // Tracing is off unless kept: callers test tracing() before formatting a line.
   bool tracing() const { return keep_trace_; }
+  // Storage lines too (syncs, failed disk operations, what a crash leaves):
+  // for a failure's story and the debugger, where durability must be readable.
+  bool tracing_storage() const { return keep_trace_ && trace_storage_; }
+  void trace_storage(bool on) { trace_storage_ = on; }
   void trace(std::string_view line);
   std::uint64_t trace_hash() const { return trace_hash_; }
   void keep_trace(bool on) { keep_trace_ = on; }
@@ -183,6 +187,7 @@ class World {
   std::uint64_t events_run_ = 0;
   std::uint64_t trace_hash_ = 0xcbf29ce484222325ULL;
   bool keep_trace_ = false;
+  bool trace_storage_ = false;
   std::vector<std::string> trace_lines_;
   void fold(std::uint64_t value);
   std::uint64_t kind_hash(const char* kind);
