@@ -1,6 +1,7 @@
 // dst_demo_tcp_client: type a line, it is sent as one frame, the reply is
 // printed. Line editing and history on a terminal; plain lines from a pipe.
 
+#include <editline/readline.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -15,7 +16,6 @@
 
 #include "bank/framing.hpp"
 #include "dst_demo/cli.hpp"
-#include "dst_demo/prompt.hpp"
 
 namespace {
 
@@ -108,6 +108,104 @@ class Reader {
   bank::FrameDecoder decoder_;
 };
 
+// The lines a person types (with line editing on a terminal) or a pipe
+// holds, read while the connection is watched too: what the server sends
+// unasked is printed when it arrives, not when the next line is typed.
+class LineSource {
+ public:
+  explicit LineSource(bool interactive) : interactive_(interactive) {}
+
+  enum class Outcome { line, end, socket_readable };
+  // Waits for a whole line from the input, or for the socket to have
+  // something to read (or to close), whichever comes first.
+  Outcome wait(int socket_fd, std::string& line) {
+    if (interactive_) return wait_typed(socket_fd, line);
+    for (;;) {
+      if (take_line(line)) return Outcome::line;
+      if (ended_) return Outcome::end;
+      const int ready = wait_readable(socket_fd);
+      if (ready == socket_fd) return Outcome::socket_readable;
+      if (ready == STDIN_FILENO) read_input();
+      if (ready < 0) return Outcome::end;
+    }
+  }
+
+  // Prints a line from the client over the prompt.
+  void print_over_prompt(const std::string& text) const {
+    std::fprintf(stderr, "%sdst_demo_tcp_client: %s\n", interactive_ ? "\r\033[K" : "", text.c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  // Waits until stdin or the socket can be read; returns which (the socket
+  // first), or -1 on an error.
+  static int wait_readable(int socket_fd) {
+    for (;;) {
+      pollfd fds[2] = {{socket_fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+      const int ready = ::poll(fds, 2, -1);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0) return -1;
+      if (fds[0].revents != 0) return socket_fd;
+      if (fds[1].revents != 0) return STDIN_FILENO;
+    }
+  }
+
+  // libedit reads each key through this: a socket with something to say ends
+  // the line being typed (as an end of input would), and wait_typed says why.
+  static int getc_watching_socket(FILE*) {
+    if (wait_readable(watched_socket_) == watched_socket_) {
+      socket_spoke_ = true;
+      return EOF;
+    }
+    unsigned char c = 0;
+    for (;;) {
+      const ssize_t got = ::read(STDIN_FILENO, &c, 1);
+      if (got < 0 && errno == EINTR) continue;
+      return got == 1 ? c : EOF;
+    }
+  }
+
+  Outcome wait_typed(int socket_fd, std::string& line) {
+    watched_socket_ = socket_fd;
+    socket_spoke_ = false;
+    rl_getc_function = &LineSource::getc_watching_socket;
+    char* raw = ::readline("> ");
+    if (raw == nullptr) return socket_spoke_ ? Outcome::socket_readable : Outcome::end;
+    line = raw;
+    std::free(raw);
+    if (line.find_first_not_of(" \t\r\n") != std::string::npos) ::add_history(line.c_str());
+    return Outcome::line;
+  }
+
+  void read_input() {
+    char buffer[4096];
+    const ssize_t got = ::read(STDIN_FILENO, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) return;
+    if (got <= 0) {
+      ended_ = true;
+      // A last line without its newline is still a line.
+      if (!pending_.empty() && pending_.back() != '\n') pending_ += '\n';
+      return;
+    }
+    pending_.append(buffer, static_cast<std::size_t>(got));
+  }
+
+  bool take_line(std::string& line) {
+    const auto newline = pending_.find('\n');
+    if (newline == std::string::npos) return false;
+    line = pending_.substr(0, newline);
+    pending_.erase(0, newline + 1);
+    return true;
+  }
+
+  // The getc hook's view of the connection (libedit takes a plain function).
+  static inline int watched_socket_ = -1;
+  static inline bool socket_spoke_ = false;
+  bool interactive_;
+  bool ended_ = false;
+  std::string pending_;  // Input read, not yet handed out as lines.
+};
+
 bool send_all(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
     const ssize_t sent = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
@@ -160,33 +258,38 @@ int main(int argc, char** argv) {
   if (interactive) std::printf("connected to %s; type an action, Ctrl-D to quit\n", address.c_str());
 
   Reader reader(fd);
+  LineSource input(interactive);
   // What the server sent unasked (its idle-timeout notice before it closes
-  // the connection) is shown as such, never as the reply to the next line.
-  // True when the connection is gone.
+  // the connection) is shown as such, when it arrives, never as the reply to
+  // the next line. True when the connection is gone.
   auto connection_lost = [&] {
     for (;;) {
       std::string notice;
       const auto outcome = reader.read_frame(0, notice);
       if (outcome == Reader::Outcome::timed_out) return false;
       if (outcome == Reader::Outcome::frame) {
-        fail_line("the server said, unasked: " + notice);
+        input.print_over_prompt("the server said, unasked: " + notice);
         continue;
       }
-      fail_line(outcome == Reader::Outcome::closed
-                    ? "connection closed by the server"
-                    : "connection to " + address + " failed: " + std::string(std::strerror(errno)));
+      input.print_over_prompt(outcome == Reader::Outcome::closed ? "connection closed by the server"
+                                                                 : "connection to " + address + " failed: " +
+                                                                       std::string(std::strerror(errno)));
       return true;
     }
   };
   int exit_code = 0;
   for (;;) {
-    auto line = dst_demo::read_prompt_line("> ", interactive);
-    if (connection_lost()) {
-      exit_code = 1;
-      break;
+    std::string line;
+    const auto waited = input.wait(fd, line);
+    if (waited == LineSource::Outcome::socket_readable) {
+      if (connection_lost()) {
+        exit_code = 1;
+        break;
+      }
+      continue;
     }
-    if (!line) break;
-    const std::string_view frame = bank::trim_ascii_whitespace(*line);
+    if (waited == LineSource::Outcome::end) break;
+    const std::string_view frame = bank::trim_ascii_whitespace(line);
     if (frame.empty()) continue;
     std::string bytes;
     bank::append_frame(bytes, frame);
