@@ -202,8 +202,10 @@ void add_debug_options(CLI::App& app, Settings& settings, Texts& t) {
   app.add_option("--branches", t.branches, "Futures drawn from each point of --likelihood")
       ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
-  app.add_option("--chart", t.chart,
-                 "Where --likelihood writes its SVG chart (default: FILE.likelihood.svg)");
+  app.add_option(
+      "--chart", t.chart,
+      "Where --likelihood writes its SVG chart (default: NAME.likelihood.svg in the current directory, "
+      "for a plan FILE named NAME.plan: never beside the plan)");
   app.add_option(
          "--diff", t.diff,
          "Compare two runs, each a plan FILE (run by this build) or an event log (--events, of any build), "
@@ -452,7 +454,8 @@ int main(int argc, char** argv) {
     if (!settings.replay_file.empty())
       return usage_error("--likelihood takes its plan file itself; drop --replay");
     settings.replay_file = t.likelihood;
-    if (t.chart.empty()) t.chart = t.likelihood + ".likelihood.svg";
+    // In the current directory: a plan may sit in a source tree or a read-only place.
+    if (t.chart.empty()) t.chart = std::filesystem::path(t.likelihood).stem().string() + ".likelihood.svg";
     if (const auto problem = bank_sim::sweep::output_path_problem(t.chart)) {
       return usage_error(fmt::format("--chart: {}", *problem));
     }

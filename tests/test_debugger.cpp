@@ -203,3 +203,18 @@ TEST_CASE("debugger: next and run-to until and every kind of breakpoint stop whe
   CHECK_THAT(got[25].second, Catch::StartsWith("at event 11,"));
   CHECK_THAT(got[26].second, Catch::StartsWith("at event 11,"));
 }
+
+// The chart goes to the current directory unless --chart says where: a plan
+// in the source tree (or a read-only place) gets nothing written beside it.
+TEST_CASE("debugger: --likelihood writes its chart in the current directory, never beside the plan") {
+  const std::string dir = test_support::make_temp_dir();
+  const std::string copy = dir + "/plans/epochalypse.plan";
+  REQUIRE(run_shell("mkdir -p " + dir + "/plans " + dir + "/work && cp " + plan + " " + copy).exit_code == 0);
+  const Ran r =
+      run_shell("cd " + dir + "/work && " + epochalypse + " --likelihood " + copy + " --branches 4");
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("chart: epochalypse.likelihood.svg"));
+  CHECK_THAT(read_file(dir + "/work/epochalypse.likelihood.svg"), Catch::Contains("<polyline"));
+  CHECK(run_shell("ls " + dir + "/plans").out == "epochalypse.plan\n");
+}
