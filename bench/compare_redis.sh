@@ -7,7 +7,7 @@
 # measured RUNS times, ours and Redis's taking turns; it prints the median
 # run's requests/s with its p50/p99 latency, the ratio of the medians (ours /
 # redis; above 1.0 we are faster), the ratio of each run, and the syncs per
-# create. With --markdown it prints the same as the README's table.
+# create. With --markdown it prints the same as docs/PERFORMANCE.md's table.
 #
 #   bench/compare_redis.sh [REQUESTS [RUNS]] [--markdown]   (after ./dev test or a release build)
 #

@@ -117,7 +117,7 @@ TEST_CASE("hostile: 10,000 idle connections cost a few KiB each while a client i
 #if defined(__SANITIZE_ADDRESS__)
   constexpr long budget_bytes_each = 32 * 1024;  // AddressSanitizer's redzones and shadow memory.
 #else
-  constexpr long budget_bytes_each = 8 * 1024;  // The README's per-connection budget for an idle one.
+  constexpr long budget_bytes_each = 8 * 1024;  // docs/SERVER.md's per-connection budget for an idle one.
 #endif
   // This test holds the client side of every connection: as many as its
   // open-files limit lets it, up to 10,000.

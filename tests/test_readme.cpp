@@ -1,5 +1,7 @@
-// The README's figures, checked against the binaries: its epochalypse
-// example line for line, its zoo table figure for figure. Registered in the
+// The documents' figures, checked against the binaries: the README's length
+// and links, the epochalypse example line for line and the zoo table figure
+// for figure (docs/ZOO.md), the simulator example (docs/SIMULATOR.md), the
+// debugger session (docs/DEBUGGER.md), and ./dev demo. Registered in the
 // release build only: they check what the binaries print, which sanitizers do
 // not change, and under them the zoo's hundred runs per bug take minutes.
 
@@ -13,6 +15,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/process.hpp"
 
@@ -21,10 +24,22 @@ using test_support::run_shell;
 
 namespace {
 
-std::string read_readme() {
-  const std::string readme = test_support::read_file(std::string(DST_DEMO_SOURCE_DIR) + "/README.md");
-  REQUIRE(!readme.empty());
-  return readme;
+// A document of the clone, by its path from the root.
+std::string read_doc(const std::string& path) {
+  const std::string text = test_support::read_file(std::string(DST_DEMO_SOURCE_DIR) + "/" + path);
+  INFO(path);
+  REQUIRE(!text.empty());
+  return text;
+}
+
+// The README and every document in docs/, by path.
+std::vector<std::string> documents() {
+  std::vector<std::string> paths = {"README.md"};
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(DST_DEMO_SOURCE_DIR) + "/docs")) {
+    if (entry.path().extension() == ".md") paths.push_back("docs/" + entry.path().filename().string());
+  }
+  std::sort(paths.begin(), paths.end());
+  return paths;
 }
 
 void replace_all(std::string& text, const std::string& from, const std::string& to) {
@@ -35,10 +50,10 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 
 }  // namespace
 
-// What the README shows a user is what the binaries print: its epochalypse
-// example, line for line, and its zoo table, figure for figure.
-TEST_CASE("README: the epochalypse example is what the binary prints") {
-  const std::string readme = read_readme();
+// What the documents show a user is what the binaries print: the epochalypse
+// example, line for line, and the zoo table, figure for figure.
+TEST_CASE("docs: the epochalypse example in docs/ZOO.md is what the binary prints") {
+  const std::string readme = read_doc("docs/ZOO.md");
   // It opens with the header line that names the planted bug.
   const std::string opening = "```\ndst_demo_server_simulator: seed=13647215125184110592 ";
   const auto start = readme.find(opening);
@@ -61,7 +76,7 @@ TEST_CASE("README: the epochalypse example is what the binary prints") {
   int checked = 0;
   for (std::string line; std::getline(lines, line);) {
     if (line == "  ...") continue;
-    INFO("README line: " << line);
+    INFO("docs/ZOO.md line: " << line);
     CHECK(out.find(line + "\n") != std::string::npos);
     ++checked;
   }
@@ -80,22 +95,22 @@ TEST_CASE("README: the epochalypse example is what the binary prints") {
   REQUIRE(!fresh.empty());
   INFO(
       "docs/epochalypse_timeline.svg differs from the run's timeline drawn afresh: run "
-      "docs/update_readme.py");
+      "docs/update_docs.py");
   CHECK(fresh == shown);
 }
 
-TEST_CASE("README: the zoo table's figures are the checked-in detection baseline's") {
+TEST_CASE("docs: the zoo table's figures are the checked-in detection baseline's") {
   // bench/zoo_power_baseline.json is checked against the zoo by the "zoo power" ctests.
   const auto baseline = nlohmann::json::parse(
       test_support::read_file(std::string(DST_DEMO_SOURCE_DIR) + "/bench/zoo_power_baseline.json"));
-  const std::string readme = read_readme();
+  const std::string readme = read_doc("docs/ZOO.md");
   const std::regex row(
       R"(\n\| `([a-z_]+)` \|[^\n]*\| ([0-9.]+)% \(([0-9.]+)-([0-9.]+)%\) \| ([0-9.]+|never) \|)");
   int rows = 0;
   for (auto it = std::sregex_iterator(readme.begin(), readme.end(), row); it != std::sregex_iterator();
        ++it) {
     const std::string bug = (*it)[1].str();
-    INFO("zoo table row for " << bug << " (docs/update_readme.py writes it from the baseline)");
+    INFO("zoo table row for " << bug << " (docs/update_docs.py writes it from the baseline)");
     REQUIRE(baseline["bugs"].contains(bug));
     const auto& figure = baseline["bugs"][bug];
     const double failed = figure["failed"].get<double>();
@@ -112,9 +127,9 @@ TEST_CASE("README: the zoo table's figures are the checked-in detection baseline
 
 // The simulator example a new user copies first runs as shown and passes; and
 // what the README says of its output size holds.
-TEST_CASE("README: the simulator example runs as written and passes") {
-  const std::string readme = read_readme();
-  const auto section = readme.find("## The simulator");
+TEST_CASE("docs: the simulator example in docs/SIMULATOR.md runs as written and passes") {
+  const std::string readme = read_doc("docs/SIMULATOR.md");
+  const auto section = readme.find("## Running it");
   REQUIRE(section != std::string::npos);
   const auto start = readme.find("```sh\n", section);
   REQUIRE(start != std::string::npos);
@@ -139,21 +154,25 @@ TEST_CASE("README: the simulator example runs as written and passes") {
   CHECK(lines > runs * 30);
 }
 
-// Every file the README links to or tells a user to run is in the clone, and
-// the trace drawer runs exactly as the README writes it.
-TEST_CASE("README: its links resolve in the clone and docs/trace_to_svg.py runs as written") {
-  const std::string readme = read_readme();
-  const std::regex link(R"(\]\(([^)#:]+)\))");
+// Every file the README or a document links to is in the clone (a link is
+// relative to the document's folder), and the trace drawer runs exactly as
+// docs/SIMULATOR.md writes it.
+TEST_CASE("docs: every link resolves in the clone and docs/trace_to_svg.py runs as written") {
+  const std::regex link(R"(\]\(([^)#:]+)(#[^)]*)?\))");
   int links = 0;
-  for (auto it = std::sregex_iterator(readme.begin(), readme.end(), link); it != std::sregex_iterator();
-       ++it) {
-    const std::string target = (*it)[1].str();
-    INFO("README links to " << target);
-    CHECK(std::filesystem::exists(std::string(DST_DEMO_SOURCE_DIR) + "/" + target));
-    ++links;
+  for (const std::string& path : documents()) {
+    const std::string text = read_doc(path);
+    const std::string folder = std::filesystem::path(path).parent_path().string();
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), link); it != std::sregex_iterator(); ++it) {
+      const std::string target = (*it)[1].str();
+      INFO(path << " links to " << target);
+      CHECK(std::filesystem::exists(std::string(DST_DEMO_SOURCE_DIR) + "/" + folder + "/" + target));
+      ++links;
+    }
   }
-  CHECK(links >= 2);
-  REQUIRE(readme.find("`docs/trace_to_svg.py TRACE.json OUT.svg`") != std::string::npos);
+  CHECK(links >= 12);
+  REQUIRE(read_doc("docs/SIMULATOR.md").find("`docs/trace_to_svg.py TRACE.json OUT.svg`") !=
+          std::string::npos);
   const auto dir = test_support::make_temp_dir();
   const Ran traced = run_shell(std::string(DST_DEMO_SIMULATOR_DIR) +
                                "/dst_demo_server_simulator --seed 3 --runs 1 --trace " + dir + "/TRACE.json");
@@ -179,11 +198,12 @@ std::string block_after(const std::string& readme, const std::string& marker) {
 
 }  // namespace
 
-TEST_CASE("README: the debugger session and the likelihood run are what the binary prints") {
-  const std::string readme = read_readme();
+TEST_CASE(
+    "docs: the debugger session and the likelihood run in docs/DEBUGGER.md are what the binary prints") {
+  const std::string readme = read_doc("docs/DEBUGGER.md");
   const std::string source = DST_DEMO_SOURCE_DIR;
   const std::string epochalypse = DST_DEMO_SIMULATOR_EPOCHALYPSE_PATH;
-  INFO("docs/update_readme.py regenerates both from the binaries");
+  INFO("docs/update_docs.py regenerates both from the binaries");
   const Ran session = run_shell("cd " + source + " && " + epochalypse +
                                 " --replay tests/regressions/epochalypse_created_at_wraps.plan --debug "
                                 "< docs/epochalypse_session.txt");
@@ -199,4 +219,67 @@ TEST_CASE("README: the debugger session and the likelihood run are what the bina
         likelihood.out);
   CHECK(test_support::read_file(dir + "/chart.svg") ==
         test_support::read_file(source + "/docs/epochalypse_likelihood.svg"));
+}
+
+// The README is a door, not a manual: what DST is, the two commands, the
+// five-minute path, the layout and the documents, in about 200 lines.
+TEST_CASE("README: short, and it says what DST is before anything else") {
+  const std::string readme = read_doc("README.md");
+  const auto lines = std::count(readme.begin(), readme.end(), '\n');
+  INFO("README.md has " << lines << " lines");
+  CHECK(lines <= 200);
+  const auto what = readme.find("## What deterministic simulation testing is");
+  REQUIRE(what != std::string::npos);
+  CHECK(what < readme.find("## Two commands on a fresh machine"));
+  CHECK(readme.find("./dev simulate") != std::string::npos);
+  CHECK(readme.find("./dev test") != std::string::npos);
+  CHECK(readme.find("./dev demo") != std::string::npos);
+  // Every document in docs/ is reachable from the README's table.
+  for (const std::string& path : documents()) {
+    if (path == "README.md") continue;
+    INFO(path << " is not linked from the README");
+    CHECK(readme.find("](" + path + ")") != std::string::npos);
+  }
+}
+
+// ./dev demo on the built binary (its set-up and build skipped): it finds
+// the epochalypse as the README says (three runs pass, the fourth fails and
+// shrinks from 566 steps to one create), shows where it became certain and a
+// debugger session, ends with the replay command, and writes only into its
+// work directory.
+TEST_CASE("README: ./dev demo finds, shrinks, explains and debugs the epochalypse") {
+  const std::string source = DST_DEMO_SOURCE_DIR;
+  const auto dir = test_support::make_temp_dir();
+  const Ran r = run_shell("cd " + source + " && DST_DEMO_SIMULATOR=" + DST_DEMO_SIMULATOR_EPOCHALYPSE_PATH +
+                          " DST_DEMO_WORK=" + dir + " ./dev demo");
+  INFO(r.out);
+  REQUIRE(r.exit_code == 0);
+  const std::vector<std::string> in_order = {
+      "Deterministic simulation testing (DST) runs the real server code",
+      "== 3/5 a sweep",
+      "run 4/300 seed=13647215125184110592",
+      "verdict: FAIL: invariant 'created_at within the host's clock' broken",
+      "shrunk: 566 interactions and faults (of 8 bankers) down to 1 (of 1)",
+      "banker0 send CREATE_TRANSACTION | 1 key=b0-1",
+      "banker0 recv id=1 created_at=-2147483648 amount=$1.00",
+      "summary: 4 runs, 3 passed, 1 failed",
+      "== 4/5 where it became certain",
+      "the failure is certain from event",
+      "== 5/5 the debugger",
+      "(dst) show clock",
+      "the host's clock reads 2147483648251 ms (2038-01-19T03:14:08Z",
+      "(dst) show ledger",
+      "durable id=1 created_at=-2147483648 amount=$1.00 key=b0-1",
+      "What you saw:",
+      " --replay " + dir + "/failures/dst_demo_failure_bug_epochalypse_13647215125184110592.plan"};
+  std::size_t at = 0;
+  for (const std::string& line : in_order) {
+    INFO("expected next: " << line);
+    at = r.out.find(line, at);
+    REQUIRE(at != std::string::npos);
+  }
+  // No debug log lines of the failing run, and no sweep of passing reports.
+  CHECK(r.out.find("debug banker") == std::string::npos);
+  CHECK(r.out.find("verdict: PASS") == std::string::npos);
+  CHECK(std::filesystem::exists(dir + "/likelihood.svg"));
 }

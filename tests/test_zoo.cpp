@@ -1,5 +1,5 @@
 // The bug zoo, run as a user runs it: every planted bug is found, named,
-// shrunk and replayed. Registered outside sanitizer builds, as the README's
+// shrunk and replayed. Registered outside sanitizer builds, as the documents'
 // figures are: it checks what the simulator concludes, which sanitizers do not
 // change, and under them its thousands of shrink runs outlast the test timeout
 // (the sanitizer build still runs the fixed-seed sweeps of the normal bank).
@@ -20,7 +20,7 @@ using test_support::run_shell;
 // the invariants it can break, its first failure shrunk to a few steps and
 // replayed from its saved plan, while the normal build passes (checked above).
 // The bugs that need a process crash and a power loss at the right moments
-// are rarer, so they get more seeds (the README's zoo table gives the rates).
+// are rarer, so they get more seeds (docs/ZOO.md's zoo table gives the rates).
 TEST_CASE("simulator process: every bug of the zoo is found, named, shrunk and replayed") {
   struct Bug {
     const char* name;
