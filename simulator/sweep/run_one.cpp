@@ -362,7 +362,7 @@ Outcome died_outcome(const Settings& settings, std::uint64_t index, const std::s
 Outcome hung_outcome(const Settings& settings, std::uint64_t index, double seconds) {
   return lost_process_outcome(
       settings, index, "hang",
-      fmt::format("the run's process was still running after {:.0f} s of wall time, and was killed", seconds),
+      fmt::format("the run's process was still running after {:g} s of wall time, and was killed", seconds),
       "a run takes milliseconds: most likely an endless loop inside one event, which no simulated clock "
       "sees; the replay hangs the same way, so attach a debugger to it");
 }
