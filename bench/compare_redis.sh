@@ -18,10 +18,19 @@ cd "$(dirname "$0")/.."
 markdown=
 args=()
 for arg in "$@"; do
-  if [ "$arg" = --markdown ]; then markdown=1; else args+=("$arg"); fi
+  case "$arg" in
+    --markdown) markdown=1 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "compare_redis.sh: unknown option '$arg'; try --help" >&2; exit 2 ;;
+    *) args+=("$arg") ;;
+  esac
 done
 requests=${args[0]:-20000}
 runs=${args[1]:-3}
+for value in "$requests" "$runs"; do
+  [[ "$value" =~ ^[1-9][0-9]*$ ]] || { echo "compare_redis.sh: '$value' is not a count above zero; try --help" >&2; exit 2; }
+done
+[ ${#args[@]} -le 2 ] || { echo "compare_redis.sh: too many arguments; try --help" >&2; exit 2; }
 bin=build/release
 for p in redis-server redis-tools; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -283,3 +283,44 @@ TEST_CASE("README: ./dev demo finds, shrinks, explains and debugs the epochalyps
   CHECK(r.out.find("verdict: PASS") == std::string::npos);
   CHECK(std::filesystem::exists(dir + "/likelihood.svg"));
 }
+
+// Every flag the README and the documents show in code is one a binary or a
+// script of the project takes (its --help names it), or one of the few tools
+// around it (CMake, GNU parallel, kubectl): a flag renamed or dropped cannot
+// linger in the prose.
+TEST_CASE("docs: every flag the documents show is one a binary or script names in its --help") {
+  const std::string source = DST_DEMO_SOURCE_DIR;
+  const std::string bench_dir = std::string(DST_DEMO_SIMULATOR_DIR) + "/../bench";
+  std::string helps;
+  for (const std::string& command :
+       {std::string(DST_DEMO_SERVER_PATH), std::string(DST_DEMO_CLIENT_PATH),
+        std::string(DST_DEMO_SIMULATOR_PATH), bench_dir + "/dst_demo_bench", bench_dir + "/sim_bench",
+        source + "/bench/mutation", source + "/bench/mutation run", source + "/bench/mutation check",
+        source + "/bench/zoo_power", source + "/bench/zoo_power run", source + "/bench/zoo_power check",
+        source + "/bench/compare_redis.sh", source + "/tests/crash_states.py",
+        source + "/deploy/parallel/sweep.sh"}) {
+    const Ran r = run_shell(command + " --help");
+    INFO(command << " --help");
+    CHECK(r.exit_code == 0);
+    helps += r.out;
+  }
+  // The tools around the project: CMake, GNU parallel, kubectl.
+  const std::vector<std::string> theirs = {"--build", "--preset", "--sshloginfile", "--for"};
+  const std::regex code(R"(`([^`]*)`)");
+  const std::regex flag(R"((^|[^\w-])(--[a-z][a-z0-9-]*))");
+  int flags = 0;
+  for (const std::string& path : documents()) {
+    const std::string text = read_doc(path);
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), code); it != std::sregex_iterator(); ++it) {
+      const std::string span = (*it)[1].str();
+      for (auto f = std::sregex_iterator(span.begin(), span.end(), flag); f != std::sregex_iterator(); ++f) {
+        const std::string name = (*f)[2].str();
+        if (std::find(theirs.begin(), theirs.end(), name) != theirs.end()) continue;
+        INFO(path << " shows " << name << " in `" << span << "`, and no --help names it");
+        CHECK(helps.find(name) != std::string::npos);
+        ++flags;
+      }
+    }
+  }
+  CHECK(flags > 100);
+}

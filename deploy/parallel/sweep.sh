@@ -21,7 +21,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 seed="" runs="" shards="" hosts="" jobs="" out=""
 simulator="$here/build/release/simulator/dst_demo_server_simulator"
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+help_text() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { help_text >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --seed) seed=$2; shift 2 ;;
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     --jobs) jobs=$2; shift 2 ;;
     --simulator) simulator=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    --help|-h) usage ;;
+    --help|-h) help_text; exit 0 ;;
     --) shift; break ;;
     *) echo "sweep.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
